@@ -1,0 +1,34 @@
+/* certcache — bounded LRU of minted leaves, keyed by a string the caller
+ * builds from the names the leaf covers. Thread-safe (one mutex), so
+ * event loops in several threads may share one cache. */
+#ifndef TLSPEEK_CERTCACHE_H
+#define TLSPEEK_CERTCACHE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+typedef struct certcache certcache;
+
+/* A cache of at most capacity entries. NULL on allocation failure.
+ * certcache_free() drops every reference the cache holds. */
+certcache *certcache_new(size_t capacity);
+void certcache_free(certcache *c);
+
+/* The leaf stored under key with a new reference (caller X509_free()s),
+ * or NULL when absent or when it expires within refresh_margin seconds
+ * of now (such an entry is dropped so that the caller mints again).
+ * A hit makes the entry most recently used. */
+X509 *certcache_get1(certcache *c, const char *key, time_t now,
+                     long refresh_margin);
+
+/* Store cert under key (the cache takes its own reference), replacing an
+ * existing entry, evicting the least recently used one when full.
+ * Returns 0, or -1 on allocation failure (cache unchanged). */
+int certcache_put(certcache *c, const char *key, X509 *cert);
+
+/* Number of entries (for tests and stats). */
+size_t certcache_size(certcache *c);
+
+#endif

@@ -1,0 +1,37 @@
+/* certmint — build the leaf certificate a client sees for one host.
+ *
+ * Names from the wire are hostile: SANs are built as GENERAL_NAMEs, and a
+ * name goes into a certificate only when authority_name_is_certifiable(). */
+#ifndef TLSPEEK_CERTMINT_H
+#define TLSPEEK_CERTMINT_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "ca.h"
+
+/* Leaf validity: starts 2 days in the past (clock skew), lasts 199 days
+ * from now (under every browser's limit), never past the CA's notAfter. */
+#define CERTMINT_BACKDATE_SECONDS (2L * 24 * 3600)
+#define CERTMINT_VALID_SECONDS (199L * 24 * 3600)
+
+/* A new EC P-256 key for leaves: one per run, shared by all leaves.
+ * Returns NULL on failure (logged). Caller frees with EVP_PKEY_free. */
+EVP_PKEY *certmint_new_leaf_key(void);
+
+/* Mint a leaf for host (a DNS name, or an IPv4/IPv6 literal without
+ * brackets) with public key leaf_key, signed by ca:
+ *  - SAN: host (dNSName, or iPAddress for literals) first, then the
+ *    upstream certificate's dNSName (certifiable ones, "*.x" wildcards
+ *    allowed) and iPAddress SANs, when upstream is not NULL; duplicates
+ *    dropped;
+ *  - subject CN = first name, only when shorter than 64 characters;
+ *  - random positive 128-bit serial; validity as above;
+ *  - basicConstraints CA:FALSE, keyUsage digitalSignature (critical),
+ *    extendedKeyUsage serverAuth, SKI of leaf_key, AKI = CA's SKI.
+ * Returns a new certificate (caller frees), or NULL when host is not
+ * certifiable or OpenSSL fails (logged once). */
+X509 *certmint_leaf(const ca *ca, EVP_PKEY *leaf_key, const char *host,
+                    X509 *upstream);
+
+#endif

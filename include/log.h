@@ -1,0 +1,30 @@
+/* log — the console: one line per event, on stderr.
+ *
+ * The only process-wide state is the verbosity, set once at start-up
+ * from the configuration before any event loop runs. */
+#ifndef TLSPEEK_LOG_H
+#define TLSPEEK_LOG_H
+
+#include <stdbool.h>
+
+typedef enum {
+    LOG_ERROR,  /* always shown: the user must act */
+    LOG_WARN,   /* always shown: something went wrong for one connection */
+    LOG_INFO,   /* traffic lines; silenced by -q */
+    LOG_DEBUG   /* only with TLSPEEK_DEBUG=1 in the environment */
+} log_level;
+
+/* Set once at start-up: quiet hides LOG_INFO, debug shows LOG_DEBUG. */
+void log_configure(bool quiet, bool debug);
+
+/* Print "tlspeek: " + message + newline for ERROR/WARN, the bare message
+ * for INFO/DEBUG. Never fails. */
+void log_msg(log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif
