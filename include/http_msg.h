@@ -45,7 +45,7 @@ typedef struct {
 typedef enum {
     HTTP_MSG_NEED_MORE,   /* all input consumed, nothing to report */
     HTTP_MSG_HEAD,        /* a head is complete: http_msg_head() */
-    HTTP_MSG_BODY,        /* *body/*body_len hold payload (chunk framing removed) */
+    HTTP_MSG_BODY,        /* *body and *body_len give payload (chunk framing removed) */
     HTTP_MSG_END,         /* the current message is complete */
     HTTP_MSG_TOO_LARGE,   /* head over max_head_bytes or too many headers */
     HTTP_MSG_ERROR        /* not HTTP, or invalid: http_msg_error() says why */

@@ -10,6 +10,7 @@
 typedef enum {
     LOG_ERROR,  /* always shown: the user must act */
     LOG_WARN,   /* always shown: something went wrong for one connection */
+    LOG_NOTICE, /* always shown, unprefixed: where the proxy listens */
     LOG_INFO,   /* traffic lines; silenced by -q */
     LOG_DEBUG   /* only with TLSPEEK_DEBUG=1 in the environment */
 } log_level;
@@ -24,6 +25,7 @@ void log_msg(log_level level, const char *fmt, ...)
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 

@@ -1,0 +1,44 @@
+/* config — the command line, turned into an immutable settings struct.
+ * Nothing else in tlspeek reads argv or the environment for settings. */
+#ifndef TLSPEEK_CONFIG_H
+#define TLSPEEK_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "authority.h"
+
+#define CONFIG_MAX_DNS 8
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
+#define CONFIG_DEFAULT_PORT 8080
+
+typedef struct {
+    authority listen;           /* -l/--listen */
+    char *ca_dir;               /* --ca-dir, or the XDG default; owned */
+    const char *dns[CONFIG_MAX_DNS]; /* --dns, borrowed from argv */
+    int n_dns;
+    const char *upstream_ca;    /* --upstream-ca, borrowed from argv */
+    bool insecure;              /* -k/--insecure */
+    bool quiet;                 /* -q */
+    /* Timeouts, in seconds. */
+    int head_timeout;
+    int connect_timeout;
+    int handshake_timeout;
+    int idle_timeout;
+    size_t max_head_bytes;
+} config;
+
+typedef enum {
+    CONFIG_RUN,        /* start the proxy */
+    CONFIG_EXIT_OK,    /* --help or --version was printed: exit 0 */
+    CONFIG_EXIT_USAGE  /* bad option: usage was printed to err, exit 2 */
+} config_result;
+
+/* Parse argv into *out (zeroed first). Help and version go to out_stream,
+ * errors and usage to err_stream. On CONFIG_RUN the caller frees with
+ * config_free(). */
+config_result config_parse(int argc, char **argv, config *out,
+                           FILE *out_stream, FILE *err_stream);
+void config_free(config *c);
+
+#endif

@@ -1,0 +1,54 @@
+/* conn — one client connection to the proxy, from accept to close: the
+ * request head, CONNECT tunnels (intercepted or relayed raw), plain HTTP
+ * forwarding, and the proxy's own pages. The connection struct is
+ * private; this is the whole interface. */
+#ifndef TLSPEEK_CONN_H
+#define TLSPEEK_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "authority.h"
+#include "ca.h"
+#include "certcache.h"
+
+typedef struct conn conn;
+
+/* What every connection needs from the process: filled in once by the
+ * proxy, read-only to connections except the live list. */
+typedef struct {
+    struct event_base *base;
+    struct evdns_base *dns;
+    SSL_CTX *client_ctx;      /* client-facing, from tlsctx_new_client_facing(conn_hello_cb) */
+    SSL_CTX *upstream_ctx;
+    const ca *ca;
+    EVP_PKEY *leaf_key;
+    certcache *certs;
+    bool insecure;            /* upstream certificates are not verified */
+    int head_timeout;         /* seconds, for each */
+    int connect_timeout;
+    int handshake_timeout;
+    int idle_timeout;
+    size_t max_head_bytes;
+    char self_address[AUTHORITY_HOST_MAX + 10]; /* the bound "host:port" */
+
+    conn *live;               /* every open connection, for shutdown */
+    unsigned long long n_live;
+} conn_env;
+
+/* Take over an accepted client socket. On allocation failure the socket
+ * is closed and a warning logged. */
+void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
+                 int socklen);
+
+/* Close every live connection at once (shutdown): no flushing. */
+void conn_close_all(conn_env *env);
+
+/* The client-hello callback for the client-facing SSL_CTX. */
+int conn_hello_cb(SSL *ssl, int *alert, void *arg);
+
+#endif

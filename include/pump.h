@@ -1,0 +1,86 @@
+/* pump — one side of a connection: a socket bufferevent, optionally
+ * with a TLS session (tlsm) between the socket and the plaintext.
+ *
+ * In raw mode the plaintext is the socket's bytes. After pump_start_tls()
+ * ciphertext read from the socket is fed to the tlsm, plaintext comes out
+ * of it, and what the session wants to send (handshake records, alerts,
+ * application data, close_notify) is drained to the socket after every
+ * step. The owner (conn) wires two pumps together and decides policy;
+ * the pump only moves bytes and reports. */
+#ifndef TLSPEEK_PUMP_H
+#define TLSPEEK_PUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "tlsm.h"
+
+/* When a pump's unsent output falls to this, on_drained fires: the
+ * owner resumes reading the other side (watermark backpressure). */
+#define PUMP_LOW_WATERMARK (64 * 1024)
+
+typedef struct pump pump;
+
+typedef struct {
+    /* Plaintext arrived (raw bytes in raw mode). The callee drains what it
+     * consumes from plain; what it leaves stays there for the next call. */
+    void (*on_data)(void *arg, pump *p, struct evbuffer *plain);
+    /* The TLS handshake completed. */
+    void (*on_handshake)(void *arg, pump *p);
+    /* The client-hello callback paused the handshake (see
+     * pump_resume_handshake). Called outside OpenSSL's call stack. */
+    void (*on_paused)(void *arg, pump *p);
+    /* The side ended: clean (TCP EOF in raw mode, close_notify or EOF
+     * after it in TLS mode) when error is false; otherwise reason says
+     * why ("connection reset by peer", a TLS reason, ...). Called once. */
+    void (*on_end)(void *arg, pump *p, bool error, const char *reason);
+    /* Unsent output fell to PUMP_LOW_WATERMARK or below. */
+    void (*on_drained)(void *arg, pump *p);
+} pump_callbacks;
+
+/* Wrap bev (the pump owns it and frees it), in raw mode, reading enabled.
+ * cbs must outlive the pump. NULL on allocation failure (bev untouched). */
+pump *pump_new(struct bufferevent *bev, const pump_callbacks *cbs, void *arg);
+void pump_free(pump *p);
+
+/* Switch to TLS through t (the pump takes ownership). Bytes already read
+ * and not consumed are fed to the session first, and the handshake is
+ * driven at once (a client-role session sends its ClientHello). May call
+ * back before returning. */
+void pump_start_tls(pump *p, tlsm *t);
+tlsm *pump_tls(pump *p);
+
+/* Continue a handshake that the client-hello callback paused. */
+void pump_resume_handshake(pump *p);
+
+/* Send plaintext (encrypted in TLS mode). pump_send_buffer moves all of
+ * buf. Returns 0, or -1 when the side has failed (nothing sent). */
+int pump_send(pump *p, const void *data, size_t len);
+int pump_send_buffer(pump *p, struct evbuffer *buf);
+
+/* No more output from us: queue close_notify in TLS mode, and shut the
+ * socket's write half once everything queued has been sent. */
+void pump_finish_output(pump *p);
+
+/* Backpressure: start or stop reading from the socket. */
+void pump_set_reading(pump *p, bool on);
+
+/* Plaintext received and not yet consumed by the owner (in raw mode the
+ * socket's input buffer). Borrowed. */
+struct evbuffer *pump_input(pump *p);
+
+/* Bytes queued for the socket and not yet sent. */
+size_t pump_output_pending(pump *p);
+
+/* Plaintext bytes received from and sent to this side so far. */
+unsigned long long pump_bytes_in(const pump *p);
+unsigned long long pump_bytes_out(const pump *p);
+
+/* Has the side ended (on_end was called)? */
+bool pump_ended(const pump *p);
+
+#endif

@@ -1,0 +1,35 @@
+/* tlsctx — the two SSL_CTX families of the proxy: the upstream client
+ * context (trust store, verification, ALPN http/1.1) and the client-facing
+ * server context (client-hello callback, ALPN selection). */
+#ifndef TLSPEEK_TLSCTX_H
+#define TLSPEEK_TLSCTX_H
+
+#include <stdbool.h>
+
+#include <openssl/ssl.h>
+
+#include "authority.h"
+
+/* Client-role context for upstream connections: the system trust store
+ * plus extra_ca_file (PEM, may be NULL), peer verification unless
+ * insecure, TLS 1.2+, ALPN "http/1.1" offered. NULL on failure (logged,
+ * naming the file when it is the CA file that is bad). */
+SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure);
+
+/* Server-role context for the client-facing side. hello_cb runs on every
+ * ClientHello (see SSL_CTX_set_client_hello_cb) with SSL_get_app_data()
+ * as its connection. ALPN: selects "http/1.1" when offered, else none;
+ * never h2. NULL on failure (logged). */
+SSL_CTX *tlsctx_new_client_facing(SSL_client_hello_cb_fn hello_cb);
+
+/* Prepare an upstream SSL for target: SNI = sni when it is a name (else
+ * none: never an IP literal), and, unless insecure, verification of the
+ * certificate against target's name or IP address. 0 or -1. */
+int tlsctx_prepare_upstream(SSL *ssl, const char *sni, const authority *target,
+                            bool insecure);
+
+/* From a paused ClientHello: the SNI host name (copied, NUL-terminated,
+ * lower-cased; "" when absent, over-long or not printable ASCII). */
+void tlsctx_hello_sni(SSL *ssl, char *sni, size_t sni_size);
+
+#endif

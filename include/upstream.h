@@ -1,0 +1,42 @@
+/* upstream — resolve a host (evdns) and connect to it, trying every
+ * address in turn, within a time limit. The result is a connected
+ * socket bufferevent or a reason in plain words. */
+#ifndef TLSPEEK_UPSTREAM_H
+#define TLSPEEK_UPSTREAM_H
+
+#include <stdbool.h>
+
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "authority.h"
+
+typedef struct upstream_req upstream_req;
+
+typedef enum {
+    UPSTREAM_OK,
+    UPSTREAM_FAILED,   /* refused, unreachable, cannot resolve: 502 */
+    UPSTREAM_TIMEOUT   /* DNS or connect timed out: 504 */
+} upstream_status;
+
+/* Called exactly once, never from within upstream_connect(). On
+ * UPSTREAM_OK, bev is connected and owned by the callee (callbacks
+ * unset, reading disabled) and peer names the address it connected to
+ * ("1.2.3.4:443"); otherwise bev is NULL and reason says why, e.g.
+ * "cannot resolve nonexistent.invalid" or "connection refused by
+ * 127.0.0.1:9". Strings are valid during the call only. The request is
+ * freed right after the callback returns. */
+typedef void (*upstream_cb)(upstream_status status, struct bufferevent *bev,
+                            const char *peer, const char *reason, void *arg);
+
+/* Start connecting to target. timeout_s bounds the whole attempt
+ * (resolution and every address). NULL on allocation failure. */
+upstream_req *upstream_connect(struct event_base *base, struct evdns_base *dns,
+                               const authority *target, int timeout_s,
+                               upstream_cb cb, void *arg);
+
+/* Abandon a pending request: the callback will not be called. */
+void upstream_cancel(upstream_req *req);
+
+#endif

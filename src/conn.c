@@ -1,0 +1,642 @@
+/* conn — a client connection's life: accept, the request head, CONNECT,
+ * raw relay, the proxy's own pages, and the one close path. Interception
+ * lives in conn_tls.c and plain forwarding in conn_forward.c. */
+#include "conn_priv.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+
+#include "front.h"
+#include "log.h"
+#include "selfpage.h"
+
+static const char *const state_names[] = {
+    [CONN_READ_HEAD] = "read-head",
+    [CONN_CONNECTING] = "connecting",
+    [CONN_TUNNEL_PEEK] = "tunnel-peek",
+    [CONN_RAW] = "raw-relay",
+    [CONN_CLIENT_HELLO] = "client-hello",
+    [CONN_CLIENT_HANDSHAKE] = "client-handshake",
+    [CONN_TLS_RELAY] = "tls-relay",
+    [CONN_TLS_REFUSE] = "tls-refuse",
+    [CONN_FORWARD] = "forward",
+    [CONN_CLOSING] = "closing",
+};
+
+void conn_set_state(conn *c, conn_state state)
+{
+    log_debug("%s %s -> %s", c->client_name, state_names[c->state],
+              state_names[state]);
+    c->state = state;
+}
+
+void conn_touch(conn *c)
+{
+    evutil_gettimeofday(&c->last_activity, NULL);
+}
+
+void conn_arm_timer(conn *c, int seconds)
+{
+    struct timeval tv = {seconds, 0};
+    evtimer_add(c->timer, &tv);
+}
+
+static void schedule_reap(conn *c)
+{
+    event_active(c->reap_ev, EV_TIMEOUT, 0);
+}
+
+void conn_retire_upstream(conn *c)
+{
+    if (!c->upstream)
+        return;
+    /* The pump may be on the call stack: free it from the loop. */
+    if (c->n_retired == CONN_MAX_RETIRED) {
+        conn_close(c, "too many upstream connections at once");
+        return;
+    }
+    pump_set_reading(c->upstream, false);
+    c->retired[c->n_retired++] = c->upstream;
+    c->upstream = NULL;
+    c->upstream_ended = false;
+    schedule_reap(c);
+}
+
+static double elapsed_seconds(const struct timeval *since)
+{
+    struct timeval now;
+    evutil_gettimeofday(&now, NULL);
+    return (double)(now.tv_sec - since->tv_sec) +
+           (double)(now.tv_usec - since->tv_usec) / 1e6;
+}
+
+static void format_bytes(unsigned long long n, char *buf, size_t size)
+{
+    if (n < 1000)
+        snprintf(buf, size, "%llu B", n);
+    else if (n < 1000 * 1000)
+        snprintf(buf, size, "%.1f kB", (double)n / 1e3);
+    else if (n < 1000ULL * 1000 * 1000)
+        snprintf(buf, size, "%.1f MB", (double)n / 1e6);
+    else
+        snprintf(buf, size, "%.2f GB", (double)n / 1e9);
+}
+
+static void log_final_line(conn *c)
+{
+    if (!c->target_name[0] || !c->client)
+        return;
+    char up[32], down[32];
+    format_bytes(pump_bytes_in(c->client), up, sizeof up);
+    format_bytes(pump_bytes_out(c->client), down, sizeof down);
+    log_info("%s closed %s after %.3f s: %s up, %s down (%s)", c->client_name,
+             c->target_name, elapsed_seconds(&c->started), up, down,
+             c->close_reason);
+}
+
+static bool output_flushed(conn *c)
+{
+    return (!c->client || pump_output_pending(c->client) == 0) &&
+           (!c->upstream || pump_output_pending(c->upstream) == 0);
+}
+
+void conn_close(conn *c, const char *reason)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    snprintf(c->close_reason_buf, sizeof c->close_reason_buf, "%s", reason);
+    c->close_reason = c->close_reason_buf;
+    log_final_line(c);
+    conn_set_state(c, CONN_CLOSING);
+    upstream_cancel(c->connecting);
+    c->connecting = NULL;
+    /* Flush what is queued (a 502, the last response bytes, close_notify)
+     * and then free; a peer that never reads gets CONN_DRAIN_SECONDS. */
+    if (c->client) {
+        pump_set_reading(c->client, false);
+        pump_finish_output(c->client);
+    }
+    if (c->upstream) {
+        pump_set_reading(c->upstream, false);
+        pump_finish_output(c->upstream);
+    }
+    conn_arm_timer(c, CONN_DRAIN_SECONDS);
+    if (output_flushed(c))
+        schedule_reap(c);
+}
+
+void conn_fail(conn *c, int status, const char *reason)
+{
+    struct evbuffer *out = evbuffer_new();
+    if (out) {
+        front_write_error(out, status, reason);
+        pump_send_buffer(c->client, out);
+        evbuffer_free(out);
+    }
+    conn_close(c, reason);
+}
+
+static void conn_free(conn *c)
+{
+    conn_env *env = c->env;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        env->live = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    env->n_live--;
+
+    upstream_cancel(c->connecting);
+    for (int i = 0; i < c->n_retired; i++)
+        pump_free(c->retired[i]);
+    pump_free(c->client);
+    pump_free(c->upstream);
+    http_msg_parser_free(c->requests);
+    http_msg_parser_free(c->responses);
+    if (c->pending_head)
+        evbuffer_free(c->pending_head);
+    X509_free(c->leaf);
+    event_free(c->timer);
+    event_free(c->reap_ev);
+    free(c);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    for (int i = 0; i < c->n_retired; i++)
+        pump_free(c->retired[i]);
+    c->n_retired = 0;
+    if (c->state == CONN_CLOSING && output_flushed(c))
+        conn_free(c);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    switch (c->state) {
+    case CONN_READ_HEAD:
+        conn_close(c, "no complete request head in time");
+        return;
+    case CONN_CLIENT_HELLO:
+    case CONN_CLIENT_HANDSHAKE:
+        conn_tls_timeout(c);
+        return;
+    case CONN_CLOSING:
+        conn_free(c);
+        return;
+    default: {
+        double idle = elapsed_seconds(&c->last_activity);
+        if (idle >= c->env->idle_timeout) {
+            char reason[64];
+            snprintf(reason, sizeof reason, "idle for %d s", c->env->idle_timeout);
+            conn_close(c, reason);
+        } else {
+            conn_arm_timer(c, c->env->idle_timeout - (int)idle);
+        }
+        return;
+    }
+    }
+}
+
+void conn_relay(conn *c, pump *from, struct evbuffer *data)
+{
+    pump *to = from == c->client ? c->upstream : c->client;
+    if (!to || pump_ended(to) == true) {
+        /* The other side is gone; what it would have got is dropped. */
+        if (!to) {
+            evbuffer_drain(data, evbuffer_get_length(data));
+            return;
+        }
+    }
+    if (pump_send_buffer(to, data) != 0) {
+        evbuffer_drain(data, evbuffer_get_length(data));
+        return;
+    }
+    if (pump_output_pending(to) > CONN_HIGH_WATERMARK)
+        pump_set_reading(from, false);
+}
+
+http_msg_event conn_feed(http_msg_parser *parser,
+                                       struct evbuffer *buf, size_t *consumed)
+{
+    struct evbuffer_ptr pos;
+    evbuffer_ptr_set(buf, &pos, 0, EVBUFFER_PTR_SET);
+    *consumed = 0;
+    for (;;) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(buf, -1, &pos, &v, 1) < 1 || v.iov_len == 0)
+            return HTTP_MSG_NEED_MORE;
+        size_t used = 0;
+        const char *body;
+        size_t body_len;
+        http_msg_event ev = http_msg_feed(parser, v.iov_base, v.iov_len, &used,
+                                          &body, &body_len);
+        *consumed += used;
+        if (ev != HTTP_MSG_NEED_MORE)
+            return ev;
+        evbuffer_ptr_set(buf, &pos, *consumed, EVBUFFER_PTR_SET);
+    }
+}
+
+static void start_connect(conn *c, const http_head *head);
+static void start_raw_tunnel(conn *c);
+
+static void answer_self(conn *c, const http_head *head)
+{
+    bool has_body = head->chunked || head->content_length > 0;
+    bool keep_alive = head->keep_alive && !has_body;
+    struct evbuffer *out = evbuffer_new();
+    if (!out) {
+        conn_close(c, "out of memory");
+        return;
+    }
+    int status = selfpage_respond(out, head->method, head->target,
+                                  ca_get0_cert(c->env->ca), c->env->self_address,
+                                  keep_alive);
+    pump_send_buffer(c->client, out);
+    evbuffer_free(out);
+    log_info("%s %s %s %d (the proxy's own page)", c->client_name, head->method,
+             head->target, status);
+    if (!keep_alive || status >= 400)
+        conn_close(c, "answered by the proxy");
+}
+
+void conn_process_client_input(conn *c)
+{
+    struct evbuffer *in = pump_input(c->client);
+    while (c->state == CONN_READ_HEAD && evbuffer_get_length(in) > 0) {
+        size_t consumed = 0;
+        http_msg_event ev = conn_feed(c->requests, in, &consumed);
+        evbuffer_drain(in, consumed);
+        switch (ev) {
+        case HTTP_MSG_NEED_MORE:
+            return;
+        case HTTP_MSG_END:
+        case HTTP_MSG_BODY:
+            continue; /* the end of a bodiless request already answered */
+        case HTTP_MSG_TOO_LARGE:
+            log_info("%s 431 %s", c->client_name, http_msg_error(c->requests));
+            conn_fail(c, 431, http_msg_error(c->requests));
+            return;
+        case HTTP_MSG_ERROR: {
+            char reason[160];
+            snprintf(reason, sizeof reason, "bad request: %s",
+                     http_msg_error(c->requests));
+            log_info("%s 400 %s", c->client_name, reason);
+            conn_fail(c, 400, reason);
+            return;
+        }
+        case HTTP_MSG_HEAD:
+            break;
+        }
+        const http_head *head = http_msg_head(c->requests);
+        conn_touch(c);
+        if (strcmp(head->method, "CONNECT") == 0)
+            start_connect(c, head);
+        else if (head->target[0] == '/')
+            answer_self(c, head);
+        else
+            conn_forward_start(c, head);
+    }
+}
+
+static void connect_done(upstream_status status, struct bufferevent *bev,
+                         const char *peer, const char *reason, void *arg)
+{
+    conn *c = arg;
+    c->connecting = NULL;
+    if (status != UPSTREAM_OK) {
+        int code = status == UPSTREAM_TIMEOUT ? 504 : 502;
+        log_info("%s %s %s %d %s", c->client_name,
+                 c->state == CONN_FORWARD ? c->method : "CONNECT",
+                 c->target_name, code, reason);
+        c->target_name[0] = '\0'; /* no tunnel to report on close */
+        conn_fail(c, code, reason);
+        return;
+    }
+    snprintf(c->upstream_peer, sizeof c->upstream_peer, "%s", peer);
+    c->upstream = pump_new(bev, &conn_upstream_callbacks, c);
+    if (!c->upstream) {
+        bufferevent_free(bev);
+        conn_fail(c, 502, "out of memory");
+        return;
+    }
+    c->upstream_ended = false;
+    if (c->state == CONN_FORWARD) {
+        conn_forward_connected(c);
+        return;
+    }
+    struct evbuffer *out = evbuffer_new();
+    if (!out) {
+        conn_close(c, "out of memory");
+        return;
+    }
+    front_write_connect_ok(out);
+    pump_send_buffer(c->client, out);
+    evbuffer_free(out);
+    conn_set_state(c, CONN_TUNNEL_PEEK);
+    /* Browsers open tunnels ahead of need: waiting is not an error. */
+    conn_arm_timer(c, c->env->idle_timeout);
+    pump_set_reading(c->client, true);
+    /* The client may have sent its first tunnel bytes with the CONNECT. */
+    if (evbuffer_get_length(pump_input(c->client)) > 0)
+        conn_tunnel_first_bytes(c);
+}
+
+void conn_connect_upstream(conn *c)
+{
+    pump_set_reading(c->client, false);
+    c->connecting = upstream_connect(c->env->base, c->env->dns, &c->target,
+                                     c->env->connect_timeout, connect_done, c);
+    if (!c->connecting)
+        conn_fail(c, 502, "out of memory");
+}
+
+static void start_connect(conn *c, const http_head *head)
+{
+    const char *reason = NULL;
+    if (authority_parse(head->target, strlen(head->target), 0, &c->target,
+                        &reason) != 0) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "bad CONNECT target \"%.200s\": %s",
+                 head->target, reason);
+        log_info("%s CONNECT 400 %s", c->client_name, msg);
+        conn_fail(c, 400, msg);
+        return;
+    }
+    authority_format(&c->target, c->target_name, sizeof c->target_name);
+    /* From here on the client's bytes belong to the tunnel. */
+    http_msg_parser_free(c->requests);
+    c->requests = NULL;
+    conn_set_state(c, CONN_CONNECTING);
+    evtimer_del(c->timer);
+    conn_connect_upstream(c);
+}
+
+void conn_tunnel_first_bytes(conn *c)
+{
+    struct evbuffer *in = pump_input(c->client);
+    unsigned char first;
+    if (evbuffer_copyout(in, &first, 1) != 1)
+        return;
+    /* 0x16: a TLS handshake record. Anything else is not ours to read. */
+    if (first == 0x16) {
+        conn_tls_start(c);
+        return;
+    }
+    start_raw_tunnel(c);
+}
+
+static void start_raw_tunnel(conn *c)
+{
+    log_info("%s CONNECT %s relayed (not TLS)", c->client_name, c->target_name);
+    conn_start_raw(c);
+}
+
+void conn_start_raw(conn *c)
+{
+    conn_set_state(c, CONN_RAW);
+    conn_touch(c);
+    conn_arm_timer(c, c->env->idle_timeout);
+    if (evbuffer_get_length(pump_input(c->client)) > 0)
+        conn_relay(c, c->client, pump_input(c->client));
+    if (evbuffer_get_length(pump_input(c->upstream)) > 0)
+        conn_relay(c, c->upstream, pump_input(c->upstream));
+    pump_set_reading(c->upstream, true);
+}
+
+void conn_side_ended(conn *c, pump *p, bool error, const char *reason)
+{
+    bool is_client = p == c->client;
+    if (is_client)
+        c->client_ended = true;
+    else
+        c->upstream_ended = true;
+    if (c->state == CONN_CLOSING)
+        return;
+    char why[600];
+    if (error) {
+        snprintf(why, sizeof why, "%s: %s", is_client ? "client" : "server",
+                 reason);
+        conn_close(c, why);
+        return;
+    }
+    if (c->state != CONN_RAW && c->state != CONN_TLS_RELAY) {
+        conn_close(c, is_client ? "client closed" : "server closed");
+        return;
+    }
+    /* Half-close: pass the end on, keep relaying the other direction. */
+    pump *other = is_client ? c->upstream : c->client;
+    pump_finish_output(other);
+    if (c->client_ended && c->upstream_ended)
+        conn_close(c, is_client ? "client closed" : "server closed");
+}
+
+static void client_on_data(void *arg, pump *p, struct evbuffer *data)
+{
+    conn *c = arg;
+    conn_touch(c);
+    switch (c->state) {
+    case CONN_READ_HEAD:
+        conn_process_client_input(c);
+        return;
+    case CONN_TUNNEL_PEEK:
+        conn_tunnel_first_bytes(c);
+        return;
+    case CONN_RAW:
+    case CONN_TLS_RELAY:
+        conn_relay(c, p, data);
+        return;
+    case CONN_TLS_REFUSE:
+        conn_tls_refuse_input(c, data);
+        return;
+    case CONN_FORWARD:
+        conn_forward_client_input(c);
+        return;
+    case CONN_CLOSING:
+        evbuffer_drain(data, evbuffer_get_length(data));
+        return;
+    default:
+        /* CONNECTING, CLIENT_HELLO, CLIENT_HANDSHAKE: keep it for later. */
+        pump_set_reading(p, false);
+        return;
+    }
+}
+
+static void client_on_handshake(void *arg, pump *p)
+{
+    conn_tls_client_handshake_done(arg);
+}
+
+static void client_on_paused(void *arg, pump *p)
+{
+    conn_tls_client_paused(arg);
+}
+
+static void client_on_end(void *arg, pump *p, bool error, const char *reason)
+{
+    conn *c = arg;
+    if (c->state == CONN_CLIENT_HELLO || c->state == CONN_CLIENT_HANDSHAKE) {
+        char why[600];
+        snprintf(why, sizeof why, "client TLS handshake failed: %s", reason);
+        log_info("%s CONNECT %s %s", c->client_name, c->target_name, why);
+        c->client_ended = true;
+        conn_close(c, why);
+        return;
+    }
+    conn_side_ended(c, p, error, reason);
+}
+
+static void on_drained(void *arg, pump *p)
+{
+    conn *c = arg;
+    if (c->state == CONN_CLOSING) {
+        if (output_flushed(c))
+            schedule_reap(c);
+        return;
+    }
+    /* Backpressure released: read the side that feeds p again. */
+    pump *feeder = p == c->client ? c->upstream : c->client;
+    if (feeder && (c->state == CONN_RAW || c->state == CONN_TLS_RELAY))
+        pump_set_reading(feeder, true);
+    else if (feeder && c->state == CONN_FORWARD && feeder == c->upstream)
+        pump_set_reading(feeder, true);
+}
+
+static void upstream_on_data(void *arg, pump *p, struct evbuffer *data)
+{
+    conn *c = arg;
+    conn_touch(c);
+    switch (c->state) {
+    case CONN_RAW:
+    case CONN_TLS_RELAY:
+        conn_relay(c, p, data);
+        return;
+    case CONN_FORWARD:
+        conn_forward_upstream_input(c, data);
+        return;
+    case CONN_TUNNEL_PEEK:
+        /* The server speaks first: this is no TLS tunnel. */
+        start_raw_tunnel(c);
+        return;
+    default:
+        if (p != c->upstream) /* a retired pump */
+            evbuffer_drain(data, evbuffer_get_length(data));
+        else
+            pump_set_reading(p, false);
+        return;
+    }
+}
+
+static void upstream_on_handshake(void *arg, pump *p)
+{
+    conn_tls_upstream_ready(arg);
+}
+
+static void upstream_on_end(void *arg, pump *p, bool error, const char *reason)
+{
+    conn *c = arg;
+    if (p != c->upstream)
+        return; /* retired */
+    switch (c->state) {
+    case CONN_CLIENT_HELLO:
+        c->upstream_ended = true;
+        conn_tls_upstream_failed(c, reason);
+        return;
+    case CONN_FORWARD:
+    case CONN_READ_HEAD:
+        conn_forward_upstream_ended(c, error, reason);
+        return;
+    default:
+        conn_side_ended(c, p, error, reason);
+    }
+}
+
+static const pump_callbacks client_callbacks = {
+    .on_data = client_on_data,
+    .on_handshake = client_on_handshake,
+    .on_paused = client_on_paused,
+    .on_end = client_on_end,
+    .on_drained = on_drained,
+};
+
+const pump_callbacks conn_upstream_callbacks = {
+    .on_data = upstream_on_data,
+    .on_handshake = upstream_on_handshake,
+    .on_end = upstream_on_end,
+    .on_drained = on_drained,
+};
+
+static void format_peer(const struct sockaddr *sa, char *buf, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+    }
+}
+
+void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
+                 int socklen)
+{
+    conn *c = calloc(1, sizeof *c);
+    struct bufferevent *bev = NULL;
+    if (!c)
+        goto fail;
+    c->env = env;
+    format_peer(sa, c->client_name, sizeof c->client_name);
+    evutil_gettimeofday(&c->started, NULL);
+    c->last_activity = c->started;
+    c->timer = evtimer_new(env->base, timer_cb, c);
+    c->reap_ev = event_new(env->base, -1, 0, reap_cb, c);
+    c->requests = http_msg_parser_new(HTTP_MSG_REQUEST, env->max_head_bytes);
+    bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->timer || !c->reap_ev || !c->requests || !bev)
+        goto fail;
+    c->client = pump_new(bev, &client_callbacks, c);
+    if (!c->client)
+        goto fail;
+    c->next = env->live;
+    if (env->live)
+        env->live->prev = c;
+    env->live = c;
+    env->n_live++;
+    c->state = CONN_READ_HEAD;
+    conn_arm_timer(c, env->head_timeout);
+    return;
+fail:
+    log_warn("out of memory: dropping a new connection");
+    if (bev)
+        bufferevent_free(bev);
+    else
+        evutil_closesocket(fd);
+    if (c) {
+        if (c->timer)
+            event_free(c->timer);
+        if (c->reap_ev)
+            event_free(c->reap_ev);
+        http_msg_parser_free(c->requests);
+        free(c);
+    }
+}
+
+void conn_close_all(conn_env *env)
+{
+    while (env->live) {
+        conn *c = env->live;
+        if (c->state != CONN_CLOSING)
+            c->close_reason = "proxy shutting down";
+        conn_free(c);
+    }
+}

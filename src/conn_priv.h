@@ -1,0 +1,118 @@
+/* conn_priv — the connection struct shared by conn.c (lifecycle, front
+ * end, raw relay), conn_tls.c (interception) and conn_forward.c (plain
+ * HTTP forwarding). Private to those three files. */
+#ifndef TLSPEEK_CONN_PRIV_H
+#define TLSPEEK_CONN_PRIV_H
+
+#include <stdbool.h>
+#include <sys/time.h>
+
+#include "conn.h"
+#include "http_msg.h"
+#include "pump.h"
+#include "upstream.h"
+
+/* While the other side's unsent output is above this, a side is not read:
+ * a fast upstream cannot fill memory behind a slow client. */
+#define CONN_HIGH_WATERMARK (256 * 1024)
+/* After a close is decided, output gets this long to be sent. */
+#define CONN_DRAIN_SECONDS 5
+/* Pumps retired mid-callback wait here until the loop comes back. */
+#define CONN_MAX_RETIRED 4
+
+typedef enum {
+    CONN_READ_HEAD,        /* reading a request head from the client */
+    CONN_CONNECTING,       /* connecting upstream for CONNECT or a forward */
+    CONN_TUNNEL_PEEK,      /* 200 sent; waiting for the tunnel's first byte */
+    CONN_RAW,              /* relaying opaque bytes both ways */
+    CONN_CLIENT_HELLO,     /* client hello paused; upstream TLS under way */
+    CONN_CLIENT_HANDSHAKE, /* leaf chosen; finishing the client handshake */
+    CONN_TLS_RELAY,        /* intercepted: relaying decrypted bytes */
+    CONN_TLS_REFUSE,       /* upstream failed: answer the first request */
+    CONN_FORWARD,          /* plain HTTP request and response in flight */
+    CONN_CLOSING           /* flushing, then freed */
+} conn_state;
+
+struct conn {
+    conn_env *env;
+    conn *prev, *next;       /* env->live */
+    conn_state state;
+    char client_name[INET6_ADDRSTRLEN + 8]; /* "127.0.0.1:53122" */
+    struct timeval started;
+    struct timeval last_activity;
+
+    pump *client;
+    pump *upstream;
+    pump *retired[CONN_MAX_RETIRED];
+    int n_retired;
+    upstream_req *connecting;
+    http_msg_parser *requests;  /* client -> proxy/upstream request stream */
+    http_msg_parser *responses; /* upstream -> client, plain forwarding */
+
+    authority target;           /* CONNECT target or forward origin */
+    char target_name[AUTHORITY_HOST_MAX + 10]; /* formatted target */
+    char upstream_peer[INET6_ADDRSTRLEN + 8];  /* address connected to */
+    bool upstream_ended;        /* the upstream side reported on_end */
+    bool client_ended;
+
+    /* Interception */
+    char sni[AUTHORITY_HOST_MAX + 1];
+    bool hello_seen;            /* the hello callback ran once */
+    X509 *leaf;                 /* chosen for the client handshake */
+    bool leaf_from_cache;
+    int refuse_status;          /* 502/504 for CONN_TLS_REFUSE */
+    char refuse_reason[512];
+
+    /* Forwarding */
+    char method[24];            /* of the request in flight */
+    bool request_done;          /* its body has been sent upstream */
+    bool client_keep_alive;
+    bool websocket;
+    char url[512];              /* for the console line */
+    struct evbuffer *pending_head; /* forward head waiting for connect */
+
+    struct event *timer;        /* the current state's deadline */
+    struct event *reap_ev;      /* deferred frees */
+    const char *close_reason;   /* why, for the final console line */
+    char close_reason_buf[512];
+};
+
+/* conn.c */
+void conn_set_state(conn *c, conn_state state);
+void conn_close(conn *c, const char *reason);
+/* Answer the client with status and reason, then close. */
+void conn_fail(conn *c, int status, const char *reason);
+void conn_arm_timer(conn *c, int seconds);
+void conn_touch(conn *c);
+void conn_retire_upstream(conn *c);
+void conn_process_client_input(conn *c);
+/* Feed parser from buf without copying; stop at the first event.
+ * *consumed says how many bytes of buf the parser used (not drained). */
+http_msg_event conn_feed(http_msg_parser *parser, struct evbuffer *buf,
+                         size_t *consumed);
+/* Connect to c->target; connect_done continues by state. */
+void conn_connect_upstream(conn *c);
+void conn_tunnel_first_bytes(conn *c);
+void conn_start_raw(conn *c);
+/* Relay plain bytes from one pump to the other, with backpressure. */
+void conn_relay(conn *c, pump *from, struct evbuffer *data);
+void conn_side_ended(conn *c, pump *p, bool error, const char *reason);
+extern const pump_callbacks conn_upstream_callbacks;
+
+/* conn_tls.c */
+void conn_tls_start(conn *c);
+void conn_tls_upstream_ready(conn *c);
+void conn_tls_upstream_failed(conn *c, const char *reason);
+void conn_tls_client_handshake_done(conn *c);
+void conn_tls_refuse_input(conn *c, struct evbuffer *plain);
+void conn_tls_timeout(conn *c);
+void conn_tls_client_paused(conn *c);
+
+/* conn_forward.c */
+void conn_forward_start(conn *c, const http_head *head);
+void conn_forward_connected(conn *c);
+void conn_forward_client_input(conn *c);
+void conn_forward_upstream_input(conn *c, struct evbuffer *data);
+void conn_forward_upstream_ended(conn *c, bool error, const char *reason);
+
+#endif

@@ -1,0 +1,156 @@
+/* listener — bind, accept with EMFILE backoff, hand fds over. */
+#include "listener.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "log.h"
+
+/* How long accepting pauses when out of descriptors: long enough for
+ * connections to close, short enough that users barely notice. */
+#define LISTENER_BACKOFF_MS 500
+#define LISTENER_BACKLOG 1024
+
+struct listener {
+    struct evconnlistener *evl;
+    struct event *resume_ev;
+    listener_accept_cb cb;
+    void *arg;
+    bool warned_fd_limit; /* log the descriptor shortage once */
+    char address[AUTHORITY_HOST_MAX + 10];
+};
+
+static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+                      struct sockaddr *sa, int socklen, void *arg)
+{
+    listener *l = arg;
+    l->cb(fd, sa, socklen, l->arg);
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    listener *l = arg;
+    evconnlistener_enable(l->evl);
+}
+
+static void accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+    listener *l = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        if (!l->warned_fd_limit) {
+            log_warn("out of file descriptors (%s): pausing new connections "
+                     "briefly; raise 'ulimit -n' if this repeats",
+                     evutil_socket_error_to_string(err));
+            l->warned_fd_limit = true;
+        }
+        evconnlistener_disable(l->evl);
+        struct timeval tv = {0, LISTENER_BACKOFF_MS * 1000};
+        evtimer_add(l->resume_ev, &tv);
+        return;
+    }
+    log_warn("accept failed: %s", evutil_socket_error_to_string(err));
+}
+
+static void describe(const authority *where, char *buf, size_t size)
+{
+    authority_format(where, buf, size);
+}
+
+listener *listener_new(struct event_base *base, const authority *where,
+                       listener_accept_cb cb, void *arg)
+{
+    char wanted[AUTHORITY_HOST_MAX + 10];
+    describe(where, wanted, sizeof wanted);
+    if (where->port == 0) /* authority_format prints port 0 as given */
+        snprintf(strrchr(wanted, ':') + 1, 6, "0");
+
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | (where->kind == AUTHORITY_NAME ? 0 : AI_NUMERICHOST);
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)where->port);
+    int gai = getaddrinfo(where->host, port, &hints, &res);
+    if (gai != 0) {
+        log_error("cannot listen on %s: %s", wanted, gai_strerror(gai));
+        return NULL;
+    }
+    evutil_socket_t fd = socket(res->ai_family, SOCK_STREAM, 0);
+    int err = 0;
+    if (fd < 0) {
+        err = errno;
+    } else {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (res->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+            listen(fd, LISTENER_BACKLOG) != 0)
+            err = errno;
+    }
+    freeaddrinfo(res);
+    if (err) {
+        log_error("cannot listen on %s: %s", wanted, strerror(err));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    evutil_make_socket_nonblocking(fd);
+    evutil_make_socket_closeonexec(fd);
+
+    listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        close(fd);
+        return NULL;
+    }
+    l->cb = cb;
+    l->arg = arg;
+    l->evl = evconnlistener_new(base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    l->resume_ev = evtimer_new(base, resume_cb, l);
+    if (!l->evl || !l->resume_ev) {
+        log_error("cannot listen on %s: out of memory", wanted);
+        if (!l->evl)
+            close(fd);
+        listener_free(l);
+        return NULL;
+    }
+    evconnlistener_set_error_cb(l->evl, accept_error_cb);
+
+    /* Report the real port when the kernel picked it. */
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    authority bound = *where;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET)
+            bound.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            bound.port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    describe(&bound, l->address, sizeof l->address);
+    return l;
+}
+
+void listener_free(listener *l)
+{
+    if (!l)
+        return;
+    if (l->evl)
+        evconnlistener_free(l->evl);
+    if (l->resume_ev)
+        event_free(l->resume_ev);
+    free(l);
+}
+
+const char *listener_address(const listener *l)
+{
+    return l->address;
+}

@@ -1,0 +1,330 @@
+/* pump — one side of a connection: socket bufferevent <-> optional
+ * memory-BIO TLS session <-> plaintext. See include/pump.h. */
+#include "pump.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/util.h>
+
+/* Plaintext read from a TLS session is taken in pieces of this size: one
+ * full TLS record. */
+#define PUMP_PLAIN_CHUNK (16 * 1024)
+
+struct pump {
+    struct bufferevent *bev;
+    tlsm *tls;                 /* NULL in raw mode */
+    struct evbuffer *plain;    /* decrypted input not yet consumed */
+    const pump_callbacks *cbs;
+    void *arg;
+    bool handshake_reported;
+    bool paused;               /* the client-hello callback asked to wait */
+    bool ended;                /* on_end has been called */
+    bool output_finished;      /* pump_finish_output() was called */
+    bool write_shut;           /* shutdown(SHUT_WR) done */
+    unsigned long long bytes_in, bytes_out;
+};
+
+static void end_side(pump *p, bool error, const char *reason)
+{
+    if (p->ended)
+        return;
+    p->ended = true;
+    bufferevent_disable(p->bev, EV_READ);
+    p->cbs->on_end(p->arg, p, error, reason);
+}
+
+/* Move what the TLS session wants to send into the socket's output. */
+static void drain_tls_output(pump *p)
+{
+    const void *data;
+    size_t n;
+    while ((n = tlsm_output_peek(p->tls, &data)) > 0) {
+        if (evbuffer_add(bufferevent_get_output(p->bev), data, n) != 0)
+            break;
+        tlsm_output_consume(p->tls, n);
+    }
+}
+
+static void maybe_shut_write(pump *p)
+{
+    if (!p->output_finished || p->write_shut ||
+        evbuffer_get_length(bufferevent_get_output(p->bev)) > 0)
+        return;
+    p->write_shut = true;
+    shutdown(bufferevent_getfd(p->bev), SHUT_WR);
+}
+
+/* Read every plaintext byte the session has and hand it to the owner. */
+static void read_plaintext(pump *p)
+{
+    for (;;) {
+        struct evbuffer_iovec iov;
+        if (evbuffer_reserve_space(p->plain, PUMP_PLAIN_CHUNK, &iov, 1) < 1) {
+            end_side(p, true, "out of memory");
+            return;
+        }
+        size_t n = 0;
+        tlsm_status st = tlsm_read(p->tls, iov.iov_base, iov.iov_len, &n);
+        iov.iov_len = n;
+        evbuffer_commit_space(p->plain, &iov, 1);
+        drain_tls_output(p); /* key updates, tickets, alerts */
+        if (st == TLSM_OK) {
+            p->bytes_in += n;
+            continue;
+        }
+        if (evbuffer_get_length(p->plain) > 0)
+            p->cbs->on_data(p->arg, p, p->plain);
+        if (st == TLSM_CLOSED)
+            end_side(p, false, "closed");
+        else if (st == TLSM_ERROR)
+            end_side(p, true, tlsm_reason(p->tls));
+        return;
+    }
+}
+
+/* Advance the TLS session as far as the input allows. */
+static void tls_step(pump *p)
+{
+    if (p->ended || p->paused)
+        return;
+    if (!tlsm_handshake_done(p->tls)) {
+        tlsm_status st = tlsm_handshake(p->tls);
+        drain_tls_output(p); /* send alerts too: the peer must see them */
+        if (p->ended)
+            return;
+        if (st == TLSM_PAUSED) {
+            p->paused = true;
+            if (p->cbs->on_paused)
+                p->cbs->on_paused(p->arg, p);
+            return;
+        }
+        if (st == TLSM_ERROR) {
+            end_side(p, true, tlsm_reason(p->tls));
+            return;
+        }
+        if (st != TLSM_OK)
+            return;
+    }
+    if (!p->handshake_reported) {
+        p->handshake_reported = true;
+        p->cbs->on_handshake(p->arg, p);
+        if (p->ended)
+            return;
+    }
+    read_plaintext(p);
+}
+
+static void feed_input(pump *p)
+{
+    struct evbuffer *in = bufferevent_get_input(p->bev);
+    size_t len = evbuffer_get_length(in);
+    if (len == 0)
+        return;
+    /* evbuffer_pullup would copy the whole buffer; feed chunk by chunk. */
+    struct evbuffer_iovec vec[8];
+    while ((len = evbuffer_get_length(in)) > 0) {
+        int n = evbuffer_peek(in, -1, NULL, vec, 8);
+        if (n > 8)
+            n = 8;
+        size_t fed = 0;
+        for (int i = 0; i < n; i++) {
+            if (tlsm_feed(p->tls, vec[i].iov_base, vec[i].iov_len) != 0) {
+                evbuffer_drain(in, fed);
+                end_side(p, true, "out of memory");
+                return;
+            }
+            fed += vec[i].iov_len;
+        }
+        evbuffer_drain(in, fed);
+    }
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    pump *p = arg;
+    if (p->ended)
+        return;
+    if (!p->tls) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        size_t before = evbuffer_get_length(in);
+        p->cbs->on_data(p->arg, p, in);
+        /* Count what the owner consumed; the rest is counted when it is. */
+        if (!p->tls)
+            p->bytes_in += before - evbuffer_get_length(in);
+        return;
+    }
+    feed_input(p);
+    tls_step(p);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    pump *p = arg;
+    maybe_shut_write(p);
+    p->cbs->on_drained(p->arg, p);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    pump *p = arg;
+    if (p->ended)
+        return;
+    if (what & BEV_EVENT_EOF) {
+        if (!p->tls) {
+            end_side(p, false, "closed");
+            return;
+        }
+        feed_input(p);
+        tlsm_feed_eof(p->tls);
+        tls_step(p);
+        if (!p->ended) /* EOF mid-handshake with nothing to read */
+            end_side(p, true, "connection closed during the TLS handshake");
+        return;
+    }
+    if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        int err = EVUTIL_SOCKET_ERROR();
+        end_side(p, true, err == ECONNRESET ? "connection reset by peer"
+                          : err ? evutil_socket_error_to_string(err)
+                                : "connection error");
+    }
+}
+
+pump *pump_new(struct bufferevent *bev, const pump_callbacks *cbs, void *arg)
+{
+    pump *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->plain = evbuffer_new();
+    if (!p->plain) {
+        free(p);
+        return NULL;
+    }
+    p->bev = bev;
+    p->cbs = cbs;
+    p->arg = arg;
+    bufferevent_setcb(bev, read_cb, write_cb, event_cb, p);
+    bufferevent_setwatermark(bev, EV_WRITE, PUMP_LOW_WATERMARK, 0);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    return p;
+}
+
+void pump_free(pump *p)
+{
+    if (!p)
+        return;
+    bufferevent_free(p->bev);
+    tlsm_free(p->tls);
+    evbuffer_free(p->plain);
+    free(p);
+}
+
+void pump_start_tls(pump *p, tlsm *t)
+{
+    p->tls = t;
+    feed_input(p);
+    tls_step(p);
+}
+
+tlsm *pump_tls(pump *p)
+{
+    return p->tls;
+}
+
+void pump_resume_handshake(pump *p)
+{
+    p->paused = false;
+    tls_step(p);
+}
+
+int pump_send(pump *p, const void *data, size_t len)
+{
+    if (p->output_finished)
+        return -1;
+    p->bytes_out += len;
+    if (!p->tls)
+        return bufferevent_write(p->bev, data, len);
+    size_t n = 0;
+    tlsm_status st = tlsm_write(p->tls, data, len, &n);
+    drain_tls_output(p);
+    return st == TLSM_OK ? 0 : -1;
+}
+
+int pump_send_buffer(pump *p, struct evbuffer *buf)
+{
+    if (p->output_finished)
+        return -1;
+    if (!p->tls) {
+        p->bytes_out += evbuffer_get_length(buf);
+        return bufferevent_write_buffer(p->bev, buf);
+    }
+    struct evbuffer_iovec vec[16];
+    while (evbuffer_get_length(buf) > 0) {
+        int n = evbuffer_peek(buf, -1, NULL, vec, 16);
+        if (n > 16)
+            n = 16;
+        size_t sent = 0;
+        for (int i = 0; i < n; i++) {
+            size_t w = 0;
+            if (tlsm_write(p->tls, vec[i].iov_base, vec[i].iov_len, &w) != TLSM_OK) {
+                evbuffer_drain(buf, sent);
+                drain_tls_output(p);
+                return -1;
+            }
+            sent += vec[i].iov_len;
+        }
+        p->bytes_out += sent;
+        evbuffer_drain(buf, sent);
+    }
+    drain_tls_output(p);
+    return 0;
+}
+
+void pump_finish_output(pump *p)
+{
+    if (p->output_finished)
+        return;
+    p->output_finished = true;
+    if (p->tls && tlsm_handshake_done(p->tls)) {
+        tlsm_shutdown(p->tls);
+        drain_tls_output(p);
+    }
+    maybe_shut_write(p);
+}
+
+void pump_set_reading(pump *p, bool on)
+{
+    if (p->ended)
+        return;
+    if (on)
+        bufferevent_enable(p->bev, EV_READ);
+    else
+        bufferevent_disable(p->bev, EV_READ);
+}
+
+struct evbuffer *pump_input(pump *p)
+{
+    return p->tls ? p->plain : bufferevent_get_input(p->bev);
+}
+
+size_t pump_output_pending(pump *p)
+{
+    return evbuffer_get_length(bufferevent_get_output(p->bev));
+}
+
+unsigned long long pump_bytes_in(const pump *p)
+{
+    return p->bytes_in;
+}
+
+unsigned long long pump_bytes_out(const pump *p)
+{
+    return p->bytes_out;
+}
+
+bool pump_ended(const pump *p)
+{
+    return p->ended;
+}

@@ -1,0 +1,126 @@
+/* tlsctx — builds the upstream and client-facing SSL_CTXs and reads what
+ * the proxy needs from a ClientHello. */
+#include "tlsctx.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+
+/* ALPN wire format: length-prefixed protocol names. */
+static const unsigned char alpn_http11[] = "\x08http/1.1";
+
+static void log_ssl_error(const char *what)
+{
+    unsigned long e = ERR_peek_last_error();
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    log_error("%s: %s", what, e ? buf : "unknown error");
+    ERR_clear_error();
+}
+
+SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        log_ssl_error("cannot create the upstream TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+        log_warn("cannot load the system trust store; only --upstream-ca "
+                 "anchors will be trusted");
+    if (extra_ca_file &&
+        SSL_CTX_load_verify_locations(ctx, extra_ca_file, NULL) != 1) {
+        log_ssl_error(extra_ca_file);
+        log_error("--upstream-ca %s is not a readable PEM certificate file",
+                  extra_ca_file);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0) {
+        log_ssl_error("cannot set ALPN");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Select http/1.1 if the client offers it; otherwise carry on without
+ * ALPN, so the client falls back to HTTP/1.1 by default. We never claim
+ * h2: the relay and the inspection speak HTTP/1.x only. */
+static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    unsigned char *selected = NULL;
+    if (SSL_select_next_proto(&selected, outlen, alpn_http11,
+                              sizeof alpn_http11 - 1, in, inlen) ==
+        OPENSSL_NPN_NEGOTIATED) {
+        *out = selected;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+SSL_CTX *tlsctx_new_client_facing(SSL_client_hello_cb_fn hello_cb)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        log_ssl_error("cannot create the client-facing TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* Prefer the client's order; it knows its hardware. */
+    SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_client_hello_cb(ctx, hello_cb, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    return ctx;
+}
+
+int tlsctx_prepare_upstream(SSL *ssl, const char *sni, const authority *target,
+                            bool insecure)
+{
+    if (sni && sni[0] && SSL_set_tlsext_host_name(ssl, sni) != 1)
+        return -1;
+    if (insecure)
+        return 0;
+    X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+    if (target->kind == AUTHORITY_NAME) {
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        return SSL_set1_host(ssl, target->host) == 1 ? 0 : -1;
+    }
+    return X509_VERIFY_PARAM_set1_ip_asc(param, target->host) == 1 ? 0 : -1;
+}
+
+void tlsctx_hello_sni(SSL *ssl, char *sni, size_t sni_size)
+{
+    const unsigned char *ext = NULL;
+    size_t len = 0;
+    sni[0] = '\0';
+    /* server_name extension: list length (2), then entries of
+     * type (1) + length (2) + name; we take the first host_name entry. */
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) ||
+        len < 5)
+        return;
+    size_t list_len = ((size_t)ext[0] << 8) | ext[1];
+    if (list_len + 2 != len || ext[2] != TLSEXT_NAMETYPE_host_name)
+        return;
+    size_t name_len = ((size_t)ext[3] << 8) | ext[4];
+    if (name_len == 0 || name_len + 5 > len || name_len >= sni_size)
+        return;
+    for (size_t i = 0; i < name_len; i++) {
+        unsigned char c = ext[5 + i];
+        if (c <= 0x20 || c >= 0x7f) { /* not a host name: ignore the SNI */
+            sni[0] = '\0';
+            return;
+        }
+        sni[i] = (char)tolower(c);
+    }
+    sni[name_len] = '\0';
+}

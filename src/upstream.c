@@ -1,0 +1,274 @@
+/* upstream — resolve with evdns and connect to every address in turn,
+ * within one time limit. See include/upstream.h. */
+#include "upstream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/util.h>
+
+#include "log.h"
+
+struct upstream_req {
+    struct event_base *base;
+    struct evdns_base *dns;
+    authority target;
+    upstream_cb cb;
+    void *arg;
+
+    struct event *step_ev;  /* runs the next step from the event loop */
+    struct event *timer;    /* the whole attempt's deadline */
+    struct evdns_getaddrinfo_request *dns_req; /* pending lookup */
+    bool dns_done;          /* resolution finished (result below) */
+    int dns_result;
+    struct evutil_addrinfo *addrs; /* all addresses, in resolver order */
+    struct evutil_addrinfo *next;  /* the next one to try */
+    struct bufferevent *bev;       /* the attempt in progress */
+    bool finished;          /* the callback has been called */
+    bool cancelled;         /* abandoned by the owner */
+
+    char peer[INET6_ADDRSTRLEN + 8]; /* address of the current attempt */
+    char reason[320];       /* why the last attempt failed */
+};
+
+static void req_free(upstream_req *req)
+{
+    if (req->step_ev)
+        event_free(req->step_ev);
+    if (req->timer)
+        event_free(req->timer);
+    if (req->bev)
+        bufferevent_free(req->bev);
+    if (req->addrs)
+        evutil_freeaddrinfo(req->addrs);
+    free(req);
+}
+
+/* Release req once nobody can call back into it. A pending evdns lookup
+ * must be cancelled first; its callback (run from within the cancel)
+ * then frees req. */
+static void req_release(upstream_req *req)
+{
+    if (req->dns_req && !req->dns_done) {
+        struct evdns_getaddrinfo_request *pending = req->dns_req;
+        req->dns_req = NULL;
+        evdns_getaddrinfo_cancel(pending);
+        return;
+    }
+    req_free(req);
+}
+
+static void finish(upstream_req *req, upstream_status status)
+{
+    struct bufferevent *bev = NULL;
+    if (status == UPSTREAM_OK) {
+        bev = req->bev;
+        req->bev = NULL;
+        bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+        bufferevent_disable(bev, EV_READ | EV_WRITE);
+    }
+    req->finished = true;
+    req->cb(status, bev, req->peer, req->reason, req->arg);
+    req_release(req);
+}
+
+static void format_sockaddr(const struct sockaddr *sa, char *buf, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+        snprintf(buf, size, "%s:%u", host, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+        snprintf(buf, size, "[%s]:%u", host, port);
+    } else {
+        snprintf(buf, size, "unknown address");
+    }
+}
+
+static void try_next_address(upstream_req *req);
+
+static void connect_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    upstream_req *req = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        finish(req, UPSTREAM_OK);
+        return;
+    }
+    int err = EVUTIL_SOCKET_ERROR();
+    if (err == ECONNREFUSED)
+        snprintf(req->reason, sizeof req->reason, "connection refused by %s",
+                 req->peer);
+    else if (err)
+        snprintf(req->reason, sizeof req->reason, "cannot connect to %s: %s",
+                 req->peer, evutil_socket_error_to_string(err));
+    else
+        snprintf(req->reason, sizeof req->reason, "cannot connect to %s",
+                 req->peer);
+    log_debug("upstream %s: %s", req->target.host, req->reason);
+    bufferevent_free(req->bev);
+    req->bev = NULL;
+    try_next_address(req);
+}
+
+static void try_next_address(upstream_req *req)
+{
+    while (req->next) {
+        struct evutil_addrinfo *ai = req->next;
+        req->next = ai->ai_next;
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            continue;
+        format_sockaddr(ai->ai_addr, req->peer, sizeof req->peer);
+        req->bev = bufferevent_socket_new(req->base, -1, BEV_OPT_CLOSE_ON_FREE);
+        if (!req->bev) {
+            snprintf(req->reason, sizeof req->reason, "out of memory");
+            break;
+        }
+        bufferevent_setcb(req->bev, NULL, NULL, connect_event_cb, req);
+        if (bufferevent_socket_connect(req->bev, ai->ai_addr,
+                                       (int)ai->ai_addrlen) == 0)
+            return; /* connect_event_cb continues */
+        int err = EVUTIL_SOCKET_ERROR();
+        snprintf(req->reason, sizeof req->reason, "cannot connect to %s: %s",
+                 req->peer, evutil_socket_error_to_string(err));
+        bufferevent_free(req->bev);
+        req->bev = NULL;
+    }
+    if (!req->reason[0])
+        snprintf(req->reason, sizeof req->reason, "%s has no usable address",
+                 req->target.host);
+    finish(req, UPSTREAM_FAILED);
+}
+
+static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+    upstream_req *req = arg;
+    req->dns_done = true;
+    req->dns_req = NULL;
+    if (req->finished || req->cancelled) {
+        /* Cancelled from req_release(): nobody else holds req now. */
+        if (res)
+            evutil_freeaddrinfo(res);
+        req_free(req);
+        return;
+    }
+    req->dns_result = result;
+    req->addrs = req->next = res;
+    /* Continue from the event loop: this may run inside
+     * evdns_getaddrinfo() itself (hosts file, cached answers). */
+    event_active(req->step_ev, EV_READ, 0);
+}
+
+static void after_dns(upstream_req *req)
+{
+    int r = req->dns_result;
+    if (r == 0 && req->addrs) {
+        try_next_address(req);
+        return;
+    }
+    upstream_status status = UPSTREAM_FAILED;
+    if (r == EVUTIL_EAI_AGAIN) {
+        status = UPSTREAM_TIMEOUT;
+        snprintf(req->reason, sizeof req->reason,
+                 "cannot resolve %s: the name server did not answer",
+                 req->target.host);
+    } else if (r == EVUTIL_EAI_NONAME || r == EVUTIL_EAI_NODATA ||
+               r == EVUTIL_EAI_FAIL || r == 0) {
+        snprintf(req->reason, sizeof req->reason, "cannot resolve %s",
+                 req->target.host);
+    } else {
+        snprintf(req->reason, sizeof req->reason, "cannot resolve %s: %s",
+                 req->target.host, evutil_gai_strerror(r));
+    }
+    finish(req, status);
+}
+
+static void start_lookup(upstream_req *req)
+{
+    struct evutil_addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)req->target.port);
+    if (req->target.kind != AUTHORITY_NAME) {
+        /* A literal address needs no resolver. */
+        hints.ai_flags = EVUTIL_AI_NUMERICHOST;
+        req->dns_done = true;
+        req->dns_result = evutil_getaddrinfo(req->target.host, port, &hints,
+                                             &req->addrs);
+        req->next = req->addrs;
+        after_dns(req);
+        return;
+    }
+    hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+    struct evdns_getaddrinfo_request *pending =
+        evdns_getaddrinfo(req->dns, req->target.host, port, &hints, dns_cb, req);
+    if (!req->dns_done)
+        req->dns_req = pending;
+}
+
+static void step_cb(evutil_socket_t fd, short what, void *arg)
+{
+    upstream_req *req = arg;
+    if (!req->dns_done && !req->dns_req)
+        start_lookup(req);
+    else
+        after_dns(req);
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    upstream_req *req = arg;
+    if (!req->dns_done)
+        snprintf(req->reason, sizeof req->reason,
+                 "cannot resolve %s: the name server did not answer in time",
+                 req->target.host);
+    else
+        snprintf(req->reason, sizeof req->reason,
+                 "connection to %s timed out", req->peer[0] ? req->peer
+                                                            : req->target.host);
+    finish(req, UPSTREAM_TIMEOUT);
+}
+
+upstream_req *upstream_connect(struct event_base *base, struct evdns_base *dns,
+                               const authority *target, int timeout_s,
+                               upstream_cb cb, void *arg)
+{
+    upstream_req *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->base = base;
+    req->dns = dns;
+    req->target = *target;
+    req->cb = cb;
+    req->arg = arg;
+    req->step_ev = event_new(base, -1, 0, step_cb, req);
+    req->timer = evtimer_new(base, timeout_cb, req);
+    if (!req->step_ev || !req->timer) {
+        req_free(req);
+        return NULL;
+    }
+    struct timeval tv = {timeout_s, 0};
+    evtimer_add(req->timer, &tv);
+    /* Never call back from inside upstream_connect(). */
+    event_active(req->step_ev, EV_READ, 0);
+    return req;
+}
+
+void upstream_cancel(upstream_req *req)
+{
+    if (!req || req->finished)
+        return;
+    req->cancelled = true;
+    req->finished = true;
+    req_release(req);
+}
