@@ -244,6 +244,16 @@ http_msg_event conn_feed(http_msg_parser *parser,
     }
 }
 
+bool conn_finish_head(http_msg_parser *parser, struct evbuffer *buf)
+{
+    char lf;
+    if (evbuffer_remove(buf, &lf, 1) != 1)
+        return false;
+    size_t used = 0, body_len = 0;
+    const char *body;
+    return http_msg_feed(parser, &lf, 1, &used, &body, &body_len) == HTTP_MSG_END;
+}
+
 static void start_connect(conn *c, const http_head *head);
 static void start_raw_tunnel(conn *c);
 
@@ -296,13 +306,14 @@ void conn_process_client_input(conn *c)
             break;
         }
         const http_head *head = http_msg_head(c->requests);
+        bool complete = conn_finish_head(c->requests, in);
         conn_touch(c);
         if (strcmp(head->method, "CONNECT") == 0)
             start_connect(c, head);
         else if (head->target[0] == '/')
             answer_self(c, head);
         else
-            conn_forward_start(c, head);
+            conn_forward_start(c, head, complete);
     }
 }
 

@@ -49,7 +49,7 @@ static void send_request_head(conn *c)
     conn_forward_client_input(c);
 }
 
-void conn_forward_start(conn *c, const http_head *head)
+void conn_forward_start(conn *c, const http_head *head, bool complete)
 {
     authority origin;
     const char *path = NULL, *reason = NULL;
@@ -62,8 +62,7 @@ void conn_forward_start(conn *c, const http_head *head)
     snprintf(c->method, sizeof c->method, "%s", head->method);
     snprintf(c->url, sizeof c->url, "%s", head->target);
     c->client_keep_alive = head->keep_alive;
-    /* A request without a body is complete with its head. */
-    c->request_done = !head->chunked && head->content_length <= 0;
+    c->request_done = complete;
     c->pending_head = evbuffer_new();
     if (!c->pending_head) {
         conn_close(c, "out of memory");

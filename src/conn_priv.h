@@ -90,6 +90,10 @@ void conn_process_client_input(conn *c);
  * *consumed says how many bytes of buf the parser used (not drained). */
 http_msg_event conn_feed(http_msg_parser *parser, struct evbuffer *buf,
                          size_t *consumed);
+/* After HTTP_MSG_HEAD, http_msg has not consumed the head's final LF
+ * (the first byte of buf): consume it, so that buf starts at the body or
+ * the tunnel. True when that ends the message (no body). */
+bool conn_finish_head(http_msg_parser *parser, struct evbuffer *buf);
 /* Connect to c->target; connect_done continues by state. */
 void conn_connect_upstream(conn *c);
 void conn_tunnel_first_bytes(conn *c);
@@ -109,7 +113,7 @@ void conn_tls_timeout(conn *c);
 void conn_tls_client_paused(conn *c);
 
 /* conn_forward.c */
-void conn_forward_start(conn *c, const http_head *head);
+void conn_forward_start(conn *c, const http_head *head, bool complete);
 void conn_forward_connected(conn *c);
 void conn_forward_client_input(conn *c);
 void conn_forward_upstream_input(conn *c, struct evbuffer *data);

@@ -1,0 +1,511 @@
+/* http_msg — incremental HTTP/1.x framing: drives http-parser one event at a
+ * time and copies heads into owned, bounded structures. See include/http_msg.h.
+ *
+ * How it works: every callback that produces an event pauses the parser, so
+ * http_parser_execute() returns right there and its return value is the
+ * resume point (*consumed). Message starts pause too (internally), so that
+ * the head can be measured from its first byte and fed to the parser in
+ * slices that never exceed max_head_bytes.
+ *
+ * The resume point is where http-parser wants the next byte, which is one
+ * byte early in two places: at HEAD the head's final LF, and at the BODY
+ * ending a Content-Length body its final byte, are consumed with the END
+ * or next step that follows. So a caller that feeds "the rest" never misses
+ * an event, and never has one owed to it once all its bytes are consumed;
+ * exact boundaries are head_bytes and the *consumed of END. */
+#include "http_msg.h"
+
+#include <http_parser.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum {
+    PH_IDLE,     /* between messages */
+    PH_HEAD,     /* message started, head not complete */
+    PH_BODY,     /* head reported, message not complete */
+    PH_UPGRADED, /* the stream is no longer HTTP */
+    PH_ENDED,    /* end of stream was fed */
+    PH_FAILED    /* sticky error */
+} phase;
+
+typedef enum { LAST_NONE, LAST_FIELD, LAST_VALUE } last_cb;
+
+struct http_msg_parser {
+    http_parser hp;
+    http_parser_settings settings;
+    http_msg_kind kind;
+    size_t max_head;
+    phase phase;
+    size_t head_seen;  /* bytes of the current head consumed so far */
+    http_head head;
+    bool head_valid;
+    /* head under construction: pieces arrive split across callbacks */
+    last_cb last;
+    size_t cur_len;    /* length of the name or value being appended to */
+    size_t target_len, reason_len;
+    bool saw_header;
+    bool no_body_next; /* http_msg_expect_no_body() */
+    /* set by the callback that paused the parser */
+    bool began;
+    http_msg_event event;
+    const char *body;
+    size_t body_len;
+    /* why a callback refused to go on */
+    const char *cb_reason;
+    bool cb_too_large;
+    /* sticky failure */
+    http_msg_event fail_event;
+    const char *fail_reason;
+};
+
+static http_msg_parser *from_hp(http_parser *hp)
+{
+    return hp->data;
+}
+
+static int append(char **s, size_t *len, const char *at, size_t n)
+{
+    char *t = realloc(*s, *len + n + 1);
+    if (!t)
+        return -1;
+    memcpy(t + *len, at, n);
+    *len += n;
+    t[*len] = '\0';
+    *s = t;
+    return 0;
+}
+
+static int cb_fail(http_msg_parser *p, const char *why, bool too_large)
+{
+    p->cb_reason = why;
+    p->cb_too_large = too_large;
+    return -1;
+}
+
+static int on_message_begin(http_parser *hp)
+{
+    http_msg_parser *p = from_hp(hp);
+    http_head_clear(&p->head);
+    p->head.content_length = -1;
+    p->head_valid = false;
+    p->phase = PH_HEAD;
+    p->head_seen = 0;
+    p->last = LAST_NONE;
+    p->cur_len = p->target_len = p->reason_len = 0;
+    p->saw_header = false;
+    p->began = true;
+    http_parser_pause(hp, 1);
+    return 0;
+}
+
+static int on_url(http_parser *hp, const char *at, size_t n)
+{
+    http_msg_parser *p = from_hp(hp);
+    if (append(&p->head.target, &p->target_len, at, n) < 0)
+        return cb_fail(p, "out of memory", false);
+    return 0;
+}
+
+static int on_status(http_parser *hp, const char *at, size_t n)
+{
+    http_msg_parser *p = from_hp(hp);
+    if (append(&p->head.reason, &p->reason_len, at, n) < 0)
+        return cb_fail(p, "out of memory", false);
+    return 0;
+}
+
+static int on_header_field(http_parser *hp, const char *at, size_t n)
+{
+    http_msg_parser *p = from_hp(hp);
+    if (p->phase != PH_HEAD)
+        return 0; /* chunked trailers: not kept */
+    p->saw_header = true;
+    if (p->last != LAST_FIELD) {
+        /* A value (possibly empty: http-parser reports those with length
+         * 0) came before, so this is a new field, not a continuation. */
+        if (p->head.n_headers == HTTP_MSG_MAX_HEADERS)
+            return cb_fail(p, "too many header fields", true);
+        p->head.n_headers++;
+        p->cur_len = 0;
+    }
+    p->last = LAST_FIELD;
+    http_header *h = &p->head.headers[p->head.n_headers - 1];
+    if (append(&h->name, &p->cur_len, at, n) < 0)
+        return cb_fail(p, "out of memory", false);
+    return 0;
+}
+
+static int on_header_value(http_parser *hp, const char *at, size_t n)
+{
+    http_msg_parser *p = from_hp(hp);
+    if (p->phase != PH_HEAD)
+        return 0;
+    if (p->head.n_headers == 0)
+        return cb_fail(p, "header value without a name", false);
+    if (p->last != LAST_VALUE)
+        p->cur_len = 0;
+    p->last = LAST_VALUE;
+    http_header *h = &p->head.headers[p->head.n_headers - 1];
+    if (append(&h->value, &p->cur_len, at, n) < 0)
+        return cb_fail(p, "out of memory", false);
+    return 0;
+}
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static void trim(char *s)
+{
+    size_t len = strlen(s), start = 0;
+    while (start < len && is_ows(s[start]))
+        start++;
+    while (len > start && is_ows(s[len - 1]))
+        len--;
+    memmove(s, s + start, len - start);
+    s[len - start] = '\0';
+}
+
+/* Strings the parser never reported (empty reason, empty value) become ""
+ * so that callers never meet NULL where the header promises a string. */
+static int ensure_str(char **s)
+{
+    if (!*s && !(*s = calloc(1, 1)))
+        return -1;
+    return 0;
+}
+
+/* Does the response being completed carry no body whatever its headers
+ * say? RFC 9112 6.3: responses to HEAD, 1xx, 204 and 304. */
+static bool response_skips_body(http_msg_parser *p, int status)
+{
+    if (status / 100 == 1)
+        return true; /* the flag stays for the final response after a 1xx */
+    if (p->no_body_next) {
+        p->no_body_next = false;
+        return true;
+    }
+    return status == 204 || status == 304;
+}
+
+static int on_headers_complete(http_parser *hp)
+{
+    http_msg_parser *p = from_hp(hp);
+    http_head *h = &p->head;
+    bool skip = false;
+
+    h->version_major = hp->http_major;
+    h->version_minor = hp->http_minor;
+    if (p->kind == HTTP_MSG_REQUEST) {
+        const char *m = http_method_str((enum http_method)hp->method);
+        strncpy(h->method, m, sizeof h->method - 1);
+        if (ensure_str(&h->target) < 0)
+            return cb_fail(p, "out of memory", false);
+    } else {
+        h->status = (int)hp->status_code;
+        if (ensure_str(&h->reason) < 0)
+            return cb_fail(p, "out of memory", false);
+        skip = response_skips_body(p, h->status);
+    }
+    for (size_t i = 0; i < h->n_headers; i++) {
+        if (ensure_str(&h->headers[i].value) < 0)
+            return cb_fail(p, "out of memory", false);
+        trim(h->headers[i].value);
+    }
+    if (hp->flags & F_CONTENTLENGTH) {
+        if (hp->content_length > (uint64_t)INT64_MAX)
+            return cb_fail(p, "content length too large", false);
+        h->content_length = (int64_t)hp->content_length;
+    }
+    h->chunked = (hp->flags & F_CHUNKED) != 0;
+    h->upgrade = hp->upgrade;
+    /* The parser sets F_SKIPBODY only after this callback returns 1, but
+     * http_should_keep_alive() needs it now: without it an HTTP/1.1 HEAD
+     * response with no Content-Length reads as close-delimited. */
+    if (skip)
+        hp->flags |= F_SKIPBODY;
+    h->keep_alive = http_should_keep_alive(hp) != 0;
+    p->head_valid = true;
+    p->phase = PH_BODY;
+    p->event = HTTP_MSG_HEAD;
+    http_parser_pause(hp, 1);
+    return skip ? 1 : 0;
+}
+
+static int on_body(http_parser *hp, const char *at, size_t n)
+{
+    http_msg_parser *p = from_hp(hp);
+    if (n == 0)
+        return 0;
+    p->body = at;
+    p->body_len = n;
+    p->event = HTTP_MSG_BODY;
+    http_parser_pause(hp, 1);
+    return 0;
+}
+
+static int on_message_complete(http_parser *hp)
+{
+    http_msg_parser *p = from_hp(hp);
+    p->phase = hp->upgrade ? PH_UPGRADED : PH_IDLE;
+    p->event = HTTP_MSG_END;
+    http_parser_pause(hp, 1);
+    return 0;
+}
+
+http_msg_parser *http_msg_parser_new(http_msg_kind kind, size_t max_head_bytes)
+{
+    http_msg_parser *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->kind = kind;
+    p->max_head = max_head_bytes;
+    p->phase = PH_IDLE;
+    p->head.content_length = -1;
+    http_parser_init(&p->hp,
+                     kind == HTTP_MSG_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE);
+    p->hp.data = p;
+    http_parser_settings_init(&p->settings);
+    p->settings.on_message_begin = on_message_begin;
+    p->settings.on_url = on_url;
+    p->settings.on_status = on_status;
+    p->settings.on_header_field = on_header_field;
+    p->settings.on_header_value = on_header_value;
+    p->settings.on_headers_complete = on_headers_complete;
+    p->settings.on_body = on_body;
+    p->settings.on_message_complete = on_message_complete;
+    return p;
+}
+
+void http_msg_parser_free(http_msg_parser *p)
+{
+    if (!p)
+        return;
+    http_head_clear(&p->head);
+    free(p);
+}
+
+static http_msg_event fail(http_msg_parser *p, http_msg_event ev,
+                           const char *why)
+{
+    p->phase = PH_FAILED;
+    p->fail_event = ev;
+    p->fail_reason = why;
+    return ev;
+}
+
+/* Turn a parser error into an event and plain words; the descriptions of
+ * http-parser are kept where they already read well. */
+static http_msg_event parser_failure(http_msg_parser *p, enum http_errno e)
+{
+    bool req = p->kind == HTTP_MSG_REQUEST;
+    const char *start_line = req ? "invalid request line" : "invalid status line";
+
+    if (e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete && p->cb_reason)
+        return fail(p, p->cb_too_large ? HTTP_MSG_TOO_LARGE : HTTP_MSG_ERROR,
+                    p->cb_reason);
+    switch (e) {
+    case HPE_HEADER_OVERFLOW:
+        return fail(p, HTTP_MSG_TOO_LARGE, "head too large");
+    case HPE_INVALID_EOF_STATE:
+        return fail(p, HTTP_MSG_ERROR, "truncated message");
+    case HPE_CLOSED_CONNECTION:
+        return fail(p, HTTP_MSG_ERROR,
+                    "data after a message that closed the connection");
+    case HPE_INVALID_METHOD:
+    case HPE_INVALID_STATUS:
+        return fail(p, HTTP_MSG_ERROR, start_line);
+    case HPE_INVALID_CONSTANT:
+        /* also raised by the header-name matchers once headers started */
+        return fail(p, HTTP_MSG_ERROR, p->saw_header
+                        ? http_errno_description(e) : start_line);
+    case HPE_INVALID_VERSION:
+        return fail(p, HTTP_MSG_ERROR, "invalid HTTP version");
+    case HPE_INVALID_URL:
+    case HPE_INVALID_HOST:
+    case HPE_INVALID_PORT:
+    case HPE_INVALID_PATH:
+    case HPE_INVALID_QUERY_STRING:
+    case HPE_INVALID_FRAGMENT:
+        return fail(p, HTTP_MSG_ERROR, "invalid request target");
+    case HPE_INVALID_CONTENT_LENGTH:
+        return fail(p, HTTP_MSG_ERROR, "invalid Content-Length");
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        return fail(p, HTTP_MSG_ERROR,
+                    "conflicting Content-Length or Transfer-Encoding");
+    case HPE_INVALID_CHUNK_SIZE:
+        return fail(p, HTTP_MSG_ERROR, "invalid chunk size");
+    default:
+        return fail(p, HTTP_MSG_ERROR, http_errno_description(e));
+    }
+}
+
+static http_msg_event feed_eof(http_msg_parser *p)
+{
+    p->event = HTTP_MSG_NEED_MORE;
+    http_parser_pause(&p->hp, 0);
+    /* Only a close-delimited response body calls back here (END). */
+    http_parser_execute(&p->hp, &p->settings, "", 0);
+    enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
+    if (e != HPE_OK && e != HPE_PAUSED)
+        return parser_failure(p, e);
+    /* The parser stays in its close-delimited state after that END and
+     * would report it again on every later end of stream: stop here. */
+    p->phase = PH_ENDED;
+    return e == HPE_PAUSED ? p->event : HTTP_MSG_NEED_MORE;
+}
+
+http_msg_event http_msg_feed(http_msg_parser *p, const char *data, size_t len,
+                             size_t *consumed, const char **body,
+                             size_t *body_len)
+{
+    size_t off = 0;
+
+    *consumed = 0;
+    *body = NULL;
+    *body_len = 0;
+    if (p->phase == PH_FAILED)
+        return p->fail_event;
+    if (p->phase == PH_UPGRADED)
+        return len == 0 ? HTTP_MSG_NEED_MORE
+                        : fail(p, HTTP_MSG_ERROR, "upgraded");
+    if (p->phase == PH_ENDED)
+        return len == 0 ? HTTP_MSG_NEED_MORE
+                        : fail(p, HTTP_MSG_ERROR, "data after end of stream");
+    if (len == 0)
+        return feed_eof(p);
+
+    while (off < len) {
+        size_t slice = len - off;
+        if (p->phase == PH_HEAD) {
+            /* Never let the parser see more head than allowed: memory for
+             * the copied head stays bounded whatever the feed size. */
+            if (p->head_seen >= p->max_head) {
+                *consumed = off;
+                return fail(p, HTTP_MSG_TOO_LARGE, "head too large");
+            }
+            if (slice > p->max_head - p->head_seen)
+                slice = p->max_head - p->head_seen;
+        }
+        phase before = p->phase;
+        p->event = HTTP_MSG_NEED_MORE;
+        p->began = false;
+        http_parser_pause(&p->hp, 0);
+        size_t n = http_parser_execute(&p->hp, &p->settings, data + off, slice);
+        enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
+
+        if (e == HPE_OK) {
+            if (n != slice) /* only upgrades stop early, and they pause */
+                return fail(p, HTTP_MSG_ERROR, "parser stopped unexpectedly");
+            if (before == PH_HEAD)
+                p->head_seen += n;
+            off += n;
+            continue;
+        }
+        if (e != HPE_PAUSED) {
+            *consumed = off + n;
+            return parser_failure(p, e);
+        }
+        if (p->began) {
+            /* The first byte of a message was consumed with the pause. */
+            p->head_seen = 1;
+            off += n;
+            continue;
+        }
+        if (p->event == HTTP_MSG_HEAD) {
+            /* Paused on the head's last byte, which the parser has yet to
+             * consume (it does so on resume). */
+            p->head.head_bytes = p->head_seen + n + 1;
+        } else if (p->event == HTTP_MSG_BODY) {
+            *body = p->body;
+            *body_len = p->body_len;
+        }
+        *consumed = off + n;
+        return p->event;
+    }
+    *consumed = off;
+    return HTTP_MSG_NEED_MORE;
+}
+
+const http_head *http_msg_head(const http_msg_parser *p)
+{
+    return p->head_valid ? &p->head : NULL;
+}
+
+void http_msg_expect_no_body(http_msg_parser *p)
+{
+    p->no_body_next = true;
+}
+
+const char *http_msg_error(const http_msg_parser *p)
+{
+    return p->phase == PH_FAILED ? p->fail_reason : NULL;
+}
+
+static bool ascii_ieq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen)
+        return false;
+    for (size_t i = 0; i < alen; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+const char *http_head_get(const http_head *h, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < h->n_headers; i++)
+        if (ascii_ieq(h->headers[i].name, strlen(h->headers[i].name), name, nlen))
+            return h->headers[i].value;
+    return NULL;
+}
+
+/* Does the comma-separated list s hold token (OWS around elements)? */
+static bool list_has(const char *s, const char *token, size_t tlen)
+{
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        size_t start = 0, end = n;
+        while (start < end && is_ows(s[start]))
+            start++;
+        while (end > start && is_ows(s[end - 1]))
+            end--;
+        if (ascii_ieq(s + start, end - start, token, tlen))
+            return true;
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    return false;
+}
+
+bool http_head_has_token(const http_head *h, const char *name, const char *token)
+{
+    size_t nlen = strlen(name), tlen = strlen(token);
+    for (size_t i = 0; i < h->n_headers; i++) {
+        const http_header *f = &h->headers[i];
+        if (ascii_ieq(f->name, strlen(f->name), name, nlen) &&
+            list_has(f->value, token, tlen))
+            return true;
+    }
+    return false;
+}
+
+void http_head_clear(http_head *h)
+{
+    free(h->target);
+    free(h->reason);
+    for (size_t i = 0; i < h->n_headers; i++) {
+        free(h->headers[i].name);
+        free(h->headers[i].value);
+    }
+    memset(h, 0, sizeof *h);
+}
