@@ -158,6 +158,7 @@ static void conn_free(conn *c)
     pump_free(c->upstream);
     http_msg_parser_free(c->requests);
     http_msg_parser_free(c->responses);
+    http_flow_free(c->flow);
     if (c->pending_head)
         evbuffer_free(c->pending_head);
     X509_free(c->leaf);
@@ -207,6 +208,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 void conn_relay(conn *c, pump *from, struct evbuffer *data)
 {
     pump *to = from == c->client ? c->upstream : c->client;
+    if (c->flow)
+        conn_tap(c, from, data);
     if (!to || pump_ended(to) == true) {
         /* The other side is gone; what it would have got is dropped. */
         if (!to) {
@@ -442,6 +445,8 @@ void conn_side_ended(conn *c, pump *p, bool error, const char *reason)
         conn_close(c, is_client ? "client closed" : "server closed");
         return;
     }
+    if (c->flow)
+        conn_tap_end(c, p);
     /* Half-close: pass the end on, keep relaying the other direction. */
     pump *other = is_client ? c->upstream : c->client;
     pump_finish_output(other);

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "conn.h"
+#include "http_flow.h"
 #include "http_msg.h"
 #include "pump.h"
 #include "upstream.h"
@@ -60,6 +61,7 @@ struct conn {
     bool hello_seen;            /* the hello callback ran once */
     X509 *leaf;                 /* chosen for the client handshake */
     bool leaf_from_cache;
+    http_flow *flow;            /* read-only tap on the decrypted bytes */
     int refuse_status;          /* 502/504 for CONN_TLS_REFUSE */
     char refuse_reason[512];
 
@@ -111,6 +113,9 @@ void conn_tls_client_handshake_done(conn *c);
 void conn_tls_refuse_input(conn *c, struct evbuffer *plain);
 void conn_tls_timeout(conn *c);
 void conn_tls_client_paused(conn *c);
+/* Show what the tap saw of the plaintext in data (not consumed). */
+void conn_tap(conn *c, pump *from, struct evbuffer *data);
+void conn_tap_end(conn *c, pump *from);
 
 /* conn_forward.c */
 void conn_forward_start(conn *c, const http_head *head, bool complete);

@@ -1,0 +1,360 @@
+/* tlsm — one TLS session over a memory-BIO pair (see include/tlsm.h).
+ *
+ * The SSL object reads ciphertext from one memory BIO (rbio, filled by
+ * tlsm_feed) and writes ciphertext to another (wbio, emptied through
+ * tlsm_output_peek/consume). Every SSL_* I/O call is preceded by
+ * ERR_clear_error() so that SSL_get_error() and the reason we compose
+ * describe this call only, and the error queue is cleared again once the
+ * reason is stored, so no stale error leaks into another connection's
+ * SSL calls on the same thread.
+ *
+ * Failures are described in plain words in a buffer inside the session;
+ * this module never logs (the owner of the connection decides). */
+#include "tlsm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/buffer.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+/* A memory BIO never gives memory back while it lives: its buffer stays
+ * at the largest size it ever reached. When a BIO is empty and holds more
+ * than this, its buffer is replaced with a fresh one, so an idle
+ * connection keeps at most this much per direction after a burst. Large
+ * enough for one full TLS record (plus BUF_MEM's growth slack), so steady
+ * traffic does not reallocate on every record. */
+#define TLSM_KEEP_BYTES (32 * 1024)
+
+struct tlsm {
+    SSL *ssl;
+    BIO *rbio;            /* ciphertext from the peer; owned by ssl */
+    BIO *wbio;            /* ciphertext for the peer; owned by ssl */
+    bool hs_done;         /* sticky: SSL_in_init() can turn true again
+                             while a post-handshake message (TLS 1.3
+                             ticket, key update) is processed; the
+                             contract says "done" forever */
+    bool eof;             /* tlsm_feed_eof() was called */
+    bool failed;          /* a fatal error happened: never call SSL again */
+    bool closed;          /* the peer's close_notify was received */
+    bool shut_sent;       /* our close_notify is queued */
+    char reason[200];
+};
+
+static void set_reason(tlsm *t, const char *prefix, const char *detail)
+{
+    snprintf(t->reason, sizeof t->reason, "%s%s", prefix,
+             detail ? detail : "");
+}
+
+/* Give back a large, empty memory-BIO buffer (see TLSM_KEEP_BYTES).
+ * BIO_set_mem_buf swaps the BUF_MEM under the same BIO, so the SSL keeps
+ * its BIO pointers and the EOF behaviour set on the BIO is preserved. */
+static void trim_bio(BIO *bio)
+{
+    BUF_MEM *bm = NULL;
+    if (BIO_ctrl_pending(bio) != 0 || BIO_get_mem_ptr(bio, &bm) <= 0 ||
+        bm == NULL || bm->max <= TLSM_KEEP_BYTES)
+        return;
+    BUF_MEM *fresh = BUF_MEM_new();
+    if (fresh == NULL)
+        return; /* keep the old buffer: still correct, just larger */
+    BIO_set_mem_buf(bio, fresh, BIO_CLOSE);
+}
+
+/* Compose the reason for a fatal SSL_ERROR_SSL / SSL_ERROR_SYSCALL from
+ * the error queue. Order matters: an alert from the peer explains the
+ * failure better than whatever we noticed after it; a verification
+ * failure needs the X509 detail, which the queue does not carry. */
+static void describe_failure(tlsm *t)
+{
+    unsigned long first = 0, e;
+    int alert = -1;
+    bool verify_failed = false, unexpected_eof = false;
+
+    while ((e = ERR_get_error()) != 0) {
+        if (first == 0)
+            first = e;
+        if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+            continue;
+        int r = ERR_GET_REASON(e);
+        /* A received fatal alert is queued as reason
+         * SSL_AD_REASON_OFFSET + description (ssl.h documents the
+         * offset), so the alert is known without an info callback: that
+         * would need an ex_data index (process-global state) and would
+         * fight any callback the owner installs on the SSL. */
+        if (r >= SSL_AD_REASON_OFFSET && r <= SSL_AD_REASON_OFFSET + 255)
+            alert = r - SSL_AD_REASON_OFFSET;
+        else if (r == SSL_R_CERTIFICATE_VERIFY_FAILED)
+            verify_failed = true;
+        else if (r == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+            unexpected_eof = true;
+    }
+
+    if (alert >= 0) {
+        set_reason(t, "peer sent alert: ", SSL_alert_desc_string_long(alert));
+    } else if (verify_failed) {
+        long v = SSL_get_verify_result(t->ssl);
+        set_reason(t, "certificate verify failed: ",
+                   v != X509_V_OK ? X509_verify_cert_error_string(v)
+                                  : "rejected by the verify callback");
+    } else if (unexpected_eof || (first == 0 && t->eof)) {
+        set_reason(t, t->hs_done ? "connection closed without close_notify"
+                                 : "connection closed during handshake",
+                   NULL);
+    } else if (first != 0 && ERR_reason_error_string(first) != NULL) {
+        set_reason(t, ERR_reason_error_string(first), NULL);
+    } else {
+        set_reason(t, "TLS failure without a reported cause", NULL);
+    }
+}
+
+/* Map a failed SSL call (ret <= 0) to a status. Must run right after the
+ * call: SSL_get_error() consults the thread's error queue. */
+static tlsm_status map_error(tlsm *t, int ret)
+{
+    switch (SSL_get_error(t->ssl, ret)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE: /* a memory wbio always accepts writes */
+        return TLSM_WANT_INPUT;
+    case SSL_ERROR_WANT_CLIENT_HELLO_CB:
+    case SSL_ERROR_WANT_X509_LOOKUP: /* a certificate callback said
+                                        "retry": same contract, the owner
+                                        resumes with tlsm_handshake() */
+        return TLSM_PAUSED;
+    case SSL_ERROR_ZERO_RETURN:
+        t->closed = true;
+        ERR_clear_error();
+        return TLSM_CLOSED;
+    case SSL_ERROR_SSL:
+    case SSL_ERROR_SYSCALL:
+        describe_failure(t);
+        break;
+    default: /* WANT_ASYNC, WANT_CONNECT, ...: impossible with our setup */
+        set_reason(t, "unexpected TLS library state", NULL);
+        break;
+    }
+    ERR_clear_error();
+    t->failed = true;
+    return TLSM_ERROR;
+}
+
+tlsm *tlsm_new(SSL_CTX *ctx, bool server_role)
+{
+    tlsm *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->ssl = SSL_new(ctx);
+    t->rbio = BIO_new(BIO_s_mem());
+    t->wbio = BIO_new(BIO_s_mem());
+    if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
+        BIO_free(t->rbio);
+        BIO_free(t->wbio);
+        SSL_free(t->ssl);
+        free(t);
+        ERR_clear_error();
+        return NULL;
+    }
+    /* An empty rbio means "no input yet" (retry), not EOF, until
+     * tlsm_feed_eof() says otherwise. */
+    BIO_set_mem_eof_return(t->rbio, -1);
+    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    if (server_role)
+        SSL_set_accept_state(t->ssl);
+    else
+        SSL_set_connect_state(t->ssl);
+    /* RELEASE_BUFFERS: idle connections must not keep ~34 KiB of record
+     * buffers each. AUTO_RETRY stays on (OpenSSL's default, set here in
+     * case the ctx cleared it): without it SSL_read returns WANT_READ
+     * after a TLS 1.3 ticket or key update even when application data is
+     * already in the rbio, and the caller would wait for input that has
+     * arrived. With a memory rbio a retry never blocks. */
+    SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_AUTO_RETRY);
+    /* A TCP EOF without close_notify must stay distinguishable from a
+     * clean close (truncation); the owner decides what to tolerate. */
+    SSL_clear_options(t->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    t->reason[0] = '\0';
+    return t;
+}
+
+void tlsm_free(tlsm *t)
+{
+    if (t == NULL)
+        return;
+    SSL_free(t->ssl); /* frees both BIOs */
+    free(t);
+}
+
+SSL *tlsm_get0_ssl(tlsm *t)
+{
+    return t->ssl;
+}
+
+int tlsm_feed(tlsm *t, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    while (len > 0) {
+        size_t done = 0;
+        /* A memory BIO takes at most INT_MAX per call: loop. */
+        if (BIO_write_ex(t->rbio, p, len, &done) <= 0 || done == 0) {
+            ERR_clear_error();
+            return -1;
+        }
+        p += done;
+        len -= done;
+    }
+    return 0;
+}
+
+void tlsm_feed_eof(tlsm *t)
+{
+    t->eof = true;
+    /* From now on an empty rbio reads as EOF (0, no retry), so OpenSSL
+     * reports either the close_notify it already saw or a truncation. */
+    BIO_set_mem_eof_return(t->rbio, 0);
+}
+
+size_t tlsm_output_peek(tlsm *t, const void **data)
+{
+    char *p = NULL;
+    long n = BIO_get_mem_data(t->wbio, &p);
+    if (data != NULL)
+        *data = n > 0 ? p : NULL;
+    return n > 0 ? (size_t)n : 0;
+}
+
+void tlsm_output_consume(tlsm *t, size_t n)
+{
+    size_t pending = BIO_ctrl_pending(t->wbio);
+    if (n >= pending) {
+        /* The common case (the whole output went to the socket): a reset
+         * empties a read/write memory BIO without copying anything. */
+        (void)BIO_reset(t->wbio);
+        trim_bio(t->wbio);
+        return;
+    }
+    /* A memory BIO has no documented "skip": read the bytes away. This
+     * copies, but only when the caller's transport took part of it. */
+    unsigned char scratch[4096];
+    while (n > 0) {
+        int chunk = n < sizeof scratch ? (int)n : (int)sizeof scratch;
+        int got = BIO_read(t->wbio, scratch, chunk);
+        if (got <= 0)
+            break;
+        n -= (size_t)got;
+    }
+}
+
+tlsm_status tlsm_handshake(tlsm *t)
+{
+    if (t->failed)
+        return TLSM_ERROR;
+    if (t->hs_done)
+        return TLSM_OK;
+    ERR_clear_error();
+    int ret = SSL_do_handshake(t->ssl);
+    if (ret == 1) {
+        t->hs_done = true;
+        trim_bio(t->rbio);
+        return TLSM_OK;
+    }
+    tlsm_status st = map_error(t, ret);
+    if (st == TLSM_CLOSED) {
+        /* close_notify before the handshake ended is not a clean end of
+         * a session that never started. */
+        set_reason(t, "connection closed during handshake", NULL);
+        t->failed = true;
+        return TLSM_ERROR;
+    }
+    return st;
+}
+
+bool tlsm_handshake_done(const tlsm *t)
+{
+    return t->hs_done;
+}
+
+tlsm_status tlsm_read(tlsm *t, void *buf, size_t max, size_t *n)
+{
+    *n = 0;
+    if (t->failed)
+        return TLSM_ERROR;
+    if (t->closed)
+        return TLSM_CLOSED;
+    if (!t->hs_done) {
+        tlsm_status st = tlsm_handshake(t);
+        if (st != TLSM_OK)
+            return st;
+    }
+    if (max == 0)
+        return TLSM_OK;
+    ERR_clear_error();
+    /* Besides application data this processes post-handshake messages
+     * (TLS 1.3 tickets, key updates), which may queue output. */
+    if (SSL_read_ex(t->ssl, buf, max, n) == 1) {
+        trim_bio(t->rbio);
+        return TLSM_OK;
+    }
+    *n = 0;
+    tlsm_status st = map_error(t, 0);
+    if (st == TLSM_WANT_INPUT)
+        trim_bio(t->rbio);
+    return st;
+}
+
+tlsm_status tlsm_write(tlsm *t, const void *buf, size_t len, size_t *n)
+{
+    const unsigned char *p = buf;
+    *n = 0;
+    if (t->failed)
+        return TLSM_ERROR;
+    if (!t->hs_done) {
+        /* Caller bug (early data is not supported): say so, but the
+         * session itself is intact. */
+        set_reason(t, "handshake not complete", NULL);
+        return TLSM_ERROR;
+    }
+    while (*n < len) {
+        size_t done = 0;
+        ERR_clear_error();
+        /* Without SSL_MODE_ENABLE_PARTIAL_WRITE one call takes it all;
+         * loop anyway in case the ctx enabled it. */
+        if (SSL_write_ex(t->ssl, p + *n, len - *n, &done) != 1)
+            return map_error(t, 0);
+        *n += done;
+    }
+    return TLSM_OK;
+}
+
+tlsm_status tlsm_shutdown(tlsm *t)
+{
+    if (t->failed)
+        return TLSM_ERROR;
+    if (t->shut_sent)
+        return TLSM_OK;
+    if (!t->hs_done) {
+        set_reason(t, "handshake not complete", NULL);
+        return TLSM_ERROR;
+    }
+    ERR_clear_error();
+    /* One call queues close_notify (0: the peer's is still to come, 1: it
+     * already came). We never call again to wait for the peer's: the
+     * owner closes the transport once the output is flushed. */
+    int ret = SSL_shutdown(t->ssl);
+    if (ret < 0) {
+        tlsm_status st = map_error(t, ret);
+        if (st == TLSM_ERROR)
+            return st;
+    }
+    ERR_clear_error();
+    t->shut_sent = true;
+    return TLSM_OK;
+}
+
+const char *tlsm_reason(const tlsm *t)
+{
+    return t->reason;
+}

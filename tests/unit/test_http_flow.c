@@ -1,0 +1,182 @@
+/* Unit tests for http_flow: exchanges paired in order, replayed with the
+ * server's and the client's bytes split at every offset. */
+#include "http_flow.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The transcript of exchanges a run reported, one line each. */
+typedef struct {
+    char text[2048];
+} transcript;
+
+static void record(void *arg, const http_exchange *ex)
+{
+    transcript *t = arg;
+    size_t n = strlen(t->text);
+    snprintf(t->text + n, sizeof t->text - n, "%s %s %s %d %s %llu %llu%s\n",
+             ex->method, ex->host ? ex->host : "-", ex->target, ex->status,
+             ex->content_type ? ex->content_type : "-", ex->request_bytes,
+             ex->response_bytes, ex->upgraded ? " upgraded" : "");
+}
+
+/* Feed the whole request stream (split at client_cut), then the response
+ * stream (split at server_cut), then the server's EOF when eof. */
+static void run(const char *req, const char *resp, size_t client_cut,
+                size_t server_cut, bool eof, transcript *t, const char **stop)
+{
+    memset(t, 0, sizeof *t);
+    http_flow *f = http_flow_new(8192, record, t);
+    ck_assert_ptr_nonnull(f);
+    size_t rl = strlen(req), sl = strlen(resp);
+    /* Length 0 means end of stream: empty pieces are not fed. */
+    if (client_cut)
+        http_flow_client_data(f, req, client_cut);
+    if (rl > client_cut)
+        http_flow_client_data(f, req + client_cut, rl - client_cut);
+    if (server_cut)
+        http_flow_server_data(f, resp, server_cut);
+    if (sl > server_cut)
+        http_flow_server_data(f, resp + server_cut, sl - server_cut);
+    if (eof)
+        http_flow_server_data(f, "", 0);
+    *stop = NULL;
+    http_flow_stopped(f, stop);
+    http_flow_free(f);
+}
+
+/* Every split of both streams gives the same transcript and stop reason. */
+static void check_all_splits(const char *req, const char *resp, bool eof,
+                             const char *want, const char *want_stop)
+{
+    size_t rl = strlen(req), sl = strlen(resp);
+    for (size_t cc = 0; cc <= rl; cc += (rl > 200 ? 7 : 1)) {
+        for (size_t sc = 0; sc <= sl; sc++) {
+            transcript t;
+            const char *stop;
+            run(req, resp, cc, sc, eof, &t, &stop);
+            ck_assert_msg(strcmp(t.text, want) == 0,
+                          "cuts %zu/%zu: got\n%s\nwant\n%s", cc, sc, t.text, want);
+            if (want_stop)
+                ck_assert_msg(stop && strcmp(stop, want_stop) == 0,
+                              "cuts %zu/%zu: stop %s", cc, sc, stop ? stop : "(none)");
+            else
+                ck_assert_msg(stop == NULL, "cuts %zu/%zu: stopped: %s", cc, sc, stop);
+        }
+    }
+}
+
+START_TEST(pipelined_keep_alive)
+{
+    check_all_splits(
+        "GET /a HTTP/1.1\r\nHost: x.test\r\n\r\n"
+        "POST /b HTTP/1.1\r\nHost: x.test\r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc"
+        "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+        false,
+        "GET x.test /a 200 text/plain 0 3\n"
+        "POST x.test /b 201 - 5 0\n",
+        NULL);
+}
+END_TEST
+
+START_TEST(head_response_has_no_body)
+{
+    check_all_splits(
+        "HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        false, "HEAD x /h 200 - 0 0\nGET x /g 200 - 0 2\n", NULL);
+}
+END_TEST
+
+START_TEST(interim_then_final)
+{
+    check_all_splits(
+        "PUT /u HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        false, "PUT x /u 204 - 2 0\n", NULL);
+}
+END_TEST
+
+START_TEST(chunked_with_trailers)
+{
+    check_all_splits(
+        "GET /c HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "4\r\nWiki\r\n5\r\npedia\r\n0\r\nX-Sum: 1\r\n\r\n",
+        false, "GET x /c 200 - 0 9\n", NULL);
+}
+END_TEST
+
+START_TEST(response_ends_at_close)
+{
+    check_all_splits("GET /z HTTP/1.0\r\n\r\n",
+                     "HTTP/1.0 200 OK\r\n\r\nuntil the end",
+                     true, "GET - /z 200 - 0 13\n", NULL);
+}
+END_TEST
+
+START_TEST(not_modified_and_no_content)
+{
+    check_all_splits(
+        "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n"
+        "HTTP/1.1 204 No Content\r\n\r\n",
+        false, "GET x /1 304 - 0 0\nGET x /2 204 - 0 0\n", NULL);
+}
+END_TEST
+
+START_TEST(websocket_upgrade_stops_inspection)
+{
+    check_all_splits(
+        "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        "\x81\x85masks",
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        "\x81\x02hi",
+        false, "GET x /ws 101 - 0 0 upgraded\n", "upgraded to websocket");
+}
+END_TEST
+
+START_TEST(garbage_from_server_stops)
+{
+    check_all_splits("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "SSH-2.0-OpenSSH\r\n",
+                     false, "", "server bytes are not HTTP");
+}
+END_TEST
+
+START_TEST(garbage_from_client_stops)
+{
+    check_all_splits("\x16\x03\x01 not http", "", false, "",
+                     "client bytes are not HTTP");
+}
+END_TEST
+
+static Suite *flow_suite(void)
+{
+    Suite *s = suite_create("http_flow");
+    TCase *tc = tcase_create("exchanges");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, pipelined_keep_alive);
+    tcase_add_test(tc, head_response_has_no_body);
+    tcase_add_test(tc, interim_then_final);
+    tcase_add_test(tc, chunked_with_trailers);
+    tcase_add_test(tc, response_ends_at_close);
+    tcase_add_test(tc, not_modified_and_no_content);
+    tcase_add_test(tc, websocket_upgrade_stops_inspection);
+    tcase_add_test(tc, garbage_from_server_stops);
+    tcase_add_test(tc, garbage_from_client_stops);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(flow_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
