@@ -32,4 +32,9 @@ const char *ca_get0_cert_path(const ca *c);
  * Returns 0, or -1 (OpenSSL error queue holds why). */
 int ca_sign(const ca *c, X509 *leaf);
 
+/* Give x a random positive serial of 128 bits (top bit clear, so DER
+ * needs no sign byte; never zero): unique issuer+serial for every
+ * certificate, as Firefox requires. Returns 0 or -1. */
+int ca_set_random_serial(X509 *x);
+
 #endif

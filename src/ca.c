@@ -1,0 +1,392 @@
+/* ca — loads the local certificate authority from its directory, or creates
+ * it there on first use, and signs leaves with its private key. */
+#include "ca.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+
+/* The CA starts a little in the past for the same reason leaves do (a
+ * client whose clock lags must still accept it), and lasts ten years:
+ * users install it once in their trust stores and should not redo that. */
+#define CA_BACKDATE_SECONDS (2L * 24 * 3600)
+#define CA_VALID_DAYS 3652
+/* RFC 5280 ub-common-name: OpenSSL refuses a longer CN. */
+#define CA_CN_MAX 64
+#define CA_SERIAL_BYTES 16
+
+struct ca {
+    X509 *cert;
+    EVP_PKEY *key; /* never leaves this file */
+    char *cert_path;
+};
+
+/* Log the newest OpenSSL error after our own words, then clear the queue
+ * so that the next caller starts clean. */
+static void log_ssl_error(const char *what, const char *path)
+{
+    unsigned long e = ERR_peek_last_error();
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    log_error("%s %s%s%s", what, path, e ? ": " : "", e ? buf : "");
+    ERR_clear_error();
+}
+
+static char *join_path(const char *dir, const char *file)
+{
+    size_t n = strlen(dir) + 1 + strlen(file) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, file);
+    return p;
+}
+
+/* mkdir -p with mode 0700 for every directory it creates; existing
+ * directories are left as they are. */
+static int make_dirs(const char *dir)
+{
+    int rc = -1;
+    char *path = strdup(dir);
+    if (!path) {
+        log_error("out of memory creating CA directory %s", dir);
+        return -1;
+    }
+    for (char *p = path + 1; ; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            log_error("cannot create CA directory %s: %s", path, strerror(errno));
+            goto cleanup;
+        }
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        log_error("CA directory %s is not a directory", dir);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    free(path);
+    return rc;
+}
+
+/* 1 when path exists, 0 when it does not, -1 (logged) when we cannot
+ * tell, e.g. a permission problem the user must fix. */
+static int file_exists(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return 1;
+    if (errno == ENOENT)
+        return 0;
+    log_error("cannot access %s: %s", path, strerror(errno));
+    return -1;
+}
+
+/* A random positive serial of at most 128 bits: never zero, top bit
+ * clear so that DER never needs a sign byte. */
+int ca_set_random_serial(X509 *x)
+{
+    unsigned char bytes[CA_SERIAL_BYTES];
+    int rc = -1;
+    BIGNUM *bn = NULL;
+    do {
+        if (RAND_bytes(bytes, sizeof bytes) != 1)
+            goto cleanup;
+        bytes[0] &= 0x7f;
+        if (!(bn = BN_bin2bn(bytes, sizeof bytes, bn)))
+            goto cleanup;
+    } while (BN_is_zero(bn));
+    if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
+        rc = 0;
+cleanup:
+    BN_free(bn);
+    return rc;
+}
+
+/* "tlspeek CA <hostname> <YYYY-MM-DD>", the hostname shortened so that
+ * the whole CN fits in 64 characters. Tells users which machine and day
+ * a CA in their trust store came from. */
+static void make_common_name(char *cn, size_t size)
+{
+    char host[HOST_NAME_MAX + 1] = "localhost";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    char day[16] = "0000-00-00";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (localtime_r(&now, &tm))
+        strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    int fixed = (int)(strlen("tlspeek CA  ") + strlen(day));
+    int room = CA_CN_MAX - fixed;
+    snprintf(cn, size, "tlspeek CA %.*s %s", room, host, day);
+}
+
+/* Add the extensions that make the certificate a CA: built from ASN.1
+ * objects, not config strings, so nothing here is parsed. */
+static int add_ca_extensions(X509 *x)
+{
+    int rc = -1;
+    BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+    ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
+    ASN1_OCTET_STRING *ski = ASN1_OCTET_STRING_new();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!bc || !ku || !ski)
+        goto cleanup;
+    bc->ca = 0xff; /* DER TRUE; no pathLen: only leaves are issued */
+    if (X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, X509V3_ADD_REPLACE) != 1)
+        goto cleanup;
+    /* Bits 5 and 6 of KeyUsage (RFC 5280 4.2.1.3). */
+    if (!ASN1_BIT_STRING_set_bit(ku, 5, 1) || !ASN1_BIT_STRING_set_bit(ku, 6, 1) ||
+        X509_add1_ext_i2d(x, NID_key_usage, ku, 1, X509V3_ADD_REPLACE) != 1)
+        goto cleanup;
+    /* RFC 5280 method 1: SHA-1 of the subjectPublicKey bits. */
+    if (!X509_pubkey_digest(x, EVP_sha1(), md, &mdlen) ||
+        !ASN1_OCTET_STRING_set(ski, md, (int)mdlen) ||
+        X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0,
+                          X509V3_ADD_REPLACE) != 1)
+        goto cleanup;
+    rc = 0;
+cleanup:
+    BASIC_CONSTRAINTS_free(bc);
+    ASN1_BIT_STRING_free(ku);
+    ASN1_OCTET_STRING_free(ski);
+    return rc;
+}
+
+static X509 *make_ca_cert(EVP_PKEY *key)
+{
+    X509 *x = X509_new();
+    X509_NAME *name = NULL;
+    char cn[CA_CN_MAX + 1];
+    time_t now = time(NULL);
+    if (!x || !X509_set_version(x, X509_VERSION_3) || ca_set_random_serial(x) != 0)
+        goto fail;
+    make_common_name(cn, sizeof cn);
+    name = X509_NAME_new();
+    if (!name ||
+        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                    (const unsigned char *)cn, -1, -1, 0) ||
+        !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+                                    (const unsigned char *)"tlspeek", -1, -1, 0) ||
+        !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name))
+        goto fail;
+    if (!X509_time_adj_ex(X509_getm_notBefore(x), 0, -CA_BACKDATE_SECONDS, &now) ||
+        !X509_time_adj_ex(X509_getm_notAfter(x), CA_VALID_DAYS, 0, &now))
+        goto fail;
+    if (!X509_set_pubkey(x, key) || add_ca_extensions(x) != 0 ||
+        !X509_sign(x, key, EVP_sha256()))
+        goto fail;
+    X509_NAME_free(name);
+    return x;
+fail:
+    X509_NAME_free(name);
+    X509_free(x);
+    return NULL;
+}
+
+/* Write a PEM file that must not exist yet: O_EXCL, so a CA is never
+ * silently overwritten and a concurrent start cannot mix two keys. A file
+ * this function created is removed again when writing it fails. */
+static int write_new_pem(const char *path, mode_t mode, X509 *cert, EVP_PKEY *key)
+{
+    int rc = -1;
+    BIO *bio = NULL;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        log_error("cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    bio = BIO_new_fd(fd, BIO_NOCLOSE);
+    int ok = bio && (cert ? PEM_write_bio_X509(bio, cert)
+                          : PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0,
+                                                     NULL, NULL));
+    if (!ok) {
+        log_ssl_error("cannot write", path);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    BIO_free(bio);
+    if (close(fd) != 0 && rc == 0) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0)
+        unlink(path);
+    return rc;
+}
+
+static int create_ca(ca *c, const char *key_path)
+{
+    c->key = EVP_EC_gen("P-256");
+    if (!c->key) {
+        log_ssl_error("cannot generate the key for", key_path);
+        return -1;
+    }
+    c->cert = make_ca_cert(c->key);
+    if (!c->cert) {
+        log_ssl_error("cannot build the CA certificate", c->cert_path);
+        return -1;
+    }
+    /* Key first: a crash in between leaves a key without a certificate,
+     * which the next start reports instead of guessing. */
+    if (write_new_pem(key_path, 0600, NULL, c->key) != 0)
+        return -1;
+    if (write_new_pem(c->cert_path, 0644, c->cert, NULL) != 0) {
+        unlink(key_path);
+        return -1;
+    }
+    log_info("created a new CA in %s; install %s in your client's trust store",
+             c->cert_path, c->cert_path);
+    return 0;
+}
+
+/* Never prompt for a passphrase on the terminal: the proxy may run
+ * unattended, and an encrypted key is reported instead. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return -1;
+}
+
+static int load_ca(ca *c, const char *key_path)
+{
+    BIO *bio = BIO_new_file(c->cert_path, "r");
+    c->cert = bio ? PEM_read_bio_X509(bio, NULL, no_passphrase, NULL) : NULL;
+    BIO_free(bio);
+    if (!c->cert) {
+        log_ssl_error("cannot read a PEM certificate from", c->cert_path);
+        return -1;
+    }
+    bio = BIO_new_file(key_path, "r");
+    c->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+    BIO_free(bio);
+    if (!c->key) {
+        log_ssl_error("cannot read an unencrypted PEM private key from", key_path);
+        return -1;
+    }
+    if (X509_check_private_key(c->cert, c->key) != 1) {
+        ERR_clear_error();
+        log_error("CA key %s does not match certificate %s", key_path, c->cert_path);
+        return -1;
+    }
+    if (X509_check_ca(c->cert) == 0) {
+        log_error("%s is not a CA certificate (no basicConstraints CA:TRUE)",
+                  c->cert_path);
+        return -1;
+    }
+    if (X509_cmp_current_time(X509_get0_notAfter(c->cert)) <= 0) {
+        log_error("CA certificate %s has expired; remove it and %s to create "
+                  "a new CA", c->cert_path, key_path);
+        return -1;
+    }
+    struct stat st;
+    if (stat(key_path, &st) == 0 && (st.st_mode & 077))
+        log_warn("CA key %s is readable by other users (mode %03o); "
+                 "chmod 600 it", key_path, (unsigned)(st.st_mode & 0777));
+    return 0;
+}
+
+ca *ca_load_or_create(const char *dir)
+{
+    ca *c = NULL;
+    char *key_path = NULL;
+    if (!dir || !*dir) {
+        log_error("no CA directory given");
+        return NULL;
+    }
+    if (make_dirs(dir) != 0)
+        return NULL;
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->cert_path = join_path(dir, CA_CERT_FILE)) ||
+        !(key_path = join_path(dir, CA_KEY_FILE))) {
+        log_error("out of memory loading the CA from %s", dir);
+        goto fail;
+    }
+    int have_cert = file_exists(c->cert_path);
+    int have_key = file_exists(key_path);
+    if (have_cert < 0 || have_key < 0)
+        goto fail;
+    if (have_cert != have_key) {
+        log_error("%s is missing but %s exists; restore it, or remove both "
+                  "to create a new CA", have_cert ? key_path : c->cert_path,
+                  have_cert ? c->cert_path : key_path);
+        goto fail;
+    }
+    if ((have_cert ? load_ca(c, key_path) : create_ca(c, key_path)) != 0)
+        goto fail;
+    free(key_path);
+    return c;
+fail:
+    free(key_path);
+    ca_free(c);
+    return NULL;
+}
+
+void ca_free(ca *c)
+{
+    if (!c)
+        return;
+    X509_free(c->cert);
+    EVP_PKEY_free(c->key);
+    free(c->cert_path);
+    free(c);
+}
+
+X509 *ca_get0_cert(const ca *c)
+{
+    return c->cert;
+}
+
+const char *ca_get0_cert_path(const ca *c)
+{
+    return c->cert_path;
+}
+
+int ca_sign(const ca *c, X509 *leaf)
+{
+    int rc = -1;
+    AUTHORITY_KEYID *akid = NULL;
+    if (!X509_set_issuer_name(leaf, X509_get_subject_name(c->cert)))
+        goto cleanup;
+    /* keyid only, copied byte for byte, so verifiers pick this CA by its
+     * SKI; issuer+serial would pin the leaf to one CA certificate. A CA
+     * brought by the user without an SKI gets no AKI. */
+    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(c->cert);
+    if (ski) {
+        akid = AUTHORITY_KEYID_new();
+        if (!akid || !(akid->keyid = ASN1_OCTET_STRING_dup(ski)) ||
+            X509_add1_ext_i2d(leaf, NID_authority_key_identifier, akid, 0,
+                              X509V3_ADD_REPLACE) != 1)
+            goto cleanup;
+    }
+    if (!X509_sign(leaf, c->key, EVP_sha256()))
+        goto cleanup;
+    rc = 0;
+cleanup:
+    AUTHORITY_KEYID_free(akid);
+    return rc;
+}

@@ -1,0 +1,194 @@
+/* certcache — a bounded, thread-safe LRU of minted leaves: a chained hash
+ * table for lookup plus a doubly linked recency list, both O(1). */
+#include "certcache.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Buckets are a power of two at least the capacity, so chains average
+ * under one entry; never fewer than this many. */
+#define CERTCACHE_MIN_BUCKETS 16
+
+typedef struct entry {
+    struct entry *chain;          /* next in the same hash bucket */
+    struct entry *newer, *older;  /* recency list; NULL at the ends */
+    X509 *cert;                   /* the cache's own reference */
+    uint64_t hash;
+    char key[];
+} entry;
+
+struct certcache {
+    pthread_mutex_t lock;
+    entry **buckets;
+    size_t nbuckets; /* power of two */
+    size_t capacity;
+    size_t size;
+    entry *newest, *oldest;
+};
+
+/* FNV-1a: keys are short host names, and the table only needs spread,
+ * not resistance to a chosen-key attack because the cache is bounded. */
+static uint64_t hash_key(const char *key)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3u;
+    }
+    return h;
+}
+
+certcache *certcache_new(size_t capacity)
+{
+    certcache *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->capacity = capacity;
+    c->nbuckets = CERTCACHE_MIN_BUCKETS;
+    while (c->nbuckets < capacity && c->nbuckets <= SIZE_MAX / 4)
+        c->nbuckets *= 2;
+    c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+    if (!c->buckets || pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c->buckets);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void entry_free(entry *e)
+{
+    X509_free(e->cert);
+    free(e);
+}
+
+void certcache_free(certcache *c)
+{
+    if (!c)
+        return;
+    for (entry *e = c->newest, *next; e; e = next) {
+        next = e->older;
+        entry_free(e);
+    }
+    pthread_mutex_destroy(&c->lock);
+    free(c->buckets);
+    free(c);
+}
+
+/* The slot that points at the entry for key (or at the NULL ending its
+ * chain), so that callers can unlink without a second walk. */
+static entry **find_slot(certcache *c, const char *key, uint64_t hash)
+{
+    entry **slot = &c->buckets[hash & (c->nbuckets - 1)];
+    while (*slot && ((*slot)->hash != hash || strcmp((*slot)->key, key) != 0))
+        slot = &(*slot)->chain;
+    return slot;
+}
+
+static void list_unlink(certcache *c, entry *e)
+{
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        c->newest = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        c->oldest = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void list_push_newest(certcache *c, entry *e)
+{
+    e->newer = NULL;
+    e->older = c->newest;
+    if (c->newest)
+        c->newest->newer = e;
+    else
+        c->oldest = e;
+    c->newest = e;
+}
+
+/* Take the entry behind *slot out of both structures and free it. */
+static void remove_at(certcache *c, entry **slot)
+{
+    entry *e = *slot;
+    *slot = e->chain;
+    list_unlink(c, e);
+    c->size--;
+    entry_free(e);
+}
+
+X509 *certcache_get1(certcache *c, const char *key, time_t now,
+                     long refresh_margin)
+{
+    X509 *cert = NULL;
+    uint64_t hash = hash_key(key);
+    time_t limit = now + refresh_margin;
+    pthread_mutex_lock(&c->lock);
+    entry **slot = find_slot(c, key, hash);
+    entry *e = *slot;
+    if (!e)
+        goto cleanup;
+    /* X509_cmp_time() is 0 on a malformed time: treat that as expired
+     * too, so a bad entry is replaced rather than served forever. */
+    if (X509_cmp_time(X509_get0_notAfter(e->cert), &limit) <= 0) {
+        remove_at(c, slot);
+        goto cleanup;
+    }
+    if (X509_up_ref(e->cert) != 1)
+        goto cleanup;
+    cert = e->cert;
+    list_unlink(c, e);
+    list_push_newest(c, e);
+cleanup:
+    pthread_mutex_unlock(&c->lock);
+    return cert;
+}
+
+int certcache_put(certcache *c, const char *key, X509 *cert)
+{
+    size_t len = strlen(key);
+    /* Allocate before locking: a failure leaves the cache unchanged and
+     * the lock is never held across malloc. */
+    entry *e = malloc(sizeof *e + len + 1);
+    if (!e)
+        return -1;
+    if (X509_up_ref(cert) != 1) {
+        free(e);
+        return -1;
+    }
+    memcpy(e->key, key, len + 1);
+    e->cert = cert;
+    e->hash = hash_key(key);
+    e->chain = NULL;
+    pthread_mutex_lock(&c->lock);
+    entry **slot = find_slot(c, key, e->hash);
+    if (*slot)
+        remove_at(c, slot); /* its chain successor now sits in *slot */
+    if (c->capacity == 0) {
+        /* A zero-capacity cache stores nothing: minting every time is
+         * the caller's explicit choice. */
+        entry_free(e);
+        goto cleanup;
+    }
+    e->chain = *slot;
+    *slot = e;
+    list_push_newest(c, e);
+    c->size++;
+    if (c->size > c->capacity)
+        remove_at(c, find_slot(c, c->oldest->key, c->oldest->hash));
+cleanup:
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+size_t certcache_size(certcache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->size;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
