@@ -7,8 +7,10 @@
 #include <stdio.h>
 
 #include "authority.h"
+#include "connect_to.h"
 
 #define CONFIG_MAX_DNS 8
+#define CONFIG_MAX_CONNECT_TO 64
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
 #define CONFIG_DEFAULT_PORT 8080
 
@@ -18,6 +20,8 @@ typedef struct {
     const char *dns[CONFIG_MAX_DNS]; /* --dns, borrowed from argv */
     int n_dns;
     const char *upstream_ca;    /* --upstream-ca, borrowed from argv */
+    connect_to_rule connect_to[CONFIG_MAX_CONNECT_TO]; /* --connect-to */
+    int n_connect_to;
     bool insecure;              /* -k/--insecure */
     bool quiet;                 /* -q */
     /* Timeouts, in seconds. */

@@ -15,6 +15,7 @@
 #include "authority.h"
 #include "ca.h"
 #include "certcache.h"
+#include "connect_to.h"
 
 typedef struct conn conn;
 
@@ -28,6 +29,8 @@ typedef struct {
     const ca *ca;
     EVP_PKEY *leaf_key;
     certcache *certs;
+    const connect_to_rule *connect_to; /* --connect-to rules */
+    size_t n_connect_to;
     bool insecure;            /* upstream certificates are not verified */
     int head_timeout;         /* seconds, for each */
     int connect_timeout;

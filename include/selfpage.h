@@ -9,6 +9,10 @@
 #include <event2/buffer.h>
 #include <openssl/x509.h>
 
+/* The magic host name: http://tlspeek/ through the proxy reaches these
+ * pages, as mitmproxy's mitm.it does. */
+#define SELFPAGE_MAGIC_HOST "tlspeek"
+
 /* Write the complete response to an origin-form GET/HEAD of path into
  * out: 200 for "/", "/ca.pem", "/ca.crt", 404 otherwise. proxy_address is
  * "host:port" as the user reaches the proxy. Returns the status. */

@@ -9,7 +9,8 @@
 
 static const char usage_text[] =
     "usage: tlspeek [-l HOST:PORT] [--ca-dir DIR] [--dns ADDR[:PORT]]...\n"
-    "               [--upstream-ca FILE] [-k|--insecure] [-q] [--help] [--version]\n";
+    "               [--upstream-ca FILE] [--connect-to HOST:PORT:HOST2:PORT2]...\n"
+    "               [-k|--insecure] [-q] [--help] [--version]\n";
 
 static const char help_text[] =
     "\n"
@@ -23,18 +24,24 @@ static const char help_text[] =
     "      --dns ADDR[:PORT]   name server to use instead of /etc/resolv.conf\n"
     "                          (repeatable)\n"
     "      --upstream-ca FILE  extra PEM trust anchors for upstream servers\n"
+    "      --connect-to HOST:PORT:HOST2:PORT2\n"
+    "                          connect to HOST2:PORT2 when a client asks for\n"
+    "                          HOST:PORT; certificate, SNI and Host stay HOST\n"
+    "                          (curl's syntax; empty fields: any/same; repeatable)\n"
     "  -k, --insecure          do not verify upstream certificates\n"
     "  -q, --quiet             no per-connection console lines\n"
     "      --help              this text\n"
     "      --version           print the version\n";
 
-enum { OPT_CA_DIR = 256, OPT_DNS, OPT_UPSTREAM_CA, OPT_HELP, OPT_VERSION };
+enum { OPT_CA_DIR = 256, OPT_DNS, OPT_UPSTREAM_CA, OPT_CONNECT_TO, OPT_HELP,
+       OPT_VERSION };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
     {"ca-dir", required_argument, NULL, OPT_CA_DIR},
     {"dns", required_argument, NULL, OPT_DNS},
     {"upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA},
+    {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
     {"insecure", no_argument, NULL, 'k'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, OPT_HELP},
@@ -98,6 +105,16 @@ config_result config_parse(int argc, char **argv, config *out,
             out->dns[out->n_dns++] = optarg;
             break;
         case OPT_UPSTREAM_CA: out->upstream_ca = optarg; break;
+        case OPT_CONNECT_TO: {
+            const char *why = NULL;
+            if (out->n_connect_to == CONFIG_MAX_CONNECT_TO)
+                return usage_error(err_stream, "too many --connect-to rules", NULL);
+            if (connect_to_parse(optarg, &out->connect_to[out->n_connect_to],
+                                 &why) != 0)
+                return usage_error(err_stream, why, optarg);
+            out->n_connect_to++;
+            break;
+        }
         case 'k': out->insecure = true; break;
         case 'q': out->quiet = true; break;
         case OPT_HELP:

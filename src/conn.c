@@ -260,7 +260,7 @@ bool conn_finish_head(http_msg_parser *parser, struct evbuffer *buf)
 static void start_connect(conn *c, const http_head *head);
 static void start_raw_tunnel(conn *c);
 
-static void answer_self(conn *c, const http_head *head)
+void conn_answer_self(conn *c, const http_head *head, const char *path)
 {
     bool has_body = head->chunked || head->content_length > 0;
     bool keep_alive = head->keep_alive && !has_body;
@@ -269,7 +269,7 @@ static void answer_self(conn *c, const http_head *head)
         conn_close(c, "out of memory");
         return;
     }
-    int status = selfpage_respond(out, head->method, head->target,
+    int status = selfpage_respond(out, head->method, path,
                                   ca_get0_cert(c->env->ca), c->env->self_address,
                                   keep_alive);
     pump_send_buffer(c->client, out);
@@ -314,7 +314,7 @@ void conn_process_client_input(conn *c)
         if (strcmp(head->method, "CONNECT") == 0)
             start_connect(c, head);
         else if (head->target[0] == '/')
-            answer_self(c, head);
+            conn_answer_self(c, head, head->target);
         else
             conn_forward_start(c, head, complete);
     }
@@ -366,7 +366,11 @@ static void connect_done(upstream_status status, struct bufferevent *bev,
 void conn_connect_upstream(conn *c)
 {
     pump_set_reading(c->client, false);
-    c->connecting = upstream_connect(c->env->base, c->env->dns, &c->target,
+    /* --connect-to changes where we connect, never the name we verify,
+     * present in the certificate or send as SNI. */
+    authority dest = connect_to_apply(c->env->connect_to, c->env->n_connect_to,
+                                      &c->target);
+    c->connecting = upstream_connect(c->env->base, c->env->dns, &dest,
                                      c->env->connect_timeout, connect_done, c);
     if (!c->connecting)
         conn_fail(c, 502, "out of memory");

@@ -10,6 +10,7 @@
 
 #include "front.h"
 #include "log.h"
+#include "selfpage.h"
 
 static bool same_origin(const authority *a, const authority *b)
 {
@@ -57,6 +58,11 @@ void conn_forward_start(conn *c, const http_head *head, bool complete)
         log_info("%s %s %.200s 400 %s", c->client_name, head->method,
                  head->target, reason);
         conn_fail(c, 400, reason);
+        return;
+    }
+    /* http://tlspeek/ is the proxy itself, from any client set up to use it. */
+    if (strcmp(origin.host, SELFPAGE_MAGIC_HOST) == 0) {
+        conn_answer_self(c, head, path);
         return;
     }
     snprintf(c->method, sizeof c->method, "%s", head->method);

@@ -105,6 +105,10 @@ void conn_relay(conn *c, pump *from, struct evbuffer *data);
 void conn_side_ended(conn *c, pump *p, bool error, const char *reason);
 extern const pump_callbacks conn_upstream_callbacks;
 
+/* Answer a request for the proxy's own page at path; keep the client
+ * connection when the request allows it. */
+void conn_answer_self(conn *c, const http_head *head, const char *path);
+
 /* conn_tls.c */
 void conn_tls_start(conn *c);
 void conn_tls_upstream_ready(conn *c);

@@ -123,6 +123,8 @@ proxy *proxy_new(const config *cfg)
     env->dns = p->dns;
     env->ca = p->ca;
     env->insecure = cfg->insecure;
+    env->connect_to = cfg->connect_to;
+    env->n_connect_to = (size_t)cfg->n_connect_to;
     env->head_timeout = cfg->head_timeout;
     env->connect_timeout = cfg->connect_timeout;
     env->handshake_timeout = cfg->handshake_timeout;

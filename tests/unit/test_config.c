@@ -121,6 +121,40 @@ START_TEST(help_and_version_exit_zero)
 }
 END_TEST
 
+START_TEST(connect_to_rules)
+{
+    config cfg;
+    const char *args[] = {"--connect-to", "app.test:443:127.0.0.1:8443",
+                          "--connect-to", "::[::1]:", "--connect-to",
+                          ":8080:backend.test:", NULL};
+    ck_assert_int_eq(parse(&cfg, args), CONFIG_RUN);
+    ck_assert_int_eq(cfg.n_connect_to, 3);
+    authority app = {.host = "app.test", .port = 443, .kind = AUTHORITY_NAME};
+    authority other = {.host = "other.test", .port = 8080, .kind = AUTHORITY_NAME};
+    authority r = connect_to_apply(cfg.connect_to, 3, &app);
+    ck_assert_str_eq(r.host, "127.0.0.1");
+    ck_assert_uint_eq(r.port, 8443);
+    ck_assert_int_eq(r.kind, AUTHORITY_IPV4);
+    /* The first matching rule wins: "::[::1]:" matches any host and port. */
+    r = connect_to_apply(cfg.connect_to, 3, &other);
+    ck_assert_str_eq(r.host, "::1");
+    ck_assert_uint_eq(r.port, 8080);
+    r = connect_to_apply(cfg.connect_to + 2, 1, &other);
+    ck_assert_str_eq(r.host, "backend.test");
+    ck_assert_uint_eq(r.port, 8080);
+    r = connect_to_apply(cfg.connect_to + 2, 1, &app); /* port differs */
+    ck_assert_str_eq(r.host, "app.test");
+    config_free(&cfg);
+
+    static const char *const bad[] = {"a:1:b", "a:1:b:2:3", "a:x:b:2",
+                                      "a:1:b:70000", "a b:1:c:2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *one[] = {"--connect-to", bad[i], NULL};
+        ck_assert_msg(parse(&cfg, one) == CONFIG_EXIT_USAGE, "%s", bad[i]);
+    }
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -132,6 +166,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, bad_options_are_usage_errors);
     tcase_add_test(tc, too_many_dns_servers);
     tcase_add_test(tc, help_and_version_exit_zero);
+    tcase_add_test(tc, connect_to_rules);
     suite_add_tcase(s, tc);
     return s;
 }
