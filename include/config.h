@@ -6,11 +6,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "access.h"
 #include "authority.h"
 #include "connect_to.h"
 
 #define CONFIG_MAX_DNS 8
 #define CONFIG_MAX_CONNECT_TO 64
+#define CONFIG_MAX_ALLOW 32
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
 #define CONFIG_DEFAULT_PORT 8080
 
@@ -24,12 +26,17 @@ typedef struct {
     int n_connect_to;
     bool insecure;              /* -k/--insecure */
     bool quiet;                 /* -q */
-    /* Timeouts, in seconds. */
+    const char *proxy_auth;     /* --proxy-auth USER:PASS, borrowed */
+    access_cidr allow[CONFIG_MAX_ALLOW]; /* --allow-remote ranges */
+    int n_allow;
+    /* Limits; timeouts in seconds. */
     int head_timeout;
+    int dns_timeout;
     int connect_timeout;
     int handshake_timeout;
     int idle_timeout;
     size_t max_head_bytes;
+    unsigned long max_conns;
 } config;
 
 typedef enum {

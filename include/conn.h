@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "access.h"
 #include "authority.h"
 #include "ca.h"
 #include "certcache.h"
@@ -32,11 +33,18 @@ typedef struct {
     const connect_to_rule *connect_to; /* --connect-to rules */
     size_t n_connect_to;
     bool insecure;            /* upstream certificates are not verified */
+    const access_cidr *allow; /* --allow-remote: remote ranges served */
+    size_t n_allow;
+    const char *proxy_auth;   /* expected Proxy-Authorization, or NULL */
+    authority listen;         /* where the proxy listens (real port) */
     int head_timeout;         /* seconds, for each */
+    int dns_timeout;
     int connect_timeout;
     int handshake_timeout;
     int idle_timeout;
     size_t max_head_bytes;
+    unsigned long max_conns;
+    bool warned_max_conns;    /* the limit warning is logged once per episode */
     char self_address[AUTHORITY_HOST_MAX + 10]; /* the bound "host:port" */
 
     conn *live;               /* every open connection, for shutdown */

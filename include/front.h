@@ -22,6 +22,9 @@ void front_write_connect_ok(struct evbuffer *out);
  * Content-Length, and Connection: close. */
 void front_write_error(struct evbuffer *out, int status, const char *reason);
 
+/* 407 Proxy Authentication Required with a Basic challenge; closes. */
+void front_write_auth_required(struct evbuffer *out);
+
 /* A complete 200 response with the given type and body; keep_alive
  * chooses between Connection: keep-alive and close; head_only leaves the
  * body out (the answer to HEAD). */

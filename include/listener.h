@@ -26,4 +26,7 @@ void listener_free(listener *l);
  * port 0 was asked for. Owned by l. */
 const char *listener_address(const listener *l);
 
+/* The bound port (the real one when port 0 was asked for). */
+uint16_t listener_port(const listener *l);
+
 #endif

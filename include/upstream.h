@@ -30,11 +30,12 @@ typedef enum {
 typedef void (*upstream_cb)(upstream_status status, struct bufferevent *bev,
                             const char *peer, const char *reason, void *arg);
 
-/* Start connecting to target. timeout_s bounds the whole attempt
- * (resolution and every address). NULL on allocation failure. */
+/* Start connecting to target. dns_timeout_s bounds the name lookup and
+ * then connect_timeout_s every address together. NULL on allocation
+ * failure. */
 upstream_req *upstream_connect(struct event_base *base, struct evdns_base *dns,
-                               const authority *target, int timeout_s,
-                               upstream_cb cb, void *arg);
+                               const authority *target, int dns_timeout_s,
+                               int connect_timeout_s, upstream_cb cb, void *arg);
 
 /* Abandon a pending request: the callback will not be called. */
 void upstream_cancel(upstream_req *req);

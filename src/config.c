@@ -10,7 +10,10 @@
 static const char usage_text[] =
     "usage: tlspeek [-l HOST:PORT] [--ca-dir DIR] [--dns ADDR[:PORT]]...\n"
     "               [--upstream-ca FILE] [--connect-to HOST:PORT:HOST2:PORT2]...\n"
-    "               [-k|--insecure] [-q] [--help] [--version]\n";
+    "               [--proxy-auth USER:PASS] [--allow-remote CIDR[,CIDR...]]\n"
+    "               [--max-head-bytes N] [--head-timeout S] [--dns-timeout S]\n"
+    "               [--connect-timeout S] [--handshake-timeout S] [--idle-timeout S]\n"
+    "               [--max-conns N] [-k|--insecure] [-q] [--help] [--version]\n";
 
 static const char help_text[] =
     "\n"
@@ -29,12 +32,26 @@ static const char help_text[] =
     "                          HOST:PORT; certificate, SNI and Host stay HOST\n"
     "                          (curl's syntax; empty fields: any/same; repeatable)\n"
     "  -k, --insecure          do not verify upstream certificates\n"
+    "      --proxy-auth USER:PASS  require Basic proxy authentication\n"
+    "      --allow-remote CIDR[,CIDR...]  serve clients from these ranges too\n"
+    "                          (loopback is always served)\n"
+    "      --max-head-bytes N  largest request head to the proxy (65536)\n"
+    "      --head-timeout S    time to send a whole request head (30)\n"
+    "      --dns-timeout S     time for a name lookup (5)\n"
+    "      --connect-timeout S time to connect to a server (10)\n"
+    "      --handshake-timeout S  time for each TLS handshake (10)\n"
+    "      --idle-timeout S    close a tunnel with no bytes either way (300)\n"
+    "      --max-conns N       most client connections at once (10000)\n"
     "  -q, --quiet             no per-connection console lines\n"
     "      --help              this text\n"
     "      --version           print the version\n";
 
-enum { OPT_CA_DIR = 256, OPT_DNS, OPT_UPSTREAM_CA, OPT_CONNECT_TO, OPT_HELP,
-       OPT_VERSION };
+enum {
+    OPT_CA_DIR = 256, OPT_DNS, OPT_UPSTREAM_CA, OPT_CONNECT_TO, OPT_HELP,
+    OPT_VERSION, OPT_PROXY_AUTH, OPT_ALLOW_REMOTE, OPT_MAX_HEAD_BYTES,
+    OPT_HEAD_TIMEOUT, OPT_DNS_TIMEOUT, OPT_CONNECT_TIMEOUT,
+    OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNS,
+};
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
@@ -44,6 +61,15 @@ static const struct option long_options[] = {
     {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
     {"insecure", no_argument, NULL, 'k'},
     {"quiet", no_argument, NULL, 'q'},
+    {"proxy-auth", required_argument, NULL, OPT_PROXY_AUTH},
+    {"allow-remote", required_argument, NULL, OPT_ALLOW_REMOTE},
+    {"max-head-bytes", required_argument, NULL, OPT_MAX_HEAD_BYTES},
+    {"head-timeout", required_argument, NULL, OPT_HEAD_TIMEOUT},
+    {"dns-timeout", required_argument, NULL, OPT_DNS_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -71,6 +97,38 @@ static char *default_ca_dir(void)
     return dir;
 }
 
+/* A whole number in [min, max], or -1 when text is anything else. */
+static long parse_number(const char *text, long min, long max)
+{
+    if (!*text || strlen(text) > 12)
+        return -1;
+    long v = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v >= min && v <= max ? v : -1;
+}
+
+static int parse_allow_list(const char *text, config *out, const char **reason)
+{
+    while (*text) {
+        size_t len = strcspn(text, ",");
+        if (out->n_allow == CONFIG_MAX_ALLOW) {
+            *reason = "too many --allow-remote ranges";
+            return -1;
+        }
+        if (access_cidr_parse(text, len, &out->allow[out->n_allow], reason) != 0)
+            return -1;
+        out->n_allow++;
+        text += len;
+        if (*text == ',')
+            text++;
+    }
+    return 0;
+}
+
 static config_result usage_error(FILE *err, const char *what, const char *arg)
 {
     if (what)
@@ -85,6 +143,8 @@ config_result config_parse(int argc, char **argv, config *out,
 {
     memset(out, 0, sizeof *out);
     out->head_timeout = 30;
+    out->dns_timeout = 5;
+    out->max_conns = 10000;
     out->connect_timeout = 10;
     out->handshake_timeout = 10;
     out->idle_timeout = 300;
@@ -117,6 +177,39 @@ config_result config_parse(int argc, char **argv, config *out,
         }
         case 'k': out->insecure = true; break;
         case 'q': out->quiet = true; break;
+        case OPT_PROXY_AUTH:
+            if (!strchr(optarg, ':'))
+                return usage_error(err_stream, "--proxy-auth needs USER:PASS", NULL);
+            out->proxy_auth = optarg;
+            break;
+        case OPT_ALLOW_REMOTE: {
+            const char *why = NULL;
+            if (parse_allow_list(optarg, out, &why) != 0)
+                return usage_error(err_stream, why, optarg);
+            break;
+        }
+        case OPT_MAX_HEAD_BYTES:
+        case OPT_HEAD_TIMEOUT:
+        case OPT_DNS_TIMEOUT:
+        case OPT_CONNECT_TIMEOUT:
+        case OPT_HANDSHAKE_TIMEOUT:
+        case OPT_IDLE_TIMEOUT:
+        case OPT_MAX_CONNS: {
+            /* Heads under 1 KiB could not hold a CONNECT line with headers. */
+            long v = opt == OPT_MAX_HEAD_BYTES ? parse_number(optarg, 1024, 16L << 20)
+                     : opt == OPT_MAX_CONNS    ? parse_number(optarg, 1, 10000000)
+                                               : parse_number(optarg, 1, 86400);
+            if (v < 0)
+                return usage_error(err_stream, "not a valid number", optarg);
+            if (opt == OPT_MAX_HEAD_BYTES) out->max_head_bytes = (size_t)v;
+            else if (opt == OPT_MAX_CONNS) out->max_conns = (unsigned long)v;
+            else if (opt == OPT_HEAD_TIMEOUT) out->head_timeout = (int)v;
+            else if (opt == OPT_DNS_TIMEOUT) out->dns_timeout = (int)v;
+            else if (opt == OPT_CONNECT_TIMEOUT) out->connect_timeout = (int)v;
+            else if (opt == OPT_HANDSHAKE_TIMEOUT) out->handshake_timeout = (int)v;
+            else out->idle_timeout = (int)v;
+            break;
+        }
         case OPT_HELP:
             fputs(usage_text, out_stream);
             fputs(help_text, out_stream);
@@ -146,6 +239,18 @@ config_result config_parse(int argc, char **argv, config *out,
             return usage_error(err_stream, reason ? reason : "bad listen address",
                                listen_text);
         }
+    }
+    /* An open proxy on a network is an open relay into it: beyond loopback,
+     * someone must have said who may use it. */
+    if (!access_host_is_loopback(out->listen.host) && !out->proxy_auth &&
+        out->n_allow == 0) {
+        char where[AUTHORITY_HOST_MAX + 10];
+        authority_format(&out->listen, where, sizeof where);
+        fprintf(err_stream,
+                "tlspeek: listening on %s would let anyone who can reach it use "
+                "the proxy; add --proxy-auth USER:PASS or --allow-remote "
+                "CIDR[,CIDR...]\n", where);
+        return CONFIG_EXIT_USAGE;
     }
     out->ca_dir = ca_dir ? strdup(ca_dir) : default_ca_dir();
     if (!out->ca_dir)

@@ -11,6 +11,7 @@
 #include <event2/bufferevent.h>
 
 #include "front.h"
+#include <openssl/crypto.h>
 #include "log.h"
 #include "selfpage.h"
 
@@ -280,6 +281,20 @@ void conn_answer_self(conn *c, const http_head *head, const char *path)
         conn_close(c, "answered by the proxy");
 }
 
+/* With --proxy-auth, does the request carry the right credentials? The
+ * comparison takes the same time wherever the first difference is. */
+static bool authorized(const conn *c, const http_head *head)
+{
+    const char *expected = c->env->proxy_auth;
+    if (!expected)
+        return true;
+    const char *given = http_head_get(head, "Proxy-Authorization");
+    if (!given)
+        return false;
+    size_t n = strlen(expected);
+    return strlen(given) == n && CRYPTO_memcmp(given, expected, n) == 0;
+}
+
 void conn_process_client_input(conn *c)
 {
     struct evbuffer *in = pump_input(c->client);
@@ -311,6 +326,19 @@ void conn_process_client_input(conn *c)
         const http_head *head = http_msg_head(c->requests);
         bool complete = conn_finish_head(c->requests, in);
         conn_touch(c);
+        bool to_proxy_itself = head->target[0] == '/';
+        if (!to_proxy_itself && !authorized(c, head)) {
+            struct evbuffer *out = evbuffer_new();
+            if (out) {
+                front_write_auth_required(out);
+                pump_send_buffer(c->client, out);
+                evbuffer_free(out);
+            }
+            log_info("%s %s %s 407 proxy authentication required",
+                     c->client_name, head->method, head->target);
+            conn_close(c, "proxy authentication required");
+            return;
+        }
         if (strcmp(head->method, "CONNECT") == 0)
             start_connect(c, head);
         else if (head->target[0] == '/')
@@ -363,6 +391,21 @@ static void connect_done(upstream_status status, struct bufferevent *bev,
         conn_tunnel_first_bytes(c);
 }
 
+/* Would connecting to dest reach this proxy itself? Any spelling of a
+ * loopback address counts when the proxy listens on loopback or on every
+ * address. */
+static bool is_self(const conn_env *env, const authority *dest)
+{
+    if (dest->port != env->listen.port)
+        return false;
+    if (strcmp(dest->host, env->listen.host) == 0)
+        return true;
+    bool listens_on_loopback = access_host_is_loopback(env->listen.host) ||
+                               strcmp(env->listen.host, "0.0.0.0") == 0 ||
+                               strcmp(env->listen.host, "::") == 0;
+    return listens_on_loopback && access_host_is_loopback(dest->host);
+}
+
 void conn_connect_upstream(conn *c)
 {
     pump_set_reading(c->client, false);
@@ -370,8 +413,16 @@ void conn_connect_upstream(conn *c)
      * present in the certificate or send as SNI. */
     authority dest = connect_to_apply(c->env->connect_to, c->env->n_connect_to,
                                       &c->target);
+    if (is_self(c->env, &dest)) {
+        log_info("%s %s 508 request loops back to the proxy itself",
+                 c->client_name, c->target_name);
+        c->target_name[0] = '\0';
+        conn_fail(c, 508, "this request would loop back to the proxy itself");
+        return;
+    }
     c->connecting = upstream_connect(c->env->base, c->env->dns, &dest,
-                                     c->env->connect_timeout, connect_done, c);
+                                     c->env->dns_timeout, c->env->connect_timeout,
+                                     connect_done, c);
     if (!c->connecting)
         conn_fail(c, 502, "out of memory");
 }
@@ -607,6 +658,30 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t size)
     }
 }
 
+/* Turn away clients the proxy must not serve, with the reason. */
+static void admit(conn *c, const struct sockaddr *sa)
+{
+    conn_env *env = c->env;
+    if (!access_is_loopback(sa) && env->n_allow > 0 &&
+        !access_cidr_match(env->allow, env->n_allow, sa)) {
+        log_info("%s 403 client address not allowed (see --allow-remote)",
+                 c->client_name);
+        conn_fail(c, 403, "your address is not allowed to use this proxy");
+        return;
+    }
+    /* n_live counts this connection too. */
+    if (env->n_live > env->max_conns) {
+        if (!env->warned_max_conns)
+            log_warn("%lu connections open: turning new clients away with 503 "
+                     "(--max-conns %lu)", env->max_conns, env->max_conns);
+        env->warned_max_conns = true;
+        conn_fail(c, 503, "the proxy has too many connections open; try again");
+        return;
+    }
+    if (env->n_live < env->max_conns / 10 * 9)
+        env->warned_max_conns = false;
+}
+
 void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
                  int socklen)
 {
@@ -634,6 +709,7 @@ void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
     env->n_live++;
     c->state = CONN_READ_HEAD;
     conn_arm_timer(c, env->head_timeout);
+    admit(c, sa);
     return;
 fail:
     log_warn("out of memory: dropping a new connection");

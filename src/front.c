@@ -44,6 +44,20 @@ void front_write_error(struct evbuffer *out, int status, const char *reason)
                         reason);
 }
 
+void front_write_auth_required(struct evbuffer *out)
+{
+    static const char reason[] = "this proxy requires a user name and password\n";
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 407 Proxy Authentication Required\r\n"
+                        "Proxy-Authenticate: Basic realm=\"tlspeek\"\r\n"
+                        "Content-Type: text/plain; charset=utf-8\r\n"
+                        "Content-Length: %zu\r\n"
+                        "Connection: close\r\n"
+                        "Server: tlspeek\r\n"
+                        "\r\n%s",
+                        sizeof reason - 1, reason);
+}
+
 void front_write_body(struct evbuffer *out, const char *content_type,
                       const void *body, size_t len, bool keep_alive,
                       bool head_only)

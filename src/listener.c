@@ -25,6 +25,7 @@ struct listener {
     void *arg;
     bool warned_fd_limit; /* log the descriptor shortage once */
     char address[AUTHORITY_HOST_MAX + 10];
+    uint16_t port;
 };
 
 static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
@@ -69,8 +70,6 @@ listener *listener_new(struct event_base *base, const authority *where,
 {
     char wanted[AUTHORITY_HOST_MAX + 10];
     describe(where, wanted, sizeof wanted);
-    if (where->port == 0) /* authority_format prints port 0 as given */
-        snprintf(strrchr(wanted, ':') + 1, 6, "0");
 
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
@@ -136,6 +135,7 @@ listener *listener_new(struct event_base *base, const authority *where,
             bound.port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
     describe(&bound, l->address, sizeof l->address);
+    l->port = bound.port;
     return l;
 }
 
@@ -148,6 +148,11 @@ void listener_free(listener *l)
     if (l->resume_ev)
         event_free(l->resume_ev);
     free(l);
+}
+
+uint16_t listener_port(const listener *l)
+{
+    return l->port;
 }
 
 const char *listener_address(const listener *l)

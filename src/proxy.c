@@ -2,11 +2,13 @@
 #include "proxy.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <openssl/evp.h>
 
 #include "ca.h"
 #include "certcache.h"
@@ -26,6 +28,7 @@ struct proxy {
     ca *ca;
     listener *listener;
     struct event *sigint_ev, *sigterm_ev;
+    char *proxy_auth_header; /* "Basic <base64 of USER:PASS>" */
     conn_env env;
 };
 
@@ -89,6 +92,22 @@ static int setup_tls(proxy *p)
     return 0;
 }
 
+/* The Proxy-Authorization value a client sends for user:pass. */
+static char *basic_auth_header(const char *user_pass)
+{
+    size_t n = strlen(user_pass);
+    size_t b64 = 4 * ((n + 2) / 3);
+    char *header = malloc(sizeof "Basic " + b64);
+    if (!header) {
+        log_error("out of memory");
+        return NULL;
+    }
+    memcpy(header, "Basic ", 6);
+    EVP_EncodeBlock((unsigned char *)header + 6, (const unsigned char *)user_pass,
+                    (int)n);
+    return header;
+}
+
 proxy *proxy_new(const config *cfg)
 {
     proxy *p = calloc(1, sizeof *p);
@@ -108,9 +127,13 @@ proxy *proxy_new(const config *cfg)
     p->dns = make_resolver(p->base, cfg);
     if (!p->dns)
         goto fail;
-    /* Name servers that do not answer must not hold a request for long. */
-    evdns_base_set_option(p->dns, "timeout:", "2");
+    /* Two tries within --dns-timeout; upstream's own timer has the last word. */
+    char per_try[16];
+    snprintf(per_try, sizeof per_try, "%d", cfg->dns_timeout > 1 ? cfg->dns_timeout / 2 : 1);
+    evdns_base_set_option(p->dns, "timeout:", per_try);
     evdns_base_set_option(p->dns, "attempts:", "2");
+    if (cfg->proxy_auth && !(p->proxy_auth_header = basic_auth_header(cfg->proxy_auth)))
+        goto fail;
     /* 0x20 case randomisation confuses simple or caching name servers. */
     evdns_base_set_option(p->dns, "randomize-case:", "0");
 
@@ -123,6 +146,11 @@ proxy *proxy_new(const config *cfg)
     env->dns = p->dns;
     env->ca = p->ca;
     env->insecure = cfg->insecure;
+    env->allow = cfg->allow;
+    env->n_allow = (size_t)cfg->n_allow;
+    env->proxy_auth = p->proxy_auth_header;
+    env->dns_timeout = cfg->dns_timeout;
+    env->max_conns = cfg->max_conns;
     env->connect_to = cfg->connect_to;
     env->n_connect_to = (size_t)cfg->n_connect_to;
     env->head_timeout = cfg->head_timeout;
@@ -132,6 +160,8 @@ proxy *proxy_new(const config *cfg)
     env->max_head_bytes = cfg->max_head_bytes;
     snprintf(env->self_address, sizeof env->self_address, "%s",
              listener_address(p->listener));
+    env->listen = cfg->listen;
+    env->listen.port = listener_port(p->listener);
 
     p->sigint_ev = evsignal_new(p->base, SIGINT, on_signal, p);
     p->sigterm_ev = evsignal_new(p->base, SIGTERM, on_signal, p);
@@ -177,6 +207,7 @@ void proxy_free(proxy *p)
     certcache_free(p->env.certs);
     EVP_PKEY_free(p->env.leaf_key);
     ca_free(p->ca);
+    free(p->proxy_auth_header);
     if (p->base)
         event_base_free(p->base);
     free(p);

@@ -19,7 +19,8 @@ struct upstream_req {
     void *arg;
 
     struct event *step_ev;  /* runs the next step from the event loop */
-    struct event *timer;    /* the whole attempt's deadline */
+    struct event *timer;    /* the lookup's, then the connects' deadline */
+    int connect_timeout;    /* seconds, armed when the lookup is done */
     struct evdns_getaddrinfo_request *dns_req; /* pending lookup */
     bool dns_done;          /* resolution finished (result below) */
     int dns_result;
@@ -170,6 +171,8 @@ static void after_dns(upstream_req *req)
 {
     int r = req->dns_result;
     if (r == 0 && req->addrs) {
+        struct timeval tv = {req->connect_timeout, 0};
+        evtimer_add(req->timer, &tv);
         try_next_address(req);
         return;
     }
@@ -240,8 +243,8 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 upstream_req *upstream_connect(struct event_base *base, struct evdns_base *dns,
-                               const authority *target, int timeout_s,
-                               upstream_cb cb, void *arg)
+                               const authority *target, int dns_timeout_s,
+                               int connect_timeout_s, upstream_cb cb, void *arg)
 {
     upstream_req *req = calloc(1, sizeof *req);
     if (!req)
@@ -251,13 +254,14 @@ upstream_req *upstream_connect(struct event_base *base, struct evdns_base *dns,
     req->target = *target;
     req->cb = cb;
     req->arg = arg;
+    req->connect_timeout = connect_timeout_s;
     req->step_ev = event_new(base, -1, 0, step_cb, req);
     req->timer = evtimer_new(base, timeout_cb, req);
     if (!req->step_ev || !req->timer) {
         req_free(req);
         return NULL;
     }
-    struct timeval tv = {timeout_s, 0};
+    struct timeval tv = {dns_timeout_s, 0};
     evtimer_add(req->timer, &tv);
     /* Never call back from inside upstream_connect(). */
     event_active(req->step_ev, EV_READ, 0);
