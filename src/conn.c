@@ -1,6 +1,7 @@
-/* conn — a client connection's life: accept, the request head, CONNECT,
- * raw relay, the proxy's own pages, and the one close path. Interception
- * lives in conn_tls.c and plain forwarding in conn_forward.c. */
+/* conn — a client connection's life: accept, the state machine's
+ * callbacks, the relay with backpressure and half-close, timers, and the
+ * one close path. The plaintext front is in conn_front.c, interception in
+ * conn_tls.c and plain forwarding in conn_forward.c. */
 #include "conn_priv.h"
 
 #include <arpa/inet.h>
@@ -11,9 +12,7 @@
 #include <event2/bufferevent.h>
 
 #include "front.h"
-#include <openssl/crypto.h>
 #include "log.h"
-#include "selfpage.h"
 
 static const char *const state_names[] = {
     [CONN_READ_HEAD] = "read-head",
@@ -75,7 +74,7 @@ static double elapsed_seconds(const struct timeval *since)
            (double)(now.tv_usec - since->tv_usec) / 1e6;
 }
 
-static void format_bytes(unsigned long long n, char *buf, size_t size)
+void conn_format_bytes(unsigned long long n, char *buf, size_t size)
 {
     if (n < 1000)
         snprintf(buf, size, "%llu B", n);
@@ -92,8 +91,8 @@ static void log_final_line(conn *c)
     if (!c->target_name[0] || !c->client)
         return;
     char up[32], down[32];
-    format_bytes(pump_bytes_in(c->client), up, sizeof up);
-    format_bytes(pump_bytes_out(c->client), down, sizeof down);
+    conn_format_bytes(pump_bytes_in(c->client), up, sizeof up);
+    conn_format_bytes(pump_bytes_out(c->client), down, sizeof down);
     log_info("%s closed %s after %.3f s: %s up, %s down (%s)", c->client_name,
              c->target_name, elapsed_seconds(&c->started), up, down,
              c->close_reason);
@@ -226,260 +225,6 @@ void conn_relay(conn *c, pump *from, struct evbuffer *data)
         pump_set_reading(from, false);
 }
 
-http_msg_event conn_feed(http_msg_parser *parser,
-                                       struct evbuffer *buf, size_t *consumed)
-{
-    struct evbuffer_ptr pos;
-    evbuffer_ptr_set(buf, &pos, 0, EVBUFFER_PTR_SET);
-    *consumed = 0;
-    for (;;) {
-        struct evbuffer_iovec v;
-        if (evbuffer_peek(buf, -1, &pos, &v, 1) < 1 || v.iov_len == 0)
-            return HTTP_MSG_NEED_MORE;
-        size_t used = 0;
-        const char *body;
-        size_t body_len;
-        http_msg_event ev = http_msg_feed(parser, v.iov_base, v.iov_len, &used,
-                                          &body, &body_len);
-        *consumed += used;
-        if (ev != HTTP_MSG_NEED_MORE)
-            return ev;
-        evbuffer_ptr_set(buf, &pos, *consumed, EVBUFFER_PTR_SET);
-    }
-}
-
-bool conn_finish_head(http_msg_parser *parser, struct evbuffer *buf)
-{
-    char lf;
-    if (evbuffer_remove(buf, &lf, 1) != 1)
-        return false;
-    size_t used = 0, body_len = 0;
-    const char *body;
-    return http_msg_feed(parser, &lf, 1, &used, &body, &body_len) == HTTP_MSG_END;
-}
-
-static void start_connect(conn *c, const http_head *head);
-static void start_raw_tunnel(conn *c);
-
-void conn_answer_self(conn *c, const http_head *head, const char *path)
-{
-    bool has_body = head->chunked || head->content_length > 0;
-    bool keep_alive = head->keep_alive && !has_body;
-    struct evbuffer *out = evbuffer_new();
-    if (!out) {
-        conn_close(c, "out of memory");
-        return;
-    }
-    int status = selfpage_respond(out, head->method, path,
-                                  ca_get0_cert(c->env->ca), c->env->self_address,
-                                  keep_alive);
-    pump_send_buffer(c->client, out);
-    evbuffer_free(out);
-    log_info("%s %s %s %d (the proxy's own page)", c->client_name, head->method,
-             head->target, status);
-    if (!keep_alive || status >= 400)
-        conn_close(c, "answered by the proxy");
-}
-
-/* With --proxy-auth, does the request carry the right credentials? The
- * comparison takes the same time wherever the first difference is. */
-static bool authorized(const conn *c, const http_head *head)
-{
-    const char *expected = c->env->proxy_auth;
-    if (!expected)
-        return true;
-    const char *given = http_head_get(head, "Proxy-Authorization");
-    if (!given)
-        return false;
-    size_t n = strlen(expected);
-    return strlen(given) == n && CRYPTO_memcmp(given, expected, n) == 0;
-}
-
-void conn_process_client_input(conn *c)
-{
-    struct evbuffer *in = pump_input(c->client);
-    while (c->state == CONN_READ_HEAD && evbuffer_get_length(in) > 0) {
-        size_t consumed = 0;
-        http_msg_event ev = conn_feed(c->requests, in, &consumed);
-        evbuffer_drain(in, consumed);
-        switch (ev) {
-        case HTTP_MSG_NEED_MORE:
-            return;
-        case HTTP_MSG_END:
-        case HTTP_MSG_BODY:
-            continue; /* the end of a bodiless request already answered */
-        case HTTP_MSG_TOO_LARGE:
-            log_info("%s 431 %s", c->client_name, http_msg_error(c->requests));
-            conn_fail(c, 431, http_msg_error(c->requests));
-            return;
-        case HTTP_MSG_ERROR: {
-            char reason[160];
-            snprintf(reason, sizeof reason, "bad request: %s",
-                     http_msg_error(c->requests));
-            log_info("%s 400 %s", c->client_name, reason);
-            conn_fail(c, 400, reason);
-            return;
-        }
-        case HTTP_MSG_HEAD:
-            break;
-        }
-        const http_head *head = http_msg_head(c->requests);
-        bool complete = conn_finish_head(c->requests, in);
-        conn_touch(c);
-        bool to_proxy_itself = head->target[0] == '/';
-        if (!to_proxy_itself && !authorized(c, head)) {
-            struct evbuffer *out = evbuffer_new();
-            if (out) {
-                front_write_auth_required(out);
-                pump_send_buffer(c->client, out);
-                evbuffer_free(out);
-            }
-            log_info("%s %s %s 407 proxy authentication required",
-                     c->client_name, head->method, head->target);
-            conn_close(c, "proxy authentication required");
-            return;
-        }
-        if (strcmp(head->method, "CONNECT") == 0)
-            start_connect(c, head);
-        else if (head->target[0] == '/')
-            conn_answer_self(c, head, head->target);
-        else
-            conn_forward_start(c, head, complete);
-    }
-}
-
-static void connect_done(upstream_status status, struct bufferevent *bev,
-                         const char *peer, const char *reason, void *arg)
-{
-    conn *c = arg;
-    c->connecting = NULL;
-    if (status != UPSTREAM_OK) {
-        int code = status == UPSTREAM_TIMEOUT ? 504 : 502;
-        log_info("%s %s %s %d %s", c->client_name,
-                 c->state == CONN_FORWARD ? c->method : "CONNECT",
-                 c->target_name, code, reason);
-        c->target_name[0] = '\0'; /* no tunnel to report on close */
-        conn_fail(c, code, reason);
-        return;
-    }
-    snprintf(c->upstream_peer, sizeof c->upstream_peer, "%s", peer);
-    c->upstream = pump_new(bev, &conn_upstream_callbacks, c);
-    if (!c->upstream) {
-        bufferevent_free(bev);
-        conn_fail(c, 502, "out of memory");
-        return;
-    }
-    c->upstream_ended = false;
-    if (c->state == CONN_FORWARD) {
-        conn_forward_connected(c);
-        return;
-    }
-    struct evbuffer *out = evbuffer_new();
-    if (!out) {
-        conn_close(c, "out of memory");
-        return;
-    }
-    front_write_connect_ok(out);
-    pump_send_buffer(c->client, out);
-    evbuffer_free(out);
-    conn_set_state(c, CONN_TUNNEL_PEEK);
-    /* Browsers open tunnels ahead of need: waiting is not an error. */
-    conn_arm_timer(c, c->env->idle_timeout);
-    pump_set_reading(c->client, true);
-    /* The client may have sent its first tunnel bytes with the CONNECT. */
-    if (evbuffer_get_length(pump_input(c->client)) > 0)
-        conn_tunnel_first_bytes(c);
-}
-
-/* Would connecting to dest reach this proxy itself? Any spelling of a
- * loopback address counts when the proxy listens on loopback or on every
- * address. */
-static bool is_self(const conn_env *env, const authority *dest)
-{
-    if (dest->port != env->listen.port)
-        return false;
-    if (strcmp(dest->host, env->listen.host) == 0)
-        return true;
-    bool listens_on_loopback = access_host_is_loopback(env->listen.host) ||
-                               strcmp(env->listen.host, "0.0.0.0") == 0 ||
-                               strcmp(env->listen.host, "::") == 0;
-    return listens_on_loopback && access_host_is_loopback(dest->host);
-}
-
-void conn_connect_upstream(conn *c)
-{
-    pump_set_reading(c->client, false);
-    /* --connect-to changes where we connect, never the name we verify,
-     * present in the certificate or send as SNI. */
-    authority dest = connect_to_apply(c->env->connect_to, c->env->n_connect_to,
-                                      &c->target);
-    if (is_self(c->env, &dest)) {
-        log_info("%s %s 508 request loops back to the proxy itself",
-                 c->client_name, c->target_name);
-        c->target_name[0] = '\0';
-        conn_fail(c, 508, "this request would loop back to the proxy itself");
-        return;
-    }
-    c->connecting = upstream_connect(c->env->base, c->env->dns, &dest,
-                                     c->env->dns_timeout, c->env->connect_timeout,
-                                     connect_done, c);
-    if (!c->connecting)
-        conn_fail(c, 502, "out of memory");
-}
-
-static void start_connect(conn *c, const http_head *head)
-{
-    const char *reason = NULL;
-    if (authority_parse(head->target, strlen(head->target), 0, &c->target,
-                        &reason) != 0) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "bad CONNECT target \"%.200s\": %s",
-                 head->target, reason);
-        log_info("%s CONNECT 400 %s", c->client_name, msg);
-        conn_fail(c, 400, msg);
-        return;
-    }
-    authority_format(&c->target, c->target_name, sizeof c->target_name);
-    /* From here on the client's bytes belong to the tunnel. */
-    http_msg_parser_free(c->requests);
-    c->requests = NULL;
-    conn_set_state(c, CONN_CONNECTING);
-    evtimer_del(c->timer);
-    conn_connect_upstream(c);
-}
-
-void conn_tunnel_first_bytes(conn *c)
-{
-    struct evbuffer *in = pump_input(c->client);
-    unsigned char first;
-    if (evbuffer_copyout(in, &first, 1) != 1)
-        return;
-    /* 0x16: a TLS handshake record. Anything else is not ours to read. */
-    if (first == 0x16) {
-        conn_tls_start(c);
-        return;
-    }
-    start_raw_tunnel(c);
-}
-
-static void start_raw_tunnel(conn *c)
-{
-    log_info("%s CONNECT %s relayed (not TLS)", c->client_name, c->target_name);
-    conn_start_raw(c);
-}
-
-void conn_start_raw(conn *c)
-{
-    conn_set_state(c, CONN_RAW);
-    conn_touch(c);
-    conn_arm_timer(c, c->env->idle_timeout);
-    if (evbuffer_get_length(pump_input(c->client)) > 0)
-        conn_relay(c, c->client, pump_input(c->client));
-    if (evbuffer_get_length(pump_input(c->upstream)) > 0)
-        conn_relay(c, c->upstream, pump_input(c->upstream));
-    pump_set_reading(c->upstream, true);
-}
-
 void conn_side_ended(conn *c, pump *p, bool error, const char *reason)
 {
     bool is_client = p == c->client;
@@ -594,7 +339,7 @@ static void upstream_on_data(void *arg, pump *p, struct evbuffer *data)
         return;
     case CONN_TUNNEL_PEEK:
         /* The server speaks first: this is no TLS tunnel. */
-        start_raw_tunnel(c);
+        conn_start_raw_tunnel(c);
         return;
     default:
         if (p != c->upstream) /* a retired pump */
@@ -658,30 +403,6 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t size)
     }
 }
 
-/* Turn away clients the proxy must not serve, with the reason. */
-static void admit(conn *c, const struct sockaddr *sa)
-{
-    conn_env *env = c->env;
-    if (!access_is_loopback(sa) && env->n_allow > 0 &&
-        !access_cidr_match(env->allow, env->n_allow, sa)) {
-        log_info("%s 403 client address not allowed (see --allow-remote)",
-                 c->client_name);
-        conn_fail(c, 403, "your address is not allowed to use this proxy");
-        return;
-    }
-    /* n_live counts this connection too. */
-    if (env->n_live > env->max_conns) {
-        if (!env->warned_max_conns)
-            log_warn("%lu connections open: turning new clients away with 503 "
-                     "(--max-conns %lu)", env->max_conns, env->max_conns);
-        env->warned_max_conns = true;
-        conn_fail(c, 503, "the proxy has too many connections open; try again");
-        return;
-    }
-    if (env->n_live < env->max_conns / 10 * 9)
-        env->warned_max_conns = false;
-}
-
 void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
                  int socklen)
 {
@@ -709,7 +430,7 @@ void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
     env->n_live++;
     c->state = CONN_READ_HEAD;
     conn_arm_timer(c, env->head_timeout);
-    admit(c, sa);
+    conn_admit(c, sa);
     return;
 fail:
     log_warn("out of memory: dropping a new connection");

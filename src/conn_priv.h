@@ -1,6 +1,7 @@
-/* conn_priv — the connection struct shared by conn.c (lifecycle, front
- * end, raw relay), conn_tls.c (interception) and conn_forward.c (plain
- * HTTP forwarding). Private to those three files. */
+/* conn_priv — the connection struct shared by conn.c (lifecycle, relay),
+ * conn_front.c (request heads, CONNECT), conn_tls.c (interception) and
+ * conn_forward.c (plain HTTP forwarding). Private to those files: one
+ * connection object, split by concern to keep each file readable. */
 #ifndef TLSPEEK_CONN_PRIV_H
 #define TLSPEEK_CONN_PRIV_H
 
@@ -80,6 +81,8 @@ struct conn {
 };
 
 /* conn.c */
+/* "512 B", "1.2 kB", "10.0 MB": sizes for console lines. */
+void conn_format_bytes(unsigned long long n, char *buf, size_t size);
 void conn_set_state(conn *c, conn_state state);
 void conn_close(conn *c, const char *reason);
 /* Answer the client with status and reason, then close. */
@@ -100,11 +103,16 @@ bool conn_finish_head(http_msg_parser *parser, struct evbuffer *buf);
 void conn_connect_upstream(conn *c);
 void conn_tunnel_first_bytes(conn *c);
 void conn_start_raw(conn *c);
+/* A CONNECT tunnel that is not TLS: say so and relay it raw. */
+void conn_start_raw_tunnel(conn *c);
 /* Relay plain bytes from one pump to the other, with backpressure. */
 void conn_relay(conn *c, pump *from, struct evbuffer *data);
 void conn_side_ended(conn *c, pump *p, bool error, const char *reason);
 extern const pump_callbacks conn_upstream_callbacks;
 
+/* conn_front.c */
+/* Turn away a new client the proxy must not serve, with the reason. */
+void conn_admit(conn *c, const struct sockaddr *sa);
 /* Answer a request for the proxy's own page at path; keep the client
  * connection when the request allows it. */
 void conn_answer_self(conn *c, const http_head *head, const char *path);

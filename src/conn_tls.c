@@ -186,13 +186,7 @@ static void on_exchange(void *arg, const http_exchange *ex)
 {
     conn *c = arg;
     char size[32];
-    unsigned long long n = ex->response_bytes;
-    if (n < 1000)
-        snprintf(size, sizeof size, "%llu B", n);
-    else if (n < 1000 * 1000)
-        snprintf(size, sizeof size, "%.1f kB", (double)n / 1e3);
-    else
-        snprintf(size, sizeof size, "%.1f MB", (double)n / 1e6);
+    conn_format_bytes(ex->response_bytes, size, sizeof size);
     /* Origin-form targets are shown as the absolute URL the user knows. */
     bool origin_form = ex->target[0] == '/';
     log_info("%s %s %s%s%s %d %s %s", c->client_name, ex->method,
