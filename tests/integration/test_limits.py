@@ -1,0 +1,294 @@
+"""Limits, timeouts, access control and hostile input: what the client
+receives, and that the proxy goes on serving everyone else afterwards."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+import unittest
+
+from harness import (
+    Proxy, RawClient, RawServer, connect_request, raw_exchange, run_tool,
+)
+from test_proxy import HELLO, ProxyTestCase
+
+
+class MuteServer:
+    """Accepts TCP connections and never sends a byte (a server that never
+    speaks TLS, or a stalled one)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+class ResettingServer:
+    """An HTTP server that promises 100000 bytes, sends a few, then resets
+    the connection (SO_LINGER 0): an upstream dying mid-response."""
+
+    def __init__(self, tls_context: ssl.SSLContext | None = None):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.tls = tls_context
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        try:
+            conn.settimeout(10)
+            stream = self.tls.wrap_socket(conn, server_side=True) if self.tls else conn
+            data = b""
+            while b"\r\n\r\n" not in data:
+                piece = stream.recv(4096)
+                if not piece:
+                    return
+                data += piece
+            stream.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial")
+            time.sleep(0.2)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+class TimeoutTests(ProxyTestCase):
+    proxy_args = ("--head-timeout", "1", "--handshake-timeout", "1",
+                  "--idle-timeout", "2")
+
+    @classmethod
+    def start_servers(cls):
+        cls.mute = MuteServer()
+        cls.addClassCleanup(cls.mute.close)
+        cls.raw = cls.enterClassContext(RawServer())
+
+    def assertStillServing(self):
+        self.assertFetched(self.fetch(self.origin.url("/")))
+
+    def assertClosedWithin(self, client, seconds):
+        client.sock.settimeout(seconds)
+        self.assertTrue(client.is_closed_by_peer(),
+                        f"the proxy did not close the connection within {seconds} s")
+
+    def test_slow_request_head_is_cut_off(self):
+        with RawClient(self.proxy.address) as client:
+            client.send(b"CONNECT localhost:1 HTTP/1.1\r\nHost: a")  # never finished
+            self.assertClosedWithin(client, 5)
+        self.assertStillServing()
+
+    def test_upstream_that_never_speaks_tls_gets_504_in_the_tunnel(self):
+        transfer = self.fetch(f"https://127.0.0.1:{self.mute.port}/")
+        self.assertEqual(transfer.status, 504, transfer.describe())
+        self.assertIn(b"timed out", transfer.body)
+        self.assertStillServing()
+
+    def test_idle_tunnel_is_closed(self):
+        with RawClient(self.proxy.address) as client:
+            client.send(connect_request(self.raw.authority))
+            self.assertEqual(client.read_response(bodyless=True).status, 200)
+            client.send(b"ping\n")
+            self.assertEqual(client.read_until(b"\n"), b"pong: ping\n")
+            self.assertClosedWithin(client, 6)
+        self.assertStillServing()
+
+    def test_partial_client_hello_then_silence(self):
+        with RawClient(self.proxy.address) as client:
+            client.send(connect_request(self.origin.authority))
+            self.assertEqual(client.read_response(bodyless=True).status, 200)
+            client.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            self.assertClosedWithin(client, 5)
+        self.assertStillServing()
+
+
+class DnsTimeoutTests(unittest.TestCase):
+    """A name server that never answers: 504 with the reason, in time."""
+
+    def test_silent_name_server(self):
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        self.addCleanup(silent.close)
+        with Proxy("--dns-timeout", "1", dns_port=silent.getsockname()[1]) as proxy:
+            start = time.monotonic()
+            response = raw_exchange(proxy.address, connect_request("silent.test:443"))
+            self.assertEqual(response.status, 504, str(response))
+            self.assertIn(b"cannot resolve silent.test", response.body)
+            self.assertLess(time.monotonic() - start, 8, "the DNS timeout was not applied")
+
+
+class UpstreamFaultTests(ProxyTestCase):
+    @classmethod
+    def start_servers(cls):
+        cls.resetting = ResettingServer()
+        cls.addClassCleanup(cls.resetting.close)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cls.pki.good.cert, cls.pki.good.key)
+        cls.resetting_tls = ResettingServer(context)
+        cls.addClassCleanup(cls.resetting_tls.close)
+
+    def test_plain_upstream_reset_mid_response_closes_the_client(self):
+        with RawClient(self.proxy.address) as client:
+            client.send(f"GET http://127.0.0.1:{self.resetting.port}/ HTTP/1.1\r\n"
+                        f"Host: 127.0.0.1:{self.resetting.port}\r\n\r\n".encode())
+            data = client.read_to_eof()
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 OK"), data[:200])
+        self.assertLess(len(data), 100000)
+        self.assertFetched(self.fetch(self.origin.url("/")))
+
+    def test_tls_upstream_reset_mid_response_closes_the_client(self):
+        result = run_tool(["curl", "--silent", "--max-time", "20", "--proxy",
+                           self.proxy.url, "--cacert", self.proxy.ca_cert,
+                           f"https://localhost:{self.resetting_tls.port}/"], check=False)
+        self.assertNotEqual(result.returncode, 0, "curl should see a truncated body")
+        self.assertNotEqual(result.returncode, 28, "curl timed out: the proxy hung")
+        self.assertFetched(self.fetch(self.origin.url("/")))
+
+    def test_client_reset_mid_upload(self):
+        with RawClient(self.proxy.address) as client:
+            client.send(f"POST http://{self.origin.authority}/echo-sha256 HTTP/1.1\r\n"
+                        f"Host: {self.origin.authority}\r\nContent-Length: 1000000\r\n"
+                        f"\r\n".encode() + b"x" * 1000)
+            client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   b"\x01\0\0\0\0\0\0\0")
+        self.assertFetched(self.fetch(self.origin.url("/")))
+
+
+class AuthTests(ProxyTestCase):
+    proxy_args = ("--proxy-auth", "alice:s3cret")
+
+    def test_without_credentials_407_with_challenge(self):
+        response = raw_exchange(self.proxy.address, connect_request(self.origin.authority))
+        self.assertEqual(response.status, 407, str(response))
+        self.assertIn("basic", response.headers.get("proxy-authenticate", "").lower())
+
+    def test_wrong_credentials_407(self):
+        transfer = self.fetch(self.origin.url("/"), "--proxy-user", "alice:wrong")
+        self.assertEqual(transfer.connect_status, 407, transfer.describe())
+
+    def test_right_credentials_work_and_are_not_forwarded(self):
+        self.assertFetched(self.fetch(self.origin.url("/"), "--proxy-user", "alice:s3cret"))
+        plain = self.enterContext(self.plain_origin())
+        transfer = self.fetch(plain.url("/headers"), "--proxy-user", "alice:s3cret")
+        self.assertEqual(transfer.status, 200, transfer.describe())
+        self.assertNotIn(b"proxy-authorization", transfer.body.lower())
+
+    def test_console_never_shows_the_password(self):
+        self.fetch(self.origin.url("/"), "--proxy-user", "alice:s3cret")
+        self.assertNotIn("s3cret", self.proxy.console.text())
+        self.assertNotIn("YWxpY2U6czNjcmV0", self.proxy.console.text())
+
+    def plain_origin(self):
+        from harness import Origin
+        return Origin(None)
+
+
+class LoopTests(ProxyTestCase):
+    def test_connect_to_the_proxy_itself_is_508(self):
+        port = self.proxy.address[1]
+        for host in ("127.0.0.1", "localhost", "127.0.0.2"):
+            response = raw_exchange(self.proxy.address, connect_request(f"{host}:{port}"))
+            self.assertEqual(response.status, 508, f"{host}: {response}")
+
+    def test_absolute_form_to_the_proxy_itself_is_508(self):
+        port = self.proxy.address[1]
+        response = raw_exchange(
+            self.proxy.address,
+            f"GET http://localhost:{port}/ HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+        self.assertEqual(response.status, 508, str(response))
+
+
+class MaxConnsTests(ProxyTestCase):
+    proxy_args = ("--max-conns", "3")
+
+    def test_over_the_limit_gets_503_and_others_keep_working(self):
+        clients = [RawClient(self.proxy.address) for _ in range(3)]
+        try:
+            time.sleep(0.2)  # let the proxy accept all three
+            response = raw_exchange(self.proxy.address, connect_request(self.origin.authority))
+            self.assertEqual(response.status, 503, str(response))
+            self.proxy.wait_for_line(r"--max-conns 3")
+            clients[0].send(connect_request(self.origin.authority))
+            self.assertEqual(clients[0].read_response(bodyless=True).status, 200)
+        finally:
+            for client in clients:
+                client.close()
+        time.sleep(0.2)
+        self.assertFetched(self.fetch(self.origin.url("/")))
+
+
+class HostileInputTests(ProxyTestCase):
+    def forward(self, headers: str):
+        return raw_exchange(
+            self.proxy.address,
+            (f"POST http://{self.origin.authority}/echo-sha256 HTTP/1.1\r\n"
+             f"Host: {self.origin.authority}\r\n{headers}\r\nhello").encode())
+
+    def test_content_length_with_transfer_encoding_is_400(self):
+        response = self.forward("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n")
+        self.assertEqual(response.status, 400, str(response))
+
+    def test_conflicting_content_lengths_are_400(self):
+        response = self.forward("Content-Length: 5\r\nContent-Length: 6\r\n")
+        self.assertEqual(response.status, 400, str(response))
+
+    def test_invalid_header_characters_are_400(self):
+        response = raw_exchange(self.proxy.address,
+                                b"GET http://x.test/ HTTP/1.1\r\nBad\x01Name: v\r\n\r\n")
+        self.assertEqual(response.status, 400, str(response))
+
+    def test_tunnel_with_non_tls_garbage_after_connect_is_relayed(self):
+        # Not TLS: relayed as is to the origin, which answers 400 to it.
+        with RawClient(self.proxy.address) as client:
+            client.send(connect_request(self.origin.authority))
+            self.assertEqual(client.read_response(bodyless=True).status, 200)
+            client.send(b"\x00\x01garbage\r\n\r\n")
+            client.sock.settimeout(5)
+            client.read_to_eof()
+        self.assertFetched(self.fetch(self.origin.url("/")))
+
+
+class ListenTests(unittest.TestCase):
+    def test_non_loopback_listen_without_access_rules_is_refused(self):
+        from harness import binary_path
+        result = run_tool([str(binary_path()), "-l", "0.0.0.0:0"], check=False)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--proxy-auth", result.stderr.decode() + result.stdout.decode())
+
+    def test_non_loopback_listen_with_allow_remote_starts(self):
+        with Proxy("--allow-remote", "10.0.0.0/8,fd00::/8", listen="0.0.0.0:0") as proxy:
+            self.assertTrue(proxy.address[1] > 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
