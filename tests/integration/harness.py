@@ -654,8 +654,9 @@ class Console:
                 if remaining <= 0 or self.closed:
                     break
                 self._cond.wait(remaining)
+        when = "before the output ended" if self.closed else f"within {timeout}s"
         raise AssertionError(
-            f"no console line matching {pattern!r} within {timeout}s; console "
+            f"no console line matching {pattern!r} {when}; console "
             f"since the mark:\n{self.text(since) or '(nothing)'}")
 
     def join(self, timeout):
@@ -704,11 +705,13 @@ class Proxy:
         try:
             match = self.console.wait_for(START_LINE, timeout=PROXY_START_TIMEOUT)
         except AssertionError:
-            rc = self.process.poll()
-            state = f"exited with {rc}" if rc is not None else "is still running"
+            try:
+                rc = self.process.wait(timeout=1)
+                what = f"tlspeek exited with {rc} before printing its start line"
+            except subprocess.TimeoutExpired:
+                what = f"tlspeek printed no start line within {PROXY_START_TIMEOUT}s"
             raise RuntimeError(
-                f"tlspeek printed no start line within {PROXY_START_TIMEOUT}s and "
-                f"{state}.\ncommand: {' '.join(self.command)}\nconsole:\n"
+                f"{what}.\ncommand: {' '.join(self.command)}\nconsole:\n"
                 f"{self.console.text() or '(nothing)'}") from None
         host, port, ca_path = match.groups()
         self.host = host  # as printed, "[::1]" for IPv6
@@ -749,7 +752,7 @@ class Proxy:
                 raise AssertionError(
                     f"tlspeek did not exit within {PROXY_STOP_TIMEOUT}s of SIGTERM; "
                     f"console:\n{self.console.text()}") from None
-            self.console.join(SOCKET_TIMEOUT)
+            self._release_console()
             if rc != 0:
                 raise AssertionError(f"tlspeek exited with {rc} after SIGTERM, not 0; "
                                      f"console:\n{self.console.text()}")
@@ -761,7 +764,13 @@ class Proxy:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=PROXY_STOP_TIMEOUT)
+        self._release_console()
         self._cleanup_tmp()
+
+    def _release_console(self):
+        """After exit: collect the last lines, then close our end of the pipe."""
+        self.console.join(SOCKET_TIMEOUT)
+        self.process.stdout.close()
 
     def _cleanup_tmp(self):
         if self._tmp is not None:
@@ -797,13 +806,19 @@ class CurlResult:
         return f"curl exit {self.returncode}; stderr:\n{self.stderr.strip() or '(empty)'}"
 
 
-def curl(*args) -> CurlResult:
+def curl(*args, transfers: int = 1) -> CurlResult:
     """Run curl with errors shown, a time limit, no ~/.curlrc (-q) and no
-    proxy variables from the environment."""
+    proxy variables from the environment. transfers: how many URLs args
+    hold, since curl's --max-time applies to each of them."""
     command = ["curl", "-q", "--silent", "--show-error", "--max-time", str(CURL_MAX_TIME),
                *map(str, args)]
-    proc = subprocess.run(command, capture_output=True, timeout=CURL_MAX_TIME + 10,
-                          env=clean_env())
+    limit = CURL_MAX_TIME * transfers + 10
+    try:
+        proc = subprocess.run(command, capture_output=True, timeout=limit, env=clean_env())
+    except subprocess.TimeoutExpired as expired:
+        stderr = (expired.stderr or b"").decode(errors="replace")
+        return CurlResult(-1, expired.stdout or b"",
+                          f"(harness: curl killed after {limit}s)\n{stderr}")
     return CurlResult(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
 
 
@@ -835,7 +850,8 @@ def curl_transfers(urls, *args) -> tuple[CurlResult, list[Transfer]]:
         url_args = []
         for url, output in zip(urls, outputs):
             url_args += ["-o", output, url]
-        result = curl("--write-out", TRANSFER_FORMAT, *args, *url_args)
+        result = curl("--write-out", TRANSFER_FORMAT, *args, *url_args,
+                      transfers=len(urls))
         transfers = []
         lines = result.stdout.decode(errors="replace").splitlines()
         for url, output, line in zip(urls, outputs, lines):
@@ -923,6 +939,8 @@ class RawClient:
             return not self._buffer and self.sock.recv(1) == b""
         except ConnectionResetError:
             return True
+        except TimeoutError:
+            return False
 
     def close(self):
         self.sock.close()

@@ -30,7 +30,7 @@ class ConnectToTests(ProxyTestCase):
         self.assertIn(b"Host: origin.test\n", transfer.body, transfer.describe())
 
     def test_unmapped_port_is_not_redirected(self):
-        # origin.test:444 matches no rule; the DNS stub sends it to 127.0.0.1,
+        # origin.test:444 matches no rule; the test name server sends it to 127.0.0.1,
         # where nothing listens on 444 (a privileged port): refused, 502.
         transfer = self.fetch("https://origin.test:444/")
         self.assertEqual(transfer.connect_status, 502, transfer.describe())

@@ -50,6 +50,7 @@ class ProxyTestCase(unittest.TestCase):
     def setUpClass(cls):
         tmp = cls.enterClassContext(tempfile.TemporaryDirectory(prefix="tlspeek-it-"))
         cls.tmp = Path(tmp)
+        cls.proxies = []  # never a parent class's list
         cls.pki = make_pki(cls.tmp / "pki")
         cls.dns = cls.enterClassContext(DnsServer(DNS_RECORDS))
         cls.origin = cls.enterClassContext(Origin(cls.pki.good))
@@ -65,7 +66,7 @@ class ProxyTestCase(unittest.TestCase):
         """A proxy for this class, stopped (and checked for exit 0) at its end."""
         proxy = cls.enterClassContext(
             Proxy("--upstream-ca", cls.pki.ca.cert, *args, dns_port=cls.dns.port))
-        cls.proxies = [*getattr(cls, "proxies", []), proxy]
+        cls.proxies.append(proxy)
         return proxy
 
     def setUp(self):
@@ -77,7 +78,8 @@ class ProxyTestCase(unittest.TestCase):
         return "\n".join(
             f"tlspeek console ({' '.join(proxy.command[1:])}) during the test:\n"
             f"{proxy.console.text(mark) or '(nothing)'}"
-            for proxy, mark in zip(self.proxies, self.console_marks))
+            for proxy, mark in zip(self.proxies, getattr(self, "console_marks",
+                                                         [0] * len(self.proxies))))
 
     # -- clients ------------------------------------------------------------
 
@@ -454,9 +456,7 @@ class CommandLineTests(unittest.TestCase):
                 client.send(b"ping\n")
                 self.assertEqual(client.read_until(b"\n"), b"pong: ping\n")
             finally:
-                started = time.monotonic()
-                proxy.stop()  # asserts exit 0 within PROXY_STOP_TIMEOUT
-            self.assertLess(time.monotonic() - started, 2.0, "slow shutdown")
+                proxy.stop()  # asserts exit 0 within PROXY_STOP_TIMEOUT seconds
             self.assertTrue(client.is_closed_by_peer(), "the tunnel outlived the proxy")
 
     def test_listen_on_ipv6_loopback(self):
