@@ -1,5 +1,6 @@
 /* ca — the local certificate authority: load it from a directory or
- * create it there on first use, and sign leaves with it.
+ * create it there on first use, move it aside for a new one, and sign
+ * leaves with it.
  *
  * The only holder of the CA private key: nothing outside ca.c ever sees
  * it; leaves are signed through ca_sign(). */
@@ -13,15 +14,49 @@ typedef struct ca ca;
 #define CA_CERT_FILE "ca.pem"
 #define CA_KEY_FILE "ca.key"
 
+/* The key a new CA gets. EC P-256 is the default: small, fast, accepted
+ * everywhere; RSA 2048 is for clients that still cannot verify ECDSA. */
+typedef enum {
+    CA_KEY_EC_P256,
+    CA_KEY_RSA2048
+} ca_key_type;
+
+/* The names ca_key_type_parse() accepts, for usage texts. */
+#define CA_KEY_TYPE_NAMES "ec-p256, rsa2048"
+
+/* "ec-p256" or "rsa2048" into *out: 0, or -1 for any other name. */
+int ca_key_type_parse(const char *name, ca_key_type *out);
+
+/* "AB:CD:..." (upper-case hex, colon-separated, as `openssl x509
+ * -fingerprint -sha256` prints it) needs this many bytes with its NUL. */
+#define CA_FINGERPRINT_SIZE 96
+
 /* Load dir/ca.pem and dir/ca.key, or, when neither exists, create dir
- * (mode 0700, parents too) and a new CA there: EC P-256 key written 0600,
+ * (mode 0700, parents too) and a new CA there: EC P-256 key (or the type
+ * given to ca_load_or_create_with()) written 0600,
  * self-signed certificate valid 10 years, subject
  * "CN=tlspeek CA <hostname> <YYYY-MM-DD>, O=tlspeek", basicConstraints
  * CA:TRUE critical, keyUsage keyCertSign+cRLSign critical, SKI.
  * On failure logs one plain-words error (which file, what is wrong) and
  * returns NULL. The caller owns the result: ca_free(). */
 ca *ca_load_or_create(const char *dir);
+/* The same, with the key type of a CA created now; an existing CA is
+ * loaded whatever its key. ca_load_or_create(dir) is
+ * ca_load_or_create_with(dir, CA_KEY_EC_P256). */
+ca *ca_load_or_create_with(const char *dir, ca_key_type type);
 void ca_free(ca *c);
+
+/* Move dir/ca.pem and dir/ca.key aside, to dir/ca-YYYYMMDD-HHMMSS.pem and
+ * .key (a "-N" suffix when those exist), so that the next
+ * ca_load_or_create_with() makes a new CA. The backups keep the files'
+ * modes (the key stays 0600) and never overwrite anything. *cert_backup
+ * and *key_backup get the new paths (caller frees), or NULL for a file
+ * that did not exist. Returns 0, or -1 after logging why. */
+int ca_backup_files(const char *dir, char **cert_backup, char **key_backup);
+
+/* The SHA-256 fingerprint of x's DER into out (CA_FINGERPRINT_SIZE
+ * bytes), formatted as described at CA_FINGERPRINT_SIZE. 0 or -1. */
+int ca_fingerprint_sha256(const X509 *x, char *out, size_t size);
 
 /* Borrowed: the CA certificate, and the path of its PEM file. */
 X509 *ca_get0_cert(const ca *c);

@@ -8,6 +8,7 @@
 
 #include "access.h"
 #include "authority.h"
+#include "ca.h"
 #include "connect_to.h"
 
 #define CONFIG_MAX_DNS 8
@@ -19,6 +20,7 @@
 typedef struct {
     authority listen;           /* -l/--listen */
     char *ca_dir;               /* --ca-dir, or the XDG default; owned */
+    ca_key_type ca_key_type;    /* --ca-key-type, for a CA created now */
     const char *dns[CONFIG_MAX_DNS]; /* --dns, borrowed from argv */
     int n_dns;
     const char *upstream_ca;    /* --upstream-ca, borrowed from argv */
@@ -51,5 +53,9 @@ typedef enum {
 config_result config_parse(int argc, char **argv, config *out,
                            FILE *out_stream, FILE *err_stream);
 void config_free(config *c);
+
+/* $XDG_CONFIG_HOME/tlspeek when that is absolute, else ~/.config/tlspeek;
+ * NULL when neither is set. Caller frees. */
+char *config_default_ca_dir(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* ca — loads the local certificate authority from its directory, or creates
- * it there on first use, and signs leaves with its private key. */
+ * it there on first use (EC P-256 or RSA 2048), moves it aside for
+ * `tlspeek ca regenerate`, and signs leaves with its private key. */
 #include "ca.h"
 
 #include <errno.h>
@@ -239,9 +240,9 @@ cleanup:
     return rc;
 }
 
-static int create_ca(ca *c, const char *key_path)
+static int create_ca(ca *c, const char *key_path, ca_key_type type)
 {
-    c->key = EVP_EC_gen("P-256");
+    c->key = type == CA_KEY_RSA2048 ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
     if (!c->key) {
         log_ssl_error("cannot generate the key for", key_path);
         return -1;
@@ -259,8 +260,8 @@ static int create_ca(ca *c, const char *key_path)
         unlink(key_path);
         return -1;
     }
-    log_info("created a new CA in %s; install %s in your client's trust store",
-             c->cert_path, c->cert_path);
+    log_info("created a new CA in %s; trust it with 'tlspeek ca install', or "
+             "install it in your client's trust store", c->cert_path);
     return 0;
 }
 
@@ -310,7 +311,23 @@ static int load_ca(ca *c, const char *key_path)
     return 0;
 }
 
+int ca_key_type_parse(const char *name, ca_key_type *out)
+{
+    if (strcmp(name, "ec-p256") == 0)
+        *out = CA_KEY_EC_P256;
+    else if (strcmp(name, "rsa2048") == 0)
+        *out = CA_KEY_RSA2048;
+    else
+        return -1;
+    return 0;
+}
+
 ca *ca_load_or_create(const char *dir)
+{
+    return ca_load_or_create_with(dir, CA_KEY_EC_P256);
+}
+
+ca *ca_load_or_create_with(const char *dir, ca_key_type type)
 {
     ca *c = NULL;
     char *key_path = NULL;
@@ -336,7 +353,7 @@ ca *ca_load_or_create(const char *dir)
                   have_cert ? c->cert_path : key_path);
         goto fail;
     }
-    if ((have_cert ? load_ca(c, key_path) : create_ca(c, key_path)) != 0)
+    if ((have_cert ? load_ca(c, key_path) : create_ca(c, key_path, type)) != 0)
         goto fail;
     free(key_path);
     return c;
@@ -344,6 +361,108 @@ fail:
     free(key_path);
     ca_free(c);
     return NULL;
+}
+
+/* Hard-link each existing file to its backup name: link() fails with
+ * EEXIST instead of replacing, so an older backup is never lost, and the
+ * CA stays untouched until both links exist. to[i] stays NULL for a file
+ * that does not exist. */
+static int link_backups(char *const from[2], const int have[2], const char *dir,
+                        char *to[2])
+{
+    static const char *const ext[2] = {".pem", ".key"};
+    char stamp[32] = "00000000-000000";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (localtime_r(&now, &tm))
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char suffix[16] = "";
+        if (attempt)
+            snprintf(suffix, sizeof suffix, "-%d", attempt);
+        int i = 0, err = 0;
+        for (; i < 2; i++) {
+            if (!have[i])
+                continue;
+            char name[64];
+            snprintf(name, sizeof name, "ca-%s%s%s", stamp, suffix, ext[i]);
+            if (!(to[i] = join_path(dir, name))) {
+                err = ENOMEM;
+                break;
+            }
+            if (link(from[i], to[i]) != 0) {
+                err = errno;
+                free(to[i]);
+                to[i] = NULL;
+                break;
+            }
+        }
+        if (i == 2)
+            return 0;
+        for (int j = 0; j < i; j++) {
+            if (to[j])
+                unlink(to[j]);
+            free(to[j]);
+            to[j] = NULL;
+        }
+        if (err != EEXIST) {
+            log_error("cannot back up %s: %s", from[i], strerror(err));
+            return -1;
+        }
+    }
+    log_error("cannot back up the CA in %s: too many backups from this second", dir);
+    return -1;
+}
+
+int ca_backup_files(const char *dir, char **cert_backup, char **key_backup)
+{
+    int rc = -1;
+    char *from[2] = {join_path(dir, CA_CERT_FILE), join_path(dir, CA_KEY_FILE)};
+    char *to[2] = {NULL, NULL};
+    int have[2] = {0, 0};
+    *cert_backup = *key_backup = NULL;
+    if (!from[0] || !from[1]) {
+        log_error("out of memory backing up the CA in %s", dir);
+        goto cleanup;
+    }
+    have[0] = file_exists(from[0]);
+    have[1] = file_exists(from[1]);
+    if (have[0] < 0 || have[1] < 0)
+        goto cleanup;
+    if ((have[0] || have[1]) && link_backups(from, have, dir, to) != 0)
+        goto cleanup;
+    /* Certificate first: should the key's unlink fail, the next start
+     * reports a key without a certificate instead of using either. */
+    for (int i = 0; i < 2; i++) {
+        if (have[i] && unlink(from[i]) != 0) {
+            log_error("cannot remove %s after backing it up to %s: %s", from[i],
+                      to[i], strerror(errno));
+            goto cleanup;
+        }
+    }
+    *cert_backup = to[0];
+    *key_backup = to[1];
+    to[0] = to[1] = NULL;
+    rc = 0;
+cleanup:
+    free(to[0]);
+    free(to[1]);
+    free(from[0]);
+    free(from[1]);
+    return rc;
+}
+
+int ca_fingerprint_sha256(const X509 *x, char *out, size_t size)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (size < CA_FINGERPRINT_SIZE || !X509_digest(x, EVP_sha256(), md, &len) ||
+        len * 3 > size)
+        return -1;
+    char *p = out;
+    for (unsigned int i = 0; i < len; i++)
+        p += sprintf(p, "%s%02X", i ? ":" : "", md[i]);
+    return 0;
 }
 
 void ca_free(ca *c)

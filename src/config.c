@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ca.h"
 #include "version.h"
 
 static const char usage_text[] =
@@ -24,6 +25,7 @@ static const char help_text[] =
     "                          IPv6 as [::1]:8080; port 0 picks a free one)\n"
     "      --ca-dir DIR        where the CA lives (default $XDG_CONFIG_HOME/tlspeek,\n"
     "                          else ~/.config/tlspeek); created on first use\n"
+    "      --ca-key-type TYPE  key of a CA created now: " CA_KEY_TYPE_NAMES "\n"
     "      --dns ADDR[:PORT]   name server to use instead of /etc/resolv.conf\n"
     "                          (repeatable)\n"
     "      --upstream-ca FILE  extra PEM trust anchors for upstream servers\n"
@@ -44,9 +46,13 @@ static const char help_text[] =
     "      --max-conns N       most client connections at once (10000)\n"
     "  -q, --quiet             no per-connection console lines\n"
     "      --help              this text\n"
-    "      --version           print the version\n";
+    "      --version           print the version\n"
+    "\n"
+    "The CA itself: tlspeek ca --help (path, show, export, install, uninstall,\n"
+    "regenerate).\n";
 
 enum {
+    OPT_CA_KEY_TYPE = 255,
     OPT_CA_DIR = 256, OPT_DNS, OPT_UPSTREAM_CA, OPT_CONNECT_TO, OPT_HELP,
     OPT_VERSION, OPT_PROXY_AUTH, OPT_ALLOW_REMOTE, OPT_MAX_HEAD_BYTES,
     OPT_HEAD_TIMEOUT, OPT_DNS_TIMEOUT, OPT_CONNECT_TIMEOUT,
@@ -56,6 +62,7 @@ enum {
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
     {"ca-dir", required_argument, NULL, OPT_CA_DIR},
+    {"ca-key-type", required_argument, NULL, OPT_CA_KEY_TYPE},
     {"dns", required_argument, NULL, OPT_DNS},
     {"upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA},
     {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
@@ -75,7 +82,7 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static char *default_ca_dir(void)
+char *config_default_ca_dir(void)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME");
     const char *home = getenv("HOME");
@@ -159,6 +166,11 @@ config_result config_parse(int argc, char **argv, config *out,
         switch (opt) {
         case 'l': listen_text = optarg; break;
         case OPT_CA_DIR: ca_dir = optarg; break;
+        case OPT_CA_KEY_TYPE:
+            if (ca_key_type_parse(optarg, &out->ca_key_type) != 0)
+                return usage_error(err_stream, "--ca-key-type takes " CA_KEY_TYPE_NAMES,
+                                   optarg);
+            break;
         case OPT_DNS:
             if (out->n_dns == CONFIG_MAX_DNS)
                 return usage_error(err_stream, "too many --dns servers", NULL);
@@ -252,7 +264,7 @@ config_result config_parse(int argc, char **argv, config *out,
                 "CIDR[,CIDR...]\n", where);
         return CONFIG_EXIT_USAGE;
     }
-    out->ca_dir = ca_dir ? strdup(ca_dir) : default_ca_dir();
+    out->ca_dir = ca_dir ? strdup(ca_dir) : config_default_ca_dir();
     if (!out->ca_dir)
         return usage_error(err_stream, "no --ca-dir given and neither "
                            "XDG_CONFIG_HOME nor HOME is set", NULL);

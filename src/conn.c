@@ -5,6 +5,8 @@
 #include "conn_priv.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,6 +413,10 @@ void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
     if (!c)
         goto fail;
     c->env = env;
+    /* Requests and responses are small writes that wait for each other:
+     * Nagle's algorithm with delayed ACKs would add ~40 ms to each. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     format_peer(sa, c->client_name, sizeof c->client_name);
     evutil_gettimeofday(&c->started, NULL);
     c->last_activity = c->started;

@@ -2,13 +2,17 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "cacli.h"
 #include "config.h"
 #include "log.h"
 #include "proxy.h"
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "ca") == 0)
+        return cacli_main(argc - 1, argv + 1);
     config cfg;
     switch (config_parse(argc, argv, &cfg, stdout, stderr)) {
     case CONFIG_EXIT_OK:

@@ -121,7 +121,7 @@ proxy *proxy_new(const config *cfg)
         log_error("cannot create the event loop");
         goto fail;
     }
-    p->ca = ca_load_or_create(cfg->ca_dir);
+    p->ca = ca_load_or_create_with(cfg->ca_dir, cfg->ca_key_type);
     if (!p->ca || setup_tls(p) != 0)
         goto fail;
     p->dns = make_resolver(p->base, cfg);

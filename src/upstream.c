@@ -3,6 +3,8 @@
 #include "upstream.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +102,9 @@ static void connect_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     upstream_req *req = arg;
     if (what & BEV_EVENT_CONNECTED) {
+        /* As on the client side: no Nagle delay on small exchanges. */
+        int one = 1;
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         finish(req, UPSTREAM_OK);
         return;
     }
