@@ -273,6 +273,8 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+static int check_private(const char *path, const char *wanted_mode);
+
 static int load_ca(ca *c, const char *key_path)
 {
     BIO *bio = BIO_new_file(c->cert_path, "r");
@@ -304,10 +306,25 @@ static int load_ca(ca *c, const char *key_path)
                   "a new CA", c->cert_path, key_path);
         return -1;
     }
+    return check_private(key_path, "600");
+}
+
+/* The CA key signs certificates every client trusts: a key or directory
+ * that others can read or write is refused, with the command that fixes
+ * it, rather than used. */
+static int check_private(const char *path, const char *wanted_mode)
+{
     struct stat st;
-    if (stat(key_path, &st) == 0 && (st.st_mode & 077))
-        log_warn("CA key %s is readable by other users (mode %03o); "
-                 "chmod 600 it", key_path, (unsigned)(st.st_mode & 0777));
+    if (stat(path, &st) != 0) {
+        log_error("cannot access %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        log_error("%s is open to other users (mode %03o); the CA key must be "
+                  "private: run chmod %s %s", path, (unsigned)(st.st_mode & 0777),
+                  wanted_mode, path);
+        return -1;
+    }
     return 0;
 }
 
@@ -335,7 +352,7 @@ ca *ca_load_or_create_with(const char *dir, ca_key_type type)
         log_error("no CA directory given");
         return NULL;
     }
-    if (make_dirs(dir) != 0)
+    if (make_dirs(dir) != 0 || check_private(dir, "700") != 0)
         return NULL;
     c = calloc(1, sizeof *c);
     if (!c || !(c->cert_path = join_path(dir, CA_CERT_FILE)) ||

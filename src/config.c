@@ -162,7 +162,7 @@ config_result config_parse(int argc, char **argv, config *out,
     optind = 1;
     opterr = 0; /* we print our own one-line reason */
     int opt;
-    while ((opt = getopt_long(argc, argv, ":l:kq", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+:l:kq", long_options, NULL)) != -1) {
         switch (opt) {
         case 'l': listen_text = optarg; break;
         case OPT_CA_DIR: ca_dir = optarg; break;

@@ -93,8 +93,9 @@ static void log_final_line(conn *c)
     if (!c->target_name[0] || !c->client)
         return;
     char up[32], down[32];
-    conn_format_bytes(pump_bytes_in(c->client), up, sizeof up);
-    conn_format_bytes(pump_bytes_out(c->client), down, sizeof down);
+    conn_format_bytes(pump_bytes_in(c->client) - c->tunnel_base_in, up, sizeof up);
+    conn_format_bytes(pump_bytes_out(c->client) - c->tunnel_base_out, down,
+                      sizeof down);
     log_info("%s closed %s after %.3f s: %s up, %s down (%s)", c->client_name,
              c->target_name, elapsed_seconds(&c->started), up, down,
              c->close_reason);

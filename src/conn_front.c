@@ -171,6 +171,8 @@ static void connect_done(upstream_status status, struct bufferevent *bev,
     front_write_connect_ok(out);
     pump_send_buffer(c->client, out);
     evbuffer_free(out);
+    c->tunnel_base_in = pump_bytes_in(c->client);
+    c->tunnel_base_out = pump_bytes_out(c->client);
     conn_set_state(c, CONN_TUNNEL_PEEK);
     /* Browsers open tunnels ahead of need: waiting is not an error. */
     conn_arm_timer(c, c->env->idle_timeout);

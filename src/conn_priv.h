@@ -55,6 +55,9 @@ struct conn {
     char target_name[AUTHORITY_HOST_MAX + 10]; /* formatted target */
     char upstream_peer[INET6_ADDRSTRLEN + 8];  /* address connected to */
     bool upstream_ended;        /* the upstream side reported on_end */
+    /* Client bytes counted before the tunnel began (the CONNECT head and
+     * our 200), left out of the tunnel's totals. */
+    unsigned long long tunnel_base_in, tunnel_base_out;
     bool client_ended;
 
     /* Interception */
