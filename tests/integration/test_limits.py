@@ -292,3 +292,38 @@ class ListenTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CaPermissionTests(unittest.TestCase):
+    """The CA key and its directory must be private; wider permissions are
+    refused at start with the chmod that fixes them."""
+
+    def start(self, ca_dir):
+        from harness import binary_path
+        return run_tool([str(binary_path()), "-l", "127.0.0.1:0", "--ca-dir",
+                         str(ca_dir)], check=False, timeout=10)
+
+    def test_open_directory_is_refused(self):
+        import tempfile
+        from pathlib import Path
+        with tempfile.TemporaryDirectory() as tmp:
+            ca_dir = Path(tmp) / "ca"
+            ca_dir.mkdir(mode=0o755)
+            ca_dir.chmod(0o755)
+            result = self.start(ca_dir)
+            output = (result.stdout + result.stderr).decode()
+            self.assertEqual(result.returncode, 1, output)
+            self.assertIn(f"chmod 700 {ca_dir}", output)
+
+    def test_readable_key_is_refused(self):
+        import tempfile
+        from pathlib import Path
+        with tempfile.TemporaryDirectory() as tmp:
+            ca_dir = Path(tmp) / "ca"
+            with Proxy(ca_dir=ca_dir):
+                pass  # creates the CA, private
+            (ca_dir / "ca.key").chmod(0o644)
+            result = self.start(ca_dir)
+            output = (result.stdout + result.stderr).decode()
+            self.assertEqual(result.returncode, 1, output)
+            self.assertIn(f"chmod 600 {ca_dir / 'ca.key'}", output)
