@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unittest
 
-from harness import Origin
+from harness import Origin, run_tool
 from test_proxy import ProxyTestCase
 
 
@@ -49,6 +49,16 @@ class MagicHostTests(ProxyTestCase):
         self.assertEqual(transfer.status, 200, transfer.describe())
         with open(self.proxy.ca_cert, "rb") as f:
             self.assertEqual(transfer.body, f.read())
+
+    def test_page_shows_the_ca_fingerprint_and_platform_steps(self):
+        body = self.fetch("http://tlspeek/").body.decode()
+        openssl = run_tool(["openssl", "x509", "-noout", "-fingerprint", "-sha256",
+                            "-in", str(self.proxy.ca_cert)])
+        fingerprint = openssl.stdout.decode().strip().split("=", 1)[1]
+        self.assertIn(f'<code id="fingerprint">{fingerprint}</code>', body)
+        for platform in ("Linux", "Firefox", "macOS", "Windows", "iOS", "Android"):
+            self.assertIn(platform, body)
+        self.assertIn('href="/ca.crt"', body)
 
     def test_unknown_page_is_404(self):
         transfer = self.fetch("http://tlspeek/nope")
