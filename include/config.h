@@ -3,6 +3,7 @@
 #ifndef TLSPEEK_CONFIG_H
 #define TLSPEEK_CONFIG_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -27,6 +28,9 @@ typedef struct {
     connect_to_rule connect_to[CONFIG_MAX_CONNECT_TO]; /* --connect-to */
     int n_connect_to;
     bool insecure;              /* -k/--insecure */
+    const char *keylog;         /* --keylog, else $SSLKEYLOGFILE, or NULL */
+    regex_t ignore_hosts;       /* --ignore-hosts, when has_ignore_hosts */
+    bool has_ignore_hosts;
     bool quiet;                 /* -q */
     const char *proxy_auth;     /* --proxy-auth USER:PASS, borrowed */
     access_cidr allow[CONFIG_MAX_ALLOW]; /* --allow-remote ranges */
@@ -48,8 +52,8 @@ typedef enum {
 } config_result;
 
 /* Parse argv into *out (zeroed first). Help and version go to out_stream,
- * errors and usage to err_stream. On CONFIG_RUN the caller frees with
- * config_free(). */
+ * errors and usage to err_stream. Whatever the result, the caller frees
+ * with config_free(). */
 config_result config_parse(int argc, char **argv, config *out,
                            FILE *out_stream, FILE *err_stream);
 void config_free(config *c);

@@ -5,6 +5,7 @@
 #ifndef TLSPEEK_CONN_H
 #define TLSPEEK_CONN_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,6 +34,7 @@ typedef struct {
     const connect_to_rule *connect_to; /* --connect-to rules */
     size_t n_connect_to;
     bool insecure;            /* upstream certificates are not verified */
+    const regex_t *ignore_hosts; /* CONNECT hosts relayed untouched, or NULL */
     const access_cidr *allow; /* --allow-remote: remote ranges served */
     size_t n_allow;
     const char *proxy_auth;   /* expected Proxy-Authorization, or NULL */

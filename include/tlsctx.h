@@ -5,6 +5,7 @@
 #define TLSPEEK_TLSCTX_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <openssl/ssl.h>
 
@@ -21,6 +22,11 @@ SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure);
  * as its connection. ALPN: selects "http/1.1" when offered, else none;
  * never h2. NULL on failure (logged). */
 SSL_CTX *tlsctx_new_client_facing(SSL_client_hello_cb_fn hello_cb);
+
+/* Append the TLS secrets of every session made from ctx to keylog (NSS
+ * key log format, one line per secret, flushed at once so Wireshark can
+ * follow a live capture). keylog must outlive ctx. */
+void tlsctx_set_keylog(SSL_CTX *ctx, FILE *keylog);
 
 /* Prepare an upstream SSL for target: SNI = sni when it is a name (else
  * none: never an IP literal), and, unless insecure, verification of the

@@ -14,7 +14,8 @@ static const char usage_text[] =
     "               [--proxy-auth USER:PASS] [--allow-remote CIDR[,CIDR...]]\n"
     "               [--max-head-bytes N] [--head-timeout S] [--dns-timeout S]\n"
     "               [--connect-timeout S] [--handshake-timeout S] [--idle-timeout S]\n"
-    "               [--max-conns N] [-k|--insecure] [-q] [--help] [--version]\n";
+    "               [--max-conns N] [--keylog FILE] [--ignore-hosts REGEX]\n"
+    "               [-k|--insecure] [-q] [--help] [--version]\n";
 
 static const char help_text[] =
     "\n"
@@ -34,6 +35,10 @@ static const char help_text[] =
     "                          HOST:PORT; certificate, SNI and Host stay HOST\n"
     "                          (curl's syntax; empty fields: any/same; repeatable)\n"
     "  -k, --insecure          do not verify upstream certificates\n"
+    "      --keylog FILE       append TLS secrets of both legs (NSS key log\n"
+    "                          format, for Wireshark); default $SSLKEYLOGFILE\n"
+    "      --ignore-hosts REGEX  tunnels to matching hosts are relayed\n"
+    "                          untouched (POSIX extended, case-insensitive)\n"
     "      --proxy-auth USER:PASS  require Basic proxy authentication\n"
     "      --allow-remote CIDR[,CIDR...]  serve clients from these ranges too\n"
     "                          (loopback is always served)\n"
@@ -56,7 +61,8 @@ enum {
     OPT_CA_DIR = 256, OPT_DNS, OPT_UPSTREAM_CA, OPT_CONNECT_TO, OPT_HELP,
     OPT_VERSION, OPT_PROXY_AUTH, OPT_ALLOW_REMOTE, OPT_MAX_HEAD_BYTES,
     OPT_HEAD_TIMEOUT, OPT_DNS_TIMEOUT, OPT_CONNECT_TIMEOUT,
-    OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNS,
+    OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_KEYLOG,
+    OPT_IGNORE_HOSTS,
 };
 
 static const struct option long_options[] = {
@@ -77,6 +83,8 @@ static const struct option long_options[] = {
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"keylog", required_argument, NULL, OPT_KEYLOG},
+    {"ignore-hosts", required_argument, NULL, OPT_IGNORE_HOSTS},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -149,6 +157,9 @@ config_result config_parse(int argc, char **argv, config *out,
                            FILE *out_stream, FILE *err_stream)
 {
     memset(out, 0, sizeof *out);
+    out->keylog = getenv("SSLKEYLOGFILE"); /* what browsers honour too */
+    if (out->keylog && !*out->keylog)
+        out->keylog = NULL;
     out->head_timeout = 30;
     out->dns_timeout = 5;
     out->max_conns = 10000;
@@ -189,6 +200,21 @@ config_result config_parse(int argc, char **argv, config *out,
         }
         case 'k': out->insecure = true; break;
         case 'q': out->quiet = true; break;
+        case OPT_KEYLOG: out->keylog = optarg; break;
+        case OPT_IGNORE_HOSTS: {
+            if (out->has_ignore_hosts)
+                return usage_error(err_stream, "--ignore-hosts given twice; use "
+                                   "one pattern with |", NULL);
+            int rc = regcomp(&out->ignore_hosts, optarg,
+                             REG_EXTENDED | REG_NOSUB | REG_ICASE);
+            if (rc != 0) {
+                char why[160];
+                regerror(rc, &out->ignore_hosts, why, sizeof why);
+                return usage_error(err_stream, why, optarg);
+            }
+            out->has_ignore_hosts = true;
+            break;
+        }
         case OPT_PROXY_AUTH:
             if (!strchr(optarg, ':'))
                 return usage_error(err_stream, "--proxy-auth needs USER:PASS", NULL);
@@ -273,6 +299,9 @@ config_result config_parse(int argc, char **argv, config *out,
 
 void config_free(config *c)
 {
+    if (c->has_ignore_hosts)
+        regfree(&c->ignore_hosts);
+    c->has_ignore_hosts = false;
     free(c->ca_dir);
     c->ca_dir = NULL;
 }

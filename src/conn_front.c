@@ -245,6 +245,15 @@ void conn_tunnel_first_bytes(conn *c)
     unsigned char first;
     if (evbuffer_copyout(in, &first, 1) != 1)
         return;
+    /* Pinned apps reject any certificate but the origin's own: the user
+     * names their hosts, and their tunnels pass through untouched. */
+    if (c->env->ignore_hosts &&
+        regexec(c->env->ignore_hosts, c->target.host, 0, NULL, 0) == 0) {
+        log_info("%s CONNECT %s passthrough (--ignore-hosts)", c->client_name,
+                 c->target_name);
+        conn_start_raw(c);
+        return;
+    }
     /* 0x16: a TLS handshake record. Anything else is not ours to read. */
     if (first == 0x16) {
         conn_tls_start(c);

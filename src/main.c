@@ -16,8 +16,10 @@ int main(int argc, char **argv)
     config cfg;
     switch (config_parse(argc, argv, &cfg, stdout, stderr)) {
     case CONFIG_EXIT_OK:
+        config_free(&cfg);
         return 0;
     case CONFIG_EXIT_USAGE:
+        config_free(&cfg);
         return 2;
     case CONFIG_RUN:
         break;

@@ -1,7 +1,10 @@
 /* proxy — builds the process context and runs the event loop. */
 #include "proxy.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,7 @@ struct proxy {
     listener *listener;
     struct event *sigint_ev, *sigterm_ev;
     char *proxy_auth_header; /* "Basic <base64 of USER:PASS>" */
+    FILE *keylog;            /* --keylog / SSLKEYLOGFILE */
     conn_env env;
 };
 
@@ -89,6 +93,20 @@ static int setup_tls(proxy *p)
     if (!p->env.leaf_key || !p->env.certs || !p->env.client_ctx ||
         !p->env.upstream_ctx)
         return -1;
+    if (p->cfg->keylog) {
+        /* Secrets: readable by the user only, like the CA key. */
+        int fd = open(p->cfg->keylog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        p->keylog = fd >= 0 ? fdopen(fd, "a") : NULL;
+        if (!p->keylog) {
+            log_error("cannot open the key log %s: %s", p->cfg->keylog,
+                      strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        tlsctx_set_keylog(p->env.client_ctx, p->keylog);
+        tlsctx_set_keylog(p->env.upstream_ctx, p->keylog);
+    }
     return 0;
 }
 
@@ -146,6 +164,7 @@ proxy *proxy_new(const config *cfg)
     env->dns = p->dns;
     env->ca = p->ca;
     env->insecure = cfg->insecure;
+    env->ignore_hosts = cfg->has_ignore_hosts ? &cfg->ignore_hosts : NULL;
     env->allow = cfg->allow;
     env->n_allow = (size_t)cfg->n_allow;
     env->proxy_auth = p->proxy_auth_header;
@@ -208,6 +227,8 @@ void proxy_free(proxy *p)
     EVP_PKEY_free(p->env.leaf_key);
     ca_free(p->ca);
     free(p->proxy_auth_header);
+    if (p->keylog)
+        fclose(p->keylog);
     if (p->base)
         event_base_free(p->base);
     free(p);

@@ -83,6 +83,23 @@ SSL_CTX *tlsctx_new_client_facing(SSL_client_hello_cb_fn hello_cb)
     return ctx;
 }
 
+static void write_keylog_line(const SSL *ssl, const char *line)
+{
+    FILE *f = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    if (f) {
+        fprintf(f, "%s\n", line);
+        fflush(f);
+    }
+}
+
+void tlsctx_set_keylog(SSL_CTX *ctx, FILE *keylog)
+{
+    /* The context's app data slot carries the file to the callback, which
+     * OpenSSL gives no argument of its own. */
+    SSL_CTX_set_app_data(ctx, keylog);
+    SSL_CTX_set_keylog_callback(ctx, write_keylog_line);
+}
+
 int tlsctx_prepare_upstream(SSL *ssl, const char *sni, const authority *target,
                             bool insecure)
 {
