@@ -31,6 +31,10 @@ typedef struct {
     const char *keylog;         /* --keylog, else $SSLKEYLOGFILE, or NULL */
     regex_t ignore_hosts;       /* --ignore-hosts, when has_ignore_hosts */
     bool has_ignore_hosts;
+    const char *flows;          /* --flows FILE or "-" */
+    const char *har;            /* --har FILE */
+    const char *bodies;         /* --bodies DIR */
+    unsigned long long body_limit; /* --body-limit BYTES */
     bool quiet;                 /* -q */
     const char *proxy_auth;     /* --proxy-auth USER:PASS, borrowed */
     access_cidr allow[CONFIG_MAX_ALLOW]; /* --allow-remote ranges */

@@ -18,6 +18,7 @@
 #include "ca.h"
 #include "certcache.h"
 #include "connect_to.h"
+#include "flowout.h"
 
 typedef struct conn conn;
 
@@ -48,6 +49,9 @@ typedef struct {
     unsigned long max_conns;
     bool warned_max_conns;    /* the limit warning is logged once per episode */
     char self_address[AUTHORITY_HOST_MAX + 10]; /* the bound "host:port" */
+
+    flowout *out;             /* where completed exchanges go */
+    unsigned long long next_exchange_id;
 
     conn *live;               /* every open connection, for shutdown */
     unsigned long long n_live;

@@ -93,4 +93,9 @@ bool http_head_has_token(const http_head *h, const char *name, const char *token
 /* Free what a head owns and zero it. */
 void http_head_clear(http_head *h);
 
+/* A heap copy of src that owns its own strings (NULL on allocation
+ * failure); free with http_head_free(), which accepts NULL. */
+http_head *http_head_dup(const http_head *src);
+void http_head_free(http_head *h);
+
 #endif

@@ -5,7 +5,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${TLSPEEK_BUILD_DIR:-$ROOT/build}"
 
 # Debian packages needed to build and run tlspeek.
-BUILD_PACKAGES="gcc meson ninja-build pkg-config libevent-dev libssl-dev libhttp-parser-dev ca-certificates"
+BUILD_PACKAGES="gcc meson ninja-build pkg-config libevent-dev libssl-dev libhttp-parser-dev libjansson-dev ca-certificates"
 
 # Install the Debian packages named in "$@" that are not installed yet:
 # directly when root, otherwise print the exact command and stop.

@@ -15,6 +15,7 @@ static const char usage_text[] =
     "               [--max-head-bytes N] [--head-timeout S] [--dns-timeout S]\n"
     "               [--connect-timeout S] [--handshake-timeout S] [--idle-timeout S]\n"
     "               [--max-conns N] [--keylog FILE] [--ignore-hosts REGEX]\n"
+    "               [--flows FILE|-] [--har FILE] [--bodies DIR] [--body-limit BYTES]\n"
     "               [-k|--insecure] [-q] [--help] [--version]\n";
 
 static const char help_text[] =
@@ -35,6 +36,10 @@ static const char help_text[] =
     "                          HOST:PORT; certificate, SNI and Host stay HOST\n"
     "                          (curl's syntax; empty fields: any/same; repeatable)\n"
     "  -k, --insecure          do not verify upstream certificates\n"
+    "      --flows FILE        one JSON object per exchange per line ('-': stdout)\n"
+    "      --har FILE          a HAR 1.2 document of every exchange, kept current\n"
+    "      --bodies DIR        save request and response bodies as files\n"
+    "      --body-limit BYTES  most bytes saved per body (1048576)\n"
     "      --keylog FILE       append TLS secrets of both legs (NSS key log\n"
     "                          format, for Wireshark); default $SSLKEYLOGFILE\n"
     "      --ignore-hosts REGEX  tunnels to matching hosts are relayed\n"
@@ -62,7 +67,7 @@ enum {
     OPT_VERSION, OPT_PROXY_AUTH, OPT_ALLOW_REMOTE, OPT_MAX_HEAD_BYTES,
     OPT_HEAD_TIMEOUT, OPT_DNS_TIMEOUT, OPT_CONNECT_TIMEOUT,
     OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_KEYLOG,
-    OPT_IGNORE_HOSTS,
+    OPT_IGNORE_HOSTS, OPT_FLOWS, OPT_HAR, OPT_BODIES, OPT_BODY_LIMIT,
 };
 
 static const struct option long_options[] = {
@@ -85,6 +90,10 @@ static const struct option long_options[] = {
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"keylog", required_argument, NULL, OPT_KEYLOG},
     {"ignore-hosts", required_argument, NULL, OPT_IGNORE_HOSTS},
+    {"flows", required_argument, NULL, OPT_FLOWS},
+    {"har", required_argument, NULL, OPT_HAR},
+    {"bodies", required_argument, NULL, OPT_BODIES},
+    {"body-limit", required_argument, NULL, OPT_BODY_LIMIT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -160,6 +169,7 @@ config_result config_parse(int argc, char **argv, config *out,
     out->keylog = getenv("SSLKEYLOGFILE"); /* what browsers honour too */
     if (out->keylog && !*out->keylog)
         out->keylog = NULL;
+    out->body_limit = 1024 * 1024;
     out->head_timeout = 30;
     out->dns_timeout = 5;
     out->max_conns = 10000;
@@ -201,6 +211,16 @@ config_result config_parse(int argc, char **argv, config *out,
         case 'k': out->insecure = true; break;
         case 'q': out->quiet = true; break;
         case OPT_KEYLOG: out->keylog = optarg; break;
+        case OPT_FLOWS: out->flows = optarg; break;
+        case OPT_HAR: out->har = optarg; break;
+        case OPT_BODIES: out->bodies = optarg; break;
+        case OPT_BODY_LIMIT: {
+            long v = parse_number(optarg, 0, 1L << 40);
+            if (v < 0)
+                return usage_error(err_stream, "not a valid number", optarg);
+            out->body_limit = (unsigned long long)v;
+            break;
+        }
         case OPT_IGNORE_HOSTS: {
             if (out->has_ignore_hosts)
                 return usage_error(err_stream, "--ignore-hosts given twice; use "

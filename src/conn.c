@@ -113,6 +113,7 @@ void conn_close(conn *c, const char *reason)
         return;
     snprintf(c->close_reason_buf, sizeof c->close_reason_buf, "%s", reason);
     c->close_reason = c->close_reason_buf;
+    conn_tap_abort(c, c->close_reason);
     log_final_line(c);
     conn_set_state(c, CONN_CLOSING);
     upstream_cancel(c->connecting);
@@ -461,6 +462,7 @@ void conn_close_all(conn_env *env)
         conn *c = env->live;
         if (c->state != CONN_CLOSING)
             c->close_reason = "proxy shutting down";
+        conn_tap_abort(c, "proxy shutting down");
         conn_free(c);
     }
 }

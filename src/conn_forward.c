@@ -27,6 +27,10 @@ static void move_bytes(conn *c, struct evbuffer *from, size_t n, pump *to)
         conn_close(c, "out of memory");
         return;
     }
+    /* The tap sees exactly what crosses: the rewritten head, then the
+     * bodies and responses byte for byte. */
+    conn_tap_bytes(c, to == c->upstream, (const char *)evbuffer_pullup(from, (ssize_t)n),
+                   n);
     evbuffer_remove_buffer(from, piece, n);
     pump_send_buffer(to, piece);
     evbuffer_free(piece);
@@ -34,6 +38,10 @@ static void move_bytes(conn *c, struct evbuffer *from, size_t n, pump *to)
 
 static void send_request_head(conn *c)
 {
+    conn_tap_start(c, "http");
+    size_t head_len = evbuffer_get_length(c->pending_head);
+    conn_tap_bytes(c, true, (const char *)evbuffer_pullup(c->pending_head, -1),
+                   head_len);
     pump_send_buffer(c->upstream, c->pending_head);
     evbuffer_free(c->pending_head);
     c->pending_head = NULL;
@@ -186,6 +194,8 @@ void conn_forward_upstream_input(conn *c, struct evbuffer *data)
 void conn_forward_upstream_ended(conn *c, bool error, const char *reason)
 {
     c->upstream_ended = true;
+    if (!error)
+        conn_tap_end(c, c->upstream);
     if (c->state != CONN_FORWARD) {
         conn_retire_upstream(c); /* an idle keep-alive connection went away */
         return;

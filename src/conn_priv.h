@@ -66,6 +66,7 @@ struct conn {
     X509 *leaf;                 /* chosen for the client handshake */
     bool leaf_from_cache;
     http_flow *flow;            /* read-only tap on the decrypted bytes */
+    const char *flow_scheme;    /* "https" in tunnels, "http" forwarded */
     int refuse_status;          /* 502/504 for CONN_TLS_REFUSE */
     char refuse_reason[512];
 
@@ -128,9 +129,16 @@ void conn_tls_client_handshake_done(conn *c);
 void conn_tls_refuse_input(conn *c, struct evbuffer *plain);
 void conn_tls_timeout(conn *c);
 void conn_tls_client_paused(conn *c);
-/* Show what the tap saw of the plaintext in data (not consumed). */
+
+/* conn_tap.c: the read-only exchange tap and the records it makes */
+/* Start tapping this connection's plaintext; scheme is "https" or "http". */
+void conn_tap_start(conn *c, const char *scheme);
+/* Show the tap bytes (not consumed) going from -> the other side. */
 void conn_tap(conn *c, pump *from, struct evbuffer *data);
+void conn_tap_bytes(conn *c, bool from_client, const char *data, size_t len);
 void conn_tap_end(conn *c, pump *from);
+/* The connection ends: exchanges still open are reported with reason. */
+void conn_tap_abort(conn *c, const char *reason);
 
 /* conn_forward.c */
 void conn_forward_start(conn *c, const http_head *head, bool complete);

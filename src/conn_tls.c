@@ -182,53 +182,6 @@ void conn_tls_timeout(conn *c)
                                 : "client sent no complete TLS hello in time");
 }
 
-static void on_exchange(void *arg, const http_exchange *ex)
-{
-    conn *c = arg;
-    char size[32];
-    conn_format_bytes(ex->response_bytes, size, sizeof size);
-    /* Origin-form targets are shown as the absolute URL the user knows. */
-    bool origin_form = ex->target[0] == '/';
-    log_info("%s %s %s%s%s %d %s %s", c->client_name, ex->method,
-             origin_form ? "https://" : "", origin_form ? c->target_name : "",
-             ex->target, ex->status, ex->content_type ? ex->content_type : "-",
-             size);
-}
-
-/* Feed the tap without consuming: it only reads. */
-void conn_tap(conn *c, pump *from, struct evbuffer *data)
-{
-    bool from_client = from == c->client;
-    struct evbuffer_ptr pos;
-    evbuffer_ptr_set(data, &pos, 0, EVBUFFER_PTR_SET);
-    struct evbuffer_iovec v;
-    size_t seen = 0;
-    while (evbuffer_peek(data, -1, &pos, &v, 1) == 1 && v.iov_len > 0) {
-        if (from_client)
-            http_flow_client_data(c->flow, v.iov_base, v.iov_len);
-        else
-            http_flow_server_data(c->flow, v.iov_base, v.iov_len);
-        seen += v.iov_len;
-        if (evbuffer_ptr_set(data, &pos, seen, EVBUFFER_PTR_SET) != 0)
-            break;
-    }
-    const char *why = NULL;
-    if (http_flow_stopped(c->flow, &why)) {
-        log_info("%s %s: HTTP inspection stopped (%s); relaying bytes as they are",
-                 c->client_name, c->target_name, why);
-        http_flow_free(c->flow);
-        c->flow = NULL;
-    }
-}
-
-void conn_tap_end(conn *c, pump *from)
-{
-    if (from == c->upstream)
-        http_flow_server_data(c->flow, "", 0);
-    else
-        http_flow_client_data(c->flow, "", 0);
-}
-
 void conn_tls_client_handshake_done(conn *c)
 {
     SSL *ssl = tlsm_get0_ssl(pump_tls(c->client));
@@ -243,7 +196,7 @@ void conn_tls_client_handshake_done(conn *c)
     log_info("%s CONNECT %s intercepted %s (cert %s)", c->client_name,
              c->target_name, SSL_get_version(ssl),
              c->leaf_from_cache ? "cached" : "minted");
-    c->flow = http_flow_new(c->env->max_head_bytes, on_exchange, c);
+    conn_tap_start(c, "https");
     conn_set_state(c, CONN_TLS_RELAY);
     conn_touch(c);
     conn_arm_timer(c, c->env->idle_timeout);

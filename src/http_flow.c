@@ -1,35 +1,41 @@
 /* http_flow — pairs requests and responses on a read-only tap. */
 #include "http_flow.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_msg.h"
-
 /* What the tap keeps of a request until its response completes. */
 typedef struct {
-    char method[24];
-    char *target;
-    char *host;
+    unsigned long long id;
+    http_head *request;          /* owned copy */
+    struct timeval start, request_end;
     unsigned long long body_bytes;
 } pending;
 
 struct http_flow {
     http_msg_parser *requests, *responses;
-    http_flow_cb cb;
+    const http_flow_callbacks *cbs;
     void *arg;
+    unsigned long long *next_id;
     pending queue[HTTP_FLOW_MAX_PENDING]; /* ring of requests in order */
     size_t head, count;
-    bool request_open;       /* the newest request's body is still arriving */
-    bool response_started;   /* a response head for queue[head] was seen */
-    bool response_expects_no_body_set;
+    bool request_open;           /* the newest request is still arriving */
+    bool response_prepared;      /* expect_no_body decided for queue[head] */
+    struct timeval response_start;
     unsigned long long response_bytes;
     bool stopped;
     const char *stop_reason;
 };
 
-http_flow *http_flow_new(size_t max_head_bytes, http_flow_cb cb, void *arg)
+static struct timeval now(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return tv;
+}
+
+http_flow *http_flow_new(size_t max_head_bytes, unsigned long long *next_id,
+                         const http_flow_callbacks *cbs, void *arg)
 {
     http_flow *f = calloc(1, sizeof *f);
     if (!f)
@@ -40,16 +46,15 @@ http_flow *http_flow_new(size_t max_head_bytes, http_flow_cb cb, void *arg)
         http_flow_free(f);
         return NULL;
     }
-    f->cb = cb;
+    f->cbs = cbs;
     f->arg = arg;
+    f->next_id = next_id;
     return f;
 }
 
-static void pending_clear(pending *p)
+static pending *at(http_flow *f, size_t i)
 {
-    free(p->target);
-    free(p->host);
-    memset(p, 0, sizeof *p);
+    return &f->queue[(f->head + i) % HTTP_FLOW_MAX_PENDING];
 }
 
 void http_flow_free(http_flow *f)
@@ -57,7 +62,7 @@ void http_flow_free(http_flow *f)
     if (!f)
         return;
     for (size_t i = 0; i < f->count; i++)
-        pending_clear(&f->queue[(f->head + i) % HTTP_FLOW_MAX_PENDING]);
+        http_head_free(at(f, i)->request);
     http_msg_parser_free(f->requests);
     http_msg_parser_free(f->responses);
     free(f);
@@ -78,26 +83,63 @@ bool http_flow_stopped(const http_flow *f, const char **reason)
     return f->stopped;
 }
 
-static pending *newest(http_flow *f)
+/* Report and drop the oldest pending exchange. */
+static void finish_oldest(http_flow *f, const http_head *response, bool upgraded,
+                          const char *error)
 {
-    return &f->queue[(f->head + f->count - 1) % HTTP_FLOW_MAX_PENDING];
+    pending *p = at(f, 0);
+    http_exchange ex = {
+        .id = p->id,
+        .request = p->request,
+        .response = response,
+        .start = p->start,
+        .request_end = p->request_end,
+        .response_start = response ? f->response_start : (struct timeval){0, 0},
+        .end = now(),
+        .request_bytes = p->body_bytes,
+        .response_bytes = f->response_bytes,
+        .upgraded = upgraded,
+        .error = error,
+    };
+    f->cbs->on_exchange(f->arg, &ex);
+    http_head_free(p->request);
+    memset(p, 0, sizeof *p);
+    f->head = (f->head + 1) % HTTP_FLOW_MAX_PENDING;
+    f->count--;
+    f->response_bytes = 0;
+    f->response_prepared = false;
+    f->response_start = (struct timeval){0, 0};
 }
 
-static void on_request_head(http_flow *f, const http_head *h)
+void http_flow_abort(http_flow *f, const char *reason)
+{
+    /* The oldest may have a response head already; the rest have none. */
+    const http_head *partial = http_msg_head(f->responses);
+    bool first = true;
+    while (f->count > 0) {
+        bool has_head = first && f->response_start.tv_sec != 0 && partial;
+        finish_oldest(f, has_head ? partial : NULL, false, reason);
+        first = false;
+    }
+    stop(f, reason);
+}
+
+static void on_request_head(http_flow *f, const http_head *h, struct timeval start)
 {
     if (f->count == HTTP_FLOW_MAX_PENDING) {
         stop(f, "too many requests waiting for responses");
         return;
     }
-    f->count++;
-    pending *p = newest(f);
-    snprintf(p->method, sizeof p->method, "%s", h->method);
-    p->target = strdup(h->target ? h->target : "");
-    const char *host = http_head_get(h, "Host");
-    p->host = host ? strdup(host) : NULL;
-    f->request_open = true;
-    if (!p->target || (host && !p->host))
+    pending *p = at(f, f->count);
+    p->request = http_head_dup(h);
+    if (!p->request) {
         stop(f, "out of memory");
+        return;
+    }
+    p->id = (*f->next_id)++;
+    p->start = start;
+    f->count++;
+    f->request_open = true;
 }
 
 void http_flow_client_data(http_flow *f, const char *data, size_t len)
@@ -106,6 +148,8 @@ void http_flow_client_data(http_flow *f, const char *data, size_t len)
     while (!f->stopped && (len > 0 || eof)) {
         size_t used = 0, body_len = 0;
         const char *body = NULL;
+        /* A head that ends in this piece began no later than now. */
+        struct timeval t = now();
         http_msg_event ev = http_msg_feed(f->requests, data, len, &used, &body,
                                           &body_len);
         data += used;
@@ -114,13 +158,19 @@ void http_flow_client_data(http_flow *f, const char *data, size_t len)
         case HTTP_MSG_NEED_MORE:
             return;
         case HTTP_MSG_HEAD:
-            on_request_head(f, http_msg_head(f->requests));
+            on_request_head(f, http_msg_head(f->requests), t);
             break;
         case HTTP_MSG_BODY:
-            if (f->count)
-                newest(f)->body_bytes += body_len;
+            if (f->count && f->request_open) {
+                pending *p = at(f, f->count - 1);
+                p->body_bytes += body_len;
+                if (f->cbs->on_body)
+                    f->cbs->on_body(f->arg, p->id, true, body, body_len);
+            }
             break;
         case HTTP_MSG_END:
+            if (f->count && f->request_open)
+                at(f, f->count - 1)->request_end = now();
             f->request_open = false;
             if (eof)
                 return;
@@ -131,46 +181,20 @@ void http_flow_client_data(http_flow *f, const char *data, size_t len)
              * response side decides whether that is expected. */
             if (strcmp(http_msg_error(f->requests), "upgraded") == 0)
                 return;
-            stop(f, "client bytes are not HTTP");
+            http_flow_abort(f, "client bytes are not HTTP");
             return;
         }
     }
 }
 
-/* The response for queue[head] is complete. */
-static void complete_exchange(http_flow *f, const http_head *resp, bool upgraded)
-{
-    if (f->count == 0) {
-        stop(f, "a response without a request");
-        return;
-    }
-    pending *p = &f->queue[f->head];
-    http_exchange ex = {
-        .method = p->method,
-        .target = p->target,
-        .host = p->host,
-        .status = resp ? resp->status : 0,
-        .content_type = resp ? http_head_get(resp, "Content-Type") : NULL,
-        .request_bytes = p->body_bytes,
-        .response_bytes = f->response_bytes,
-        .upgraded = upgraded,
-    };
-    f->cb(f->arg, &ex);
-    pending_clear(p);
-    f->head = (f->head + 1) % HTTP_FLOW_MAX_PENDING;
-    f->count--;
-    f->response_bytes = 0;
-    f->response_started = false;
-    f->response_expects_no_body_set = false;
-}
-
 /* Before a response's first byte: a HEAD request's answer has no body. */
 static void prepare_response(http_flow *f)
 {
-    if (f->response_expects_no_body_set || f->count == 0)
+    if (f->response_prepared || f->count == 0)
         return;
-    f->response_expects_no_body_set = true;
-    if (strcmp(f->queue[f->head].method, "HEAD") == 0)
+    f->response_prepared = true;
+    f->response_start = (struct timeval){0, 0};
+    if (strcmp(at(f, 0)->request->method, "HEAD") == 0)
         http_msg_expect_no_body(f->responses);
 }
 
@@ -178,7 +202,13 @@ void http_flow_server_data(http_flow *f, const char *data, size_t len)
 {
     bool eof = len == 0;
     while (!f->stopped && (len > 0 || eof)) {
+        if (f->count == 0 && !eof) {
+            http_flow_abort(f, "a response without a request");
+            return;
+        }
         prepare_response(f);
+        if (f->response_start.tv_sec == 0 && len > 0)
+            f->response_start = now();
         size_t used = 0, body_len = 0;
         const char *body = NULL;
         http_msg_event ev = http_msg_feed(f->responses, data, len, &used, &body,
@@ -190,30 +220,34 @@ void http_flow_server_data(http_flow *f, const char *data, size_t len)
         case HTTP_MSG_NEED_MORE:
             return;
         case HTTP_MSG_HEAD:
-            f->response_started = true;
             break;
         case HTTP_MSG_BODY:
             f->response_bytes += body_len;
+            if (f->cbs->on_body && f->count)
+                f->cbs->on_body(f->arg, at(f, 0)->id, false, body, body_len);
             break;
         case HTTP_MSG_END:
+            if (f->count == 0)
+                return;
             if (h && h->status == 101) {
-                complete_exchange(f, h, true);
-                stop(f, "upgraded to websocket");
+                finish_oldest(f, h, true, NULL);
+                http_flow_abort(f, "upgraded to websocket");
                 return;
             }
             if (h && h->status >= 100 && h->status < 200) {
-                f->response_started = false; /* interim: the answer follows */
+                f->response_prepared = true; /* interim: the answer follows */
                 break;
             }
-            complete_exchange(f, h, false);
+            finish_oldest(f, h, false, NULL);
             if (eof)
                 return;
             break;
         case HTTP_MSG_TOO_LARGE:
-            stop(f, "server response head too large");
+            http_flow_abort(f, "server response head too large");
             return;
         case HTTP_MSG_ERROR:
-            stop(f, "server bytes are not HTTP");
+            http_flow_abort(f, eof ? "truncated: the server closed mid-response"
+                                   : "server bytes are not HTTP");
             return;
         }
     }

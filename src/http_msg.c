@@ -509,3 +509,42 @@ void http_head_clear(http_head *h)
     }
     memset(h, 0, sizeof *h);
 }
+
+/* strdup that keeps NULL as NULL; *failed is set on allocation failure. */
+static char *dup_or_null(const char *s, bool *failed)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *failed = true;
+    return d;
+}
+
+http_head *http_head_dup(const http_head *src)
+{
+    http_head *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    *h = *src; /* scalars; the owned strings are replaced below */
+    bool failed = false;
+    h->target = dup_or_null(src->target, &failed);
+    h->reason = dup_or_null(src->reason, &failed);
+    for (size_t i = 0; i < src->n_headers; i++) {
+        h->headers[i].name = dup_or_null(src->headers[i].name, &failed);
+        h->headers[i].value = dup_or_null(src->headers[i].value, &failed);
+    }
+    if (failed) {
+        http_head_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void http_head_free(http_head *h)
+{
+    if (!h)
+        return;
+    http_head_clear(h);
+    free(h);
+}

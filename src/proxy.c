@@ -155,6 +155,17 @@ proxy *proxy_new(const config *cfg)
     /* 0x20 case randomisation confuses simple or caching name servers. */
     evdns_base_set_option(p->dns, "randomize-case:", "0");
 
+    flowout_options outputs = {
+        .flows_path = cfg->flows,
+        .har_path = cfg->har,
+        .bodies_dir = cfg->bodies,
+        .body_limit = cfg->body_limit,
+        .console = !cfg->quiet,
+    };
+    p->env.out = flowout_new(p->base, &outputs);
+    if (!p->env.out)
+        goto fail;
+
     p->listener = listener_new(p->base, &cfg->listen, on_accept, p);
     if (!p->listener)
         goto fail;
@@ -214,6 +225,8 @@ void proxy_free(proxy *p)
     if (!p)
         return;
     conn_close_all(&p->env);
+    /* After the connections: their unfinished exchanges are written too. */
+    flowout_free(p->env.out);
     listener_free(p->listener);
     if (p->sigint_ev)
         event_free(p->sigint_ev);

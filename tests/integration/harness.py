@@ -371,7 +371,11 @@ class _OriginHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self):
+        self.do_GET()
 
     def _body_pieces(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -387,8 +391,22 @@ class _OriginHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.server.owner._count("requests")
-        if self.path == "/":
+        path = self.path.split("?", 1)[0]  # a query string changes nothing
+        if path == "/":
             self._send(200, Origin.HELLO)
+        elif self.path == "/chunked":
+            # Three chunks and a trailer: Origin.CHUNKED once decoded.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(b"6\r\nchunk \r\n3\r\none\r\n4\r\n two\r\n"
+                                 b"0\r\nX-Trailer: yes\r\n\r\n")
+        elif self.path == "/not-modified":
+            self.send_response(304)
+            self.send_header("ETag", '"v1"')
+            self.end_headers()
         elif self.path == "/headers":
             lines = "".join(f"{name}: {value}\n" for name, value in self.headers.items())
             self._send(200, lines.encode("latin-1"))
@@ -428,6 +446,7 @@ class Origin(_BackgroundServer):
     that nothing (or exactly one connection) got through."""
 
     HELLO = b"hello from origin\n"
+    CHUNKED = b"chunk one two"  # /chunked, once its framing is removed
 
     def __init__(self, cert: CertPair | None = None, host: str = "127.0.0.1"):
         self.tls_context = None

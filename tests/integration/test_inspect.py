@@ -93,3 +93,106 @@ class IgnoreHostsTests(ProxyTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FlowOutputTests(ProxyTestCase):
+    """--flows, --har and --bodies through the real binary: every exchange
+    in clear, as JSON lines, as HAR, and as body files."""
+
+    @classmethod
+    def start_servers(cls):
+        from harness import Origin
+        cls.plain = cls.enterClassContext(Origin(None))
+        cls.flows = cls.tmp / "flows.jsonl"
+        cls.har = cls.tmp / "flows.har"
+        cls.bodies = cls.tmp / "bodies"
+        cls.proxy_args = ("--flows", cls.flows, "--har", cls.har, "--bodies",
+                          cls.bodies, "--body-limit", "100000")
+
+    def records_for(self, url_part: str, count: int = 1, timeout: float = 5):
+        """The JSON records whose url contains url_part, waiting for count."""
+        import json
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.flows.read_text().splitlines() if self.flows.exists() else []
+            records = [json.loads(line) for line in lines]
+            found = [r for r in records if url_part in r["url"]]
+            if len(found) >= count or time.monotonic() > deadline:
+                self.assertGreaterEqual(len(found), count, f"records: {records}")
+                return found
+
+    def test_get_in_a_tunnel(self):
+        self.assertFetched(self.fetch(self.origin.url("/?q=1")))
+        (r,) = self.records_for(f":{self.origin.port}/?q=1")
+        self.assertEqual(r["method"], "GET")
+        self.assertEqual(r["url"], f"https://127.0.0.1:{self.origin.port}/?q=1")
+        self.assertEqual(r["status"], 200)
+        self.assertEqual(r["http_version"], "HTTP/1.1")
+        self.assertEqual(r["response_bytes"], len(HELLO))
+        self.assertEqual(r["tls"]["client"]["version"], "TLSv1.3")
+        self.assertEqual(r["tls"]["upstream"]["alpn"], "http/1.1")
+        self.assertIsNone(r["error"])
+        self.assertIn(["Host", f"127.0.0.1:{self.origin.port}"], r["request_headers"])
+        self.assertRegex(r["start"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+    def test_post_sizes_and_bodies(self):
+        body = bytes(range(256)) * 40
+        upload = self.tmp / "upload.bin"
+        upload.write_bytes(body)
+        transfer = self.fetch(self.origin.url("/echo-sha256"), "--data-binary", f"@{upload}")
+        self.assertEqual(transfer.status, 200, transfer.describe())
+        (r,) = self.records_for("/echo-sha256")
+        self.assertEqual(r["method"], "POST")
+        self.assertEqual(r["request_bytes"], len(body))
+        saved = self.bodies / r["request_body"]["file"]
+        self.assertEqual(saved.read_bytes(), body)
+        self.assertEqual((self.bodies / r["response_body"]["file"]).read_bytes(),
+                         transfer.body)
+
+    def test_head_chunked_and_not_modified_keep_alive(self):
+        urls = [self.origin.url(p) for p in ("/chunked", "/not-modified", "/chunked")]
+        transfers = self.fetch_many(urls)
+        self.assertEqual(transfers[0].body, b"chunk one two")
+        self.assertEqual(transfers[1].status, 304)
+        chunked = self.records_for("/chunked", 2)
+        self.assertEqual(chunked[0]["response_bytes"], len(b"chunk one two"))
+        (nm,) = self.records_for("/not-modified")
+        self.assertEqual(nm["status"], 304)
+        self.assertEqual(nm["response_bytes"], 0)
+        head = self.fetch(self.origin.url("/bytes/5000"), "--head")
+        self.assertEqual(head.status, 200, head.describe())
+        (hr,) = self.records_for("/bytes/5000")
+        self.assertEqual(hr["method"], "HEAD")
+        self.assertEqual(hr["response_bytes"], 0)
+
+    def test_plain_http_is_recorded_with_null_tls(self):
+        self.assertFetched(self.fetch(self.plain.url("/")))
+        (r,) = self.records_for(f"http://127.0.0.1:{self.plain.port}/")
+        self.assertIsNone(r["tls"])
+        self.assertEqual(r["status"], 200)
+
+    def test_har_has_one_entry_per_exchange(self):
+        import json
+        import time
+        self.assertFetched(self.fetch(self.origin.url("/?har=1")))
+        self.records_for("/?har=1")
+        deadline = time.monotonic() + 8  # rewritten at most every 5 s
+        while True:
+            doc = json.loads(self.har.read_text())
+            urls = [e["request"]["url"] for e in doc["log"]["entries"]]
+            if any(u.endswith("/?har=1") for u in urls) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(doc["log"]["version"], "1.2")
+        self.assertEqual(doc["log"]["creator"]["name"], "tlspeek")
+        self.assertTrue(any(u.endswith("/?har=1") for u in urls), urls)
+        flows = self.flows.read_text().splitlines()
+        self.assertLessEqual(len(urls), len(flows))
+
+    def test_console_line_per_exchange(self):
+        since = self.proxy.mark()
+        self.assertFetched(self.fetch(self.origin.url("/?console=1")))
+        self.proxy.wait_for_line(
+            rf"GET https://127\.0\.0\.1:{self.origin.port}/\?console=1 \S*200\S* "
+            rf"text/plain 18 B \d+ ms", since=since)

@@ -10,17 +10,34 @@
 /* The transcript of exchanges a run reported, one line each. */
 typedef struct {
     char text[2048];
+    unsigned long long body_seen[2];
 } transcript;
 
 static void record(void *arg, const http_exchange *ex)
 {
     transcript *t = arg;
     size_t n = strlen(t->text);
-    snprintf(t->text + n, sizeof t->text - n, "%s %s %s %d %s %llu %llu%s\n",
-             ex->method, ex->host ? ex->host : "-", ex->target, ex->status,
-             ex->content_type ? ex->content_type : "-", ex->request_bytes,
-             ex->response_bytes, ex->upgraded ? " upgraded" : "");
+    const char *host = http_head_get(ex->request, "Host");
+    const char *type = ex->response ? http_head_get(ex->response, "Content-Type") : NULL;
+    snprintf(t->text + n, sizeof t->text - n, "%s %s %s %d %s %llu %llu%s%s%s\n",
+             ex->request->method, host ? host : "-", ex->request->target,
+             ex->response ? ex->response->status : 0, type ? type : "-",
+             ex->request_bytes, ex->response_bytes, ex->upgraded ? " upgraded" : "",
+             ex->error ? " error: " : "", ex->error ? ex->error : "");
+    ck_assert(timercmp(&ex->start, &ex->end, <=));
 }
+
+/* Body bytes seen, per direction, to compare with the sizes reported. */
+static void count_body(void *arg, unsigned long long id, bool request,
+                       const char *data, size_t len)
+{
+    transcript *t = arg;
+    t->body_seen[request ? 0 : 1] += len;
+    (void)id;
+    (void)data;
+}
+
+static const http_flow_callbacks callbacks = {record, count_body};
 
 /* Feed the whole request stream (split at client_cut), then the response
  * stream (split at server_cut), then the server's EOF when eof. */
@@ -28,7 +45,8 @@ static void run(const char *req, const char *resp, size_t client_cut,
                 size_t server_cut, bool eof, transcript *t, const char **stop)
 {
     memset(t, 0, sizeof *t);
-    http_flow *f = http_flow_new(8192, record, t);
+    unsigned long long next_id = 1;
+    http_flow *f = http_flow_new(8192, &next_id, &callbacks, t);
     ck_assert_ptr_nonnull(f);
     size_t rl = strlen(req), sl = strlen(resp);
     /* Length 0 means end of stream: empty pieces are not fed. */
@@ -44,6 +62,7 @@ static void run(const char *req, const char *resp, size_t client_cut,
         http_flow_server_data(f, "", 0);
     *stop = NULL;
     http_flow_stopped(f, stop);
+    http_flow_abort(f, "connection closed");
     http_flow_free(f);
 }
 
@@ -143,7 +162,27 @@ END_TEST
 START_TEST(garbage_from_server_stops)
 {
     check_all_splits("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "SSH-2.0-OpenSSH\r\n",
-                     false, "", "server bytes are not HTTP");
+                     false, "GET x / 0 - 0 0 error: server bytes are not HTTP\n",
+                     "server bytes are not HTTP");
+}
+END_TEST
+
+START_TEST(unanswered_request_fails_at_close)
+{
+    check_all_splits("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+                     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                     false,
+                     "GET x /a 200 - 0 2\nGET x /b 0 - 0 0 error: connection closed\n",
+                     NULL);
+}
+END_TEST
+
+START_TEST(truncated_response)
+{
+    check_all_splits("GET /t HTTP/1.1\r\nHost: x\r\n\r\n",
+                     "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true,
+                     "GET x /t 200 - 0 3 error: truncated: the server closed mid-response\n",
+                     "truncated: the server closed mid-response");
 }
 END_TEST
 
@@ -168,6 +207,8 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, websocket_upgrade_stops_inspection);
     tcase_add_test(tc, garbage_from_server_stops);
     tcase_add_test(tc, garbage_from_client_stops);
+    tcase_add_test(tc, unanswered_request_fails_at_close);
+    tcase_add_test(tc, truncated_response);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,44 @@
+/* flowout — where completed exchanges go: the console line, --flows (JSON
+ * lines), --har (rewritten at most every HAR_REWRITE_SECONDS), and
+ * --bodies (payload files). One per process; connections hand it records.
+ * An output that fails (disk full, file removed) never stops traffic: it
+ * says so once and counts the records it lost. */
+#ifndef TLSPEEK_FLOWOUT_H
+#define TLSPEEK_FLOWOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "flow_record.h"
+
+#define HAR_REWRITE_SECONDS 5
+
+typedef struct {
+    const char *flows_path;   /* "-" = stdout; NULL = none */
+    const char *har_path;     /* NULL = none */
+    const char *bodies_dir;   /* NULL = none */
+    unsigned long long body_limit; /* bytes stored per body */
+    bool console;             /* one line per exchange (not -q) */
+} flowout_options;
+
+typedef struct flowout flowout;
+
+/* Open the outputs. NULL on failure, logged with the file and reason. */
+flowout *flowout_new(struct event_base *base, const flowout_options *o);
+/* Writes the HAR a last time, then frees. NULL is a no-op. */
+void flowout_free(flowout *f);
+
+/* Body payload of exchange id as it passes (for --bodies). */
+void flowout_body(flowout *f, unsigned long long id, bool request,
+                  const char *data, size_t len);
+
+/* An exchange completed or failed: fills in the body file names, then
+ * writes it to every output. */
+void flowout_exchange(flowout *f, flow_record *r);
+
+/* Records that an output failed to take (for tests and the final line). */
+unsigned long long flowout_lost(const flowout *f);
+
+#endif

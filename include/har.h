@@ -1,0 +1,78 @@
+/* har — the --har output: every exchange of the run as one HAR 1.2
+ * document (http://www.softwareishard.com/blog/har-12-spec/), kept in
+ * memory and rewritten whole, atomically, by har_write().
+ *
+ * Memory is bounded: beyond the entry limit (HAR_MAX_ENTRIES unless
+ * har_set_max_entries() says otherwise) the oldest entries are dropped,
+ * and the document says so in log.comment ("N oldest entries dropped ...")
+ * and in a custom log._dropped count.
+ *
+ * Per entry, besides the standard fields: serverIPAddress is the upstream
+ * host without port or brackets; connection is the client address
+ * ("127.0.0.1:53122"); custom _error (string) when the exchange failed,
+ * _websocket (true) for a 101 upgrade; with a body file, _file and
+ * _truncated in response.content (and request._bodyFile/_bodyTruncated).
+ * Timings: blocked, dns, connect and ssl are -1 (per exchange they are not
+ * known: the connection is shared); send, wait and receive come from the
+ * record's four timestamps and always add up to time. A timestamp left
+ * zero is taken as the next known one, so an exchange without a response
+ * spends its time in wait.
+ *
+ * Not thread-safe: one event loop owns a har. */
+#ifndef TLSPEEK_HAR_H
+#define TLSPEEK_HAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "flow_record.h"
+
+/* Default entry limit. An entry with a few dozen headers costs a few KiB
+ * as jansson objects, so this bounds the document to some tens of MiB. */
+#define HAR_MAX_ENTRIES 20000
+
+/* Response and request bodies at most this long are inlined as text. */
+#define HAR_INLINE_MAX (64 * 1024)
+
+typedef struct har har;
+
+/* A HAR log for path, creator {"name": "tlspeek", "version":
+ * creator_version}. Writes the empty document at once, so that a path
+ * that cannot be written is a start-up error: NULL (logged with
+ * log_error) when it cannot, or on allocation failure. */
+har *har_new(const char *path, const char *creator_version);
+
+/* Where --bodies stores files (the directory that flow_record body file
+ * names are relative to). When set, a body file of at most HAR_INLINE_MAX
+ * bytes that was not truncated, has a textual Content-Type, no
+ * Content-Encoding and is valid UTF-8 without NUL bytes is inlined as
+ * response.content.text (or request.postData.text). Copied; NULL unsets.
+ * Returns 0, or -1 on allocation failure. */
+int har_set_bodies_dir(har *h, const char *dir);
+
+/* Change the entry limit (at least 1); excess oldest entries are dropped
+ * now. */
+void har_set_max_entries(har *h, size_t max_entries);
+
+/* Append one entry built from r (nothing of r is kept). Returns 0, or -1
+ * on allocation failure (logged, entry lost). Marks the log dirty. */
+int har_add(har *h, const flow_record *r);
+
+/* Write the whole document to path atomically: a temporary file
+ * PATH.tmp-XXXXXX (mode 0600: headers carry cookies and tokens) in the
+ * same directory, fsync'ed, then renamed over path. Returns 0 and clears
+ * dirty, or -1 (dirty stays set, so a later call retries; the failure is
+ * logged with log_warn once until a write succeeds again; errno says why).
+ * Blocks for the time it takes to serialize and write the document. */
+int har_write(har *h);
+
+/* Entries were added (or dropped) since the last successful write. */
+bool har_dirty(const har *h);
+
+/* Entries held now (for tests and stats). */
+size_t har_count(const har *h);
+
+/* Free everything; does not write. NULL is a no-op. */
+void har_free(har *h);
+
+#endif

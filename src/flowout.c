@@ -1,0 +1,236 @@
+/* flowout — the outputs of completed exchanges. See include/flowout.h. */
+#include "flowout.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "bodies.h"
+#include "flowjson.h"
+#include "har.h"
+#include "log.h"
+#include "version.h"
+
+/* Body files being written, by exchange id (few at once per connection). */
+#define FLOWOUT_SINK_BUCKETS 256
+
+typedef struct open_body {
+    unsigned long long id;
+    bool request;
+    bodies_sink *sink;
+    struct open_body *next;
+} open_body;
+
+struct flowout {
+    bool console;
+    bool colour;              /* the console is a terminal */
+    FILE *flows;
+    const char *flows_path;
+    bool flows_failed;        /* said once */
+    har *har;
+    bool har_failed;
+    struct event *har_timer;
+    bodies *bodies;
+    open_body *open[FLOWOUT_SINK_BUCKETS];
+    unsigned long long lost;
+};
+
+static void har_tick(evutil_socket_t fd, short what, void *arg)
+{
+    flowout *f = arg;
+    if (!har_dirty(f->har))
+        return;
+    if (har_write(f->har) != 0) {
+        if (!f->har_failed)
+            log_warn("cannot write the HAR file: %s; traffic goes on, the file "
+                     "is retried every %d s", strerror(errno), HAR_REWRITE_SECONDS);
+        f->har_failed = true;
+    } else {
+        f->har_failed = false;
+    }
+}
+
+flowout *flowout_new(struct event_base *base, const flowout_options *o)
+{
+    flowout *f = calloc(1, sizeof *f);
+    if (!f) {
+        log_error("out of memory");
+        return NULL;
+    }
+    f->console = o->console;
+    f->colour = isatty(STDERR_FILENO) && !getenv("NO_COLOR");
+    if (o->flows_path) {
+        f->flows_path = o->flows_path;
+        f->flows = strcmp(o->flows_path, "-") == 0 ? stdout
+                                                   : fopen(o->flows_path, "a");
+        if (!f->flows) {
+            log_error("cannot open --flows %s: %s", o->flows_path, strerror(errno));
+            goto fail;
+        }
+    }
+    if (o->har_path) {
+        f->har = har_new(o->har_path, TLSPEEK_VERSION);
+        f->har_timer = event_new(base, -1, EV_PERSIST, har_tick, f);
+        struct timeval tv = {HAR_REWRITE_SECONDS, 0};
+        if (!f->har || !f->har_timer || event_add(f->har_timer, &tv) != 0) {
+            log_error("cannot set up --har %s", o->har_path);
+            goto fail;
+        }
+        /* A valid (empty) document from the start: viewers can open it. */
+        if (har_write(f->har) != 0) {
+            log_error("cannot write --har %s: %s", o->har_path, strerror(errno));
+            goto fail;
+        }
+    }
+    if (o->bodies_dir) {
+        f->bodies = bodies_new(o->bodies_dir, o->body_limit);
+        if (!f->bodies)
+            goto fail;
+    }
+    return f;
+fail:
+    flowout_free(f);
+    return NULL;
+}
+
+static open_body **bucket(flowout *f, unsigned long long id)
+{
+    return &f->open[id % FLOWOUT_SINK_BUCKETS];
+}
+
+void flowout_free(flowout *f)
+{
+    if (!f)
+        return;
+    if (f->har && har_dirty(f->har) && har_write(f->har) != 0)
+        log_warn("cannot write the HAR file: %s", strerror(errno));
+    for (size_t i = 0; i < FLOWOUT_SINK_BUCKETS; i++) {
+        while (f->open[i]) {
+            open_body *b = f->open[i];
+            f->open[i] = b->next;
+            bool truncated;
+            bodies_close(b->sink, &truncated);
+            free(b);
+        }
+    }
+    if (f->har_timer)
+        event_free(f->har_timer);
+    har_free(f->har);
+    bodies_free(f->bodies);
+    if (f->flows && f->flows != stdout)
+        fclose(f->flows);
+    free(f);
+}
+
+void flowout_body(flowout *f, unsigned long long id, bool request,
+                  const char *data, size_t len)
+{
+    if (!f->bodies || len == 0)
+        return;
+    open_body *b = *bucket(f, id);
+    while (b && !(b->id == id && b->request == request))
+        b = b->next;
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b)
+            return;
+        b->id = id;
+        b->request = request;
+        b->sink = bodies_open(f->bodies, id, request ? "request" : "response");
+        if (!b->sink) {
+            free(b);
+            return;
+        }
+        b->next = *bucket(f, id);
+        *bucket(f, id) = b;
+    }
+    bodies_write(b->sink, data, len);
+}
+
+/* Close the body file of (id, request) if one was opened; its name goes
+ * into name (empty when none). */
+static void close_body(flowout *f, unsigned long long id, bool request,
+                       char *name, size_t size, bool *truncated)
+{
+    name[0] = '\0';
+    *truncated = false;
+    for (open_body **p = bucket(f, id); *p; p = &(*p)->next) {
+        open_body *b = *p;
+        if (b->id != id || b->request != request)
+            continue;
+        const char *file = bodies_close(b->sink, truncated);
+        if (file)
+            snprintf(name, size, "%s", file);
+        *p = b->next;
+        free(b);
+        return;
+    }
+}
+
+static void format_bytes(unsigned long long n, char *buf, size_t size)
+{
+    if (n < 1000)
+        snprintf(buf, size, "%llu B", n);
+    else if (n < 1000 * 1000)
+        snprintf(buf, size, "%.1f kB", (double)n / 1e3);
+    else
+        snprintf(buf, size, "%.1f MB", (double)n / 1e6);
+}
+
+static void console_line(flowout *f, const flow_record *r)
+{
+    const char *type = NULL;
+    for (size_t i = 0; i < r->n_response_headers; i++)
+        if (strcasecmp(r->response_headers[i].name, "Content-Type") == 0)
+            type = r->response_headers[i].value;
+    char size[32], status[16];
+    format_bytes(r->response_bytes, size, sizeof size);
+    snprintf(status, sizeof status, "%d", r->status);
+    double ms = (double)(r->end.tv_sec - r->start.tv_sec) * 1e3 +
+                (double)(r->end.tv_usec - r->start.tv_usec) / 1e3;
+    /* Green 2xx/3xx, yellow 4xx, red 5xx and failures: the eye finds them. */
+    const char *on = "", *off = "";
+    if (f->colour) {
+        on = r->error || r->status >= 500 ? "\033[31m"
+             : r->status >= 400           ? "\033[33m"
+                                          : "\033[32m";
+        off = "\033[0m";
+    }
+    int type_len = type ? (int)strcspn(type, ";") : 1;
+    log_info("%s %s %s %s%s%s %.*s %s %.0f ms%s%s%s", r->client, r->method, r->url,
+             on, r->status ? status : "-", off, type_len, type ? type : "-", size,
+             ms, r->websocket ? " websocket" : "", r->error ? " error: " : "",
+             r->error ? r->error : "");
+}
+
+void flowout_exchange(flowout *f, flow_record *r)
+{
+    char request_file[64], response_file[64];
+    if (f->bodies) {
+        close_body(f, r->id, true, request_file, sizeof request_file,
+                   &r->request_body_truncated);
+        close_body(f, r->id, false, response_file, sizeof response_file,
+                   &r->response_body_truncated);
+        r->request_body_file = request_file[0] ? request_file : NULL;
+        r->response_body_file = response_file[0] ? response_file : NULL;
+    }
+    if (f->console)
+        console_line(f, r);
+    if (f->flows && flowjson_write_line(f->flows, r) != 0) {
+        f->lost++;
+        if (!f->flows_failed)
+            log_warn("cannot write --flows %s: %s; traffic goes on, records "
+                     "are being lost", f->flows_path, strerror(errno));
+        f->flows_failed = true;
+    }
+    if (f->har && har_add(f->har, r) != 0)
+        f->lost++;
+}
+
+unsigned long long flowout_lost(const flowout *f)
+{
+    return f->lost;
+}

@@ -1,0 +1,870 @@
+/* Unit tests for the exchange outputs: flowjson (records as JSON lines),
+ * har (the HAR 1.2 document, written atomically) and bodies (body files
+ * with a limit). Records are built by hand; every output is parsed back
+ * with jansson and checked key by key. */
+#include "bodies.h"
+#include "flowjson.h"
+#include "har.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* 2026-11-23T10:57:02Z */
+#define T0 1795431422
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+    strcpy(tmpdir, "/tmp/test_flowjson-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+/* Remove tmpdir and what is in it (one level: all the tests make). */
+static void remove_tmpdir(void)
+{
+    DIR *d = opendir(tmpdir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char p[512];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+        if (unlink(p) != 0)
+            rmdir(p);
+    }
+    closedir(d);
+    rmdir(tmpdir);
+}
+
+static char *path_in(const char *name)
+{
+    static char p[256];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    return p;
+}
+
+/* Directory entries other than . and .. */
+static int count_files(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static struct timeval tv(long long sec, long usec)
+{
+    struct timeval t = {(time_t)sec, (suseconds_t)usec};
+    return t;
+}
+
+static http_header req_headers[] = {
+    {"Host", "example.com"},
+    {"Accept", "*/*"},
+    {"Cookie", "a=1"},
+    {"Cookie", "b=2"},
+};
+static http_header resp_headers[] = {
+    {"Content-Type", "text/html; charset=utf-8"},
+    {"Set-Cookie", "x=1"},
+    {"Set-Cookie", "y=2"},
+};
+/* 0xE9 and 0xFF are not UTF-8 here: Latin-1 é and ÿ. */
+static http_header latin_headers[] = {
+    {"X-Latin", "caf\xE9 \xFF"},
+    {"X-Utf8", "na\xC3\xAFve"},
+    {"X-N\xE4me", "v"},
+};
+
+/* A completed plain-http GET. */
+static flow_record plain_record(void)
+{
+    flow_record r = {
+        .id = 7,
+        .start = tv(T0, 123456),
+        .request_end = tv(T0, 200000),
+        .response_start = tv(T0, 500000),
+        .end = tv(T0 + 1, 358023), /* 1234.567 ms after start */
+        .client = "127.0.0.1:53122",
+        .upstream = "93.184.216.34:80",
+        .url = "http://example.com/search?q=hello%20world&lang=en&flag&&x=a+b#frag",
+        .method = "GET",
+        .http_major = 1,
+        .http_minor = 1,
+        .status = 200,
+        .reason = "OK",
+        .request_headers = req_headers,
+        .n_request_headers = 4,
+        .response_headers = resp_headers,
+        .n_response_headers = 3,
+        .request_bytes = 0,
+        .response_bytes = 1256,
+    };
+    return r;
+}
+
+/* An intercepted websocket upgrade that later failed, with Latin-1 headers. */
+static flow_record tls_record(void)
+{
+    flow_record r = plain_record();
+    r.id = 8;
+    r.url = "https://example.com:443/chat";
+    r.upstream = "[2001:db8::1]:443";
+    r.status = 101;
+    r.reason = NULL;
+    r.request_headers = latin_headers;
+    r.n_request_headers = 3;
+    r.response_headers = NULL;
+    r.n_response_headers = 0;
+    r.websocket = true;
+    r.tls = true;
+    r.client_tls = (flow_tls){"TLSv1.3", "TLS_AES_256_GCM_SHA384", "example.com", "http/1.1"};
+    r.upstream_tls = (flow_tls){"TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", NULL, NULL};
+    r.error = "connection reset by peer";
+    r.response_body_file = "000008-response.bin";
+    r.response_body_truncated = true;
+    return r;
+}
+
+/* flowjson_write_line into a temporary file, read the line back. */
+static json_t *write_and_parse(const flow_record *r)
+{
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(flowjson_write_line(f, r), 0);
+    rewind(f);
+    char line[8192];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    size_t len = strlen(line);
+    ck_assert_uint_gt(len, 2);
+    ck_assert_int_eq(line[len - 1], '\n');
+    ck_assert_ptr_eq(strchr(line, '\n'), line + len - 1); /* one line */
+    ck_assert_int_eq(fgetc(f), EOF);
+    fclose(f);
+    json_error_t err;
+    json_t *o = json_loads(line, 0, &err);
+    ck_assert_msg(o != NULL, "%s: %s", err.text, line);
+    ck_assert(json_is_object(o));
+    return o;
+}
+
+static const char *str_at(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    ck_assert_msg(json_is_string(v), "%s is not a string", key);
+    return json_string_value(v);
+}
+
+static void expect_pair(json_t *arr, size_t i, const char *name, const char *value)
+{
+    json_t *p = json_array_get(arr, i);
+    ck_assert(json_is_array(p));
+    ck_assert_uint_eq(json_array_size(p), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(p, 0)), name);
+    ck_assert_str_eq(json_string_value(json_array_get(p, 1)), value);
+}
+
+START_TEST(record_plain)
+{
+    flow_record r = plain_record();
+    json_t *o = write_and_parse(&r);
+    ck_assert_uint_eq(json_object_size(o), 19);
+    ck_assert(json_is_integer(json_object_get(o, "id")));
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "id")), 7);
+    ck_assert_str_eq(str_at(o, "start"), "2026-11-23T10:57:02.123Z");
+    json_t *d = json_object_get(o, "duration_ms");
+    ck_assert(json_is_number(d));
+    ck_assert_double_eq_tol(json_number_value(d), 1234.567, 1e-9);
+    ck_assert_str_eq(str_at(o, "client"), "127.0.0.1:53122");
+    ck_assert_str_eq(str_at(o, "method"), "GET");
+    ck_assert_str_eq(str_at(o, "url"), r.url);
+    ck_assert_str_eq(str_at(o, "http_version"), "HTTP/1.1");
+    ck_assert(json_is_integer(json_object_get(o, "status")));
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "status")), 200);
+    ck_assert_str_eq(str_at(o, "reason"), "OK");
+
+    json_t *rq = json_object_get(o, "request_headers");
+    ck_assert(json_is_array(rq));
+    ck_assert_uint_eq(json_array_size(rq), 4);
+    expect_pair(rq, 0, "Host", "example.com");
+    expect_pair(rq, 1, "Accept", "*/*");
+    expect_pair(rq, 2, "Cookie", "a=1");  /* repeats kept, in wire order */
+    expect_pair(rq, 3, "Cookie", "b=2");
+    json_t *rs = json_object_get(o, "response_headers");
+    ck_assert_uint_eq(json_array_size(rs), 3);
+    expect_pair(rs, 1, "Set-Cookie", "x=1");
+    expect_pair(rs, 2, "Set-Cookie", "y=2");
+
+    ck_assert(json_is_integer(json_object_get(o, "request_bytes")));
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "request_bytes")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "response_bytes")), 1256);
+    ck_assert(json_is_false(json_object_get(o, "websocket")));
+    ck_assert(json_is_null(json_object_get(o, "tls")));
+    ck_assert_str_eq(str_at(o, "upstream"), "93.184.216.34:80");
+    ck_assert(json_is_null(json_object_get(o, "error")));
+    ck_assert(json_is_null(json_object_get(o, "request_body")));
+    ck_assert(json_is_null(json_object_get(o, "response_body")));
+    json_decref(o);
+}
+END_TEST
+
+static void expect_tls_side(json_t *t, const char *version, const char *cipher,
+                            const char *sni, const char *alpn)
+{
+    ck_assert(json_is_object(t));
+    ck_assert_uint_eq(json_object_size(t), 4);
+    ck_assert_str_eq(str_at(t, "version"), version);
+    ck_assert_str_eq(str_at(t, "cipher"), cipher);
+    if (sni)
+        ck_assert_str_eq(str_at(t, "sni"), sni);
+    else
+        ck_assert(json_is_null(json_object_get(t, "sni")));
+    if (alpn)
+        ck_assert_str_eq(str_at(t, "alpn"), alpn);
+    else
+        ck_assert(json_is_null(json_object_get(t, "alpn")));
+}
+
+START_TEST(record_tls_latin1_websocket)
+{
+    flow_record r = tls_record();
+    json_t *o = write_and_parse(&r);
+    ck_assert_uint_eq(json_object_size(o), 19);
+    json_t *t = json_object_get(o, "tls");
+    ck_assert(json_is_object(t));
+    ck_assert_uint_eq(json_object_size(t), 2);
+    expect_tls_side(json_object_get(t, "client"), "TLSv1.3",
+                    "TLS_AES_256_GCM_SHA384", "example.com", "http/1.1");
+    expect_tls_side(json_object_get(t, "upstream"), "TLSv1.2",
+                    "ECDHE-RSA-AES128-GCM-SHA256", NULL, NULL);
+
+    /* 0xE9 -> U+00E9, 0xFF -> U+00FF; valid UTF-8 stays as it was. */
+    json_t *rq = json_object_get(o, "request_headers");
+    ck_assert_uint_eq(json_array_size(rq), 3);
+    expect_pair(rq, 0, "X-Latin", "caf\xC3\xA9 \xC3\xBF");
+    expect_pair(rq, 1, "X-Utf8", "na\xC3\xAFve");
+    expect_pair(rq, 2, "X-N\xC3\xA4me", "v");
+    ck_assert(json_is_array(json_object_get(o, "response_headers")));
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "response_headers")), 0);
+
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "status")), 101);
+    ck_assert(json_is_null(json_object_get(o, "reason")));
+    ck_assert(json_is_true(json_object_get(o, "websocket")));
+    ck_assert_str_eq(str_at(o, "error"), "connection reset by peer");
+    ck_assert_str_eq(str_at(o, "upstream"), "[2001:db8::1]:443");
+    ck_assert(json_is_null(json_object_get(o, "request_body")));
+    json_t *b = json_object_get(o, "response_body");
+    ck_assert(json_is_object(b));
+    ck_assert_str_eq(str_at(b, "file"), "000008-response.bin");
+    ck_assert(json_is_true(json_object_get(b, "truncated")));
+    json_decref(o);
+}
+END_TEST
+
+START_TEST(record_nulls)
+{
+    flow_record r = {
+        .id = 1,
+        .start = tv(T0, 0),
+        .end = tv(T0 - 1, 0), /* clock went back: never a negative duration */
+        .http_major = 1,
+        .http_minor = 0,
+    };
+    json_t *o = flowjson_record(&r);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_uint_eq(json_object_size(o), 19);
+    ck_assert_str_eq(str_at(o, "http_version"), "HTTP/1.0");
+    ck_assert_double_eq(json_number_value(json_object_get(o, "duration_ms")), 0.0);
+    static const char *const nulls[] = {"client", "method", "url", "reason",
+                                        "tls", "upstream", "error",
+                                        "request_body", "response_body"};
+    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+        ck_assert_msg(json_is_null(json_object_get(o, nulls[i])), "%s", nulls[i]);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "status")), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "request_headers")), 0);
+    json_decref(o);
+}
+END_TEST
+
+START_TEST(text_rules)
+{
+    /* Overlong encodings and surrogates are not UTF-8: Latin-1 as a whole. */
+    json_t *v = flowjson_text("\xC0\xAF", 2);
+    ck_assert_str_eq(json_string_value(v), "\xC3\x80\xC2\xAF");
+    json_decref(v);
+    v = flowjson_text("\xED\xA0\x80", 3);
+    ck_assert_str_eq(json_string_value(v), "\xC3\xAD\xC2\xA0\xC2\x80");
+    json_decref(v);
+    v = flowjson_text("\xE2\x82\xAC", 3); /* a valid euro sign stays */
+    ck_assert_str_eq(json_string_value(v), "\xE2\x82\xAC");
+    json_decref(v);
+    v = flowjson_str(NULL);
+    ck_assert(json_is_null(v));
+
+    char out[FLOWJSON_TIME_LEN];
+    struct timeval t = tv(T0, 999999);
+    ck_assert_int_eq(flowjson_format_time(&t, out), 0);
+    ck_assert_str_eq(out, "2026-11-23T10:57:02.999Z");
+    t = tv(0, 0);
+    flowjson_format_time(&t, out);
+    ck_assert_str_eq(out, "1970-01-01T00:00:00.000Z");
+}
+END_TEST
+
+START_TEST(write_line_failure)
+{
+    /* /dev/full fails every write with ENOSPC, even for root. */
+    FILE *f = fopen("/dev/full", "w");
+    ck_assert_ptr_nonnull(f);
+    flow_record r = plain_record();
+    ck_assert_int_eq(flowjson_write_line(f, &r), -1);
+    ck_assert_int_eq(errno, ENOSPC);
+    ck_assert_int_eq(flowjson_write_line(f, &r), -1); /* and again */
+    fclose(f);
+}
+END_TEST
+
+/* --- har --- */
+
+static json_t *load_har(const char *path)
+{
+    json_error_t err;
+    json_t *doc = json_load_file(path, 0, &err);
+    ck_assert_msg(doc != NULL, "%s: %s", path, err.text);
+    json_t *log = json_object_get(doc, "log");
+    ck_assert(json_is_object(log));
+    ck_assert_str_eq(str_at(log, "version"), "1.2");
+    ck_assert_str_eq(str_at(json_object_get(log, "creator"), "name"), "tlspeek");
+    ck_assert(json_is_array(json_object_get(log, "entries")));
+    return doc;
+}
+
+static json_t *entries_of(json_t *doc)
+{
+    return json_object_get(json_object_get(doc, "log"), "entries");
+}
+
+static json_t *entry_by_url(json_t *doc, const char *url)
+{
+    json_t *entries = entries_of(doc);
+    for (size_t i = 0; i < json_array_size(entries); i++) {
+        json_t *e = json_array_get(entries, i);
+        if (strcmp(str_at(json_object_get(e, "request"), "url"), url) == 0)
+            return e;
+    }
+    ck_abort_msg("no entry for %s", url);
+    return NULL;
+}
+
+static double num_at(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    ck_assert_msg(json_is_number(v), "%s is not a number", key);
+    return json_number_value(v);
+}
+
+static void expect_nv(json_t *arr, size_t i, const char *name, const char *value)
+{
+    json_t *o = json_array_get(arr, i);
+    ck_assert(json_is_object(o));
+    ck_assert_str_eq(str_at(o, "name"), name);
+    ck_assert_str_eq(str_at(o, "value"), value);
+}
+
+/* Standard shape of every entry; timings add up to time. */
+static void expect_entry_shape(json_t *e)
+{
+    ck_assert(json_is_string(json_object_get(e, "startedDateTime")));
+    ck_assert(json_is_object(json_object_get(e, "cache")));
+    json_t *rq = json_object_get(e, "request"), *rs = json_object_get(e, "response");
+    ck_assert(json_is_array(json_object_get(rq, "cookies")));
+    ck_assert(json_is_array(json_object_get(rq, "headers")));
+    ck_assert(json_is_array(json_object_get(rq, "queryString")));
+    ck_assert_int_eq((int)num_at(rq, "headersSize"), -1);
+    ck_assert(json_is_array(json_object_get(rs, "cookies")));
+    ck_assert(json_is_array(json_object_get(rs, "headers")));
+    ck_assert(json_is_string(json_object_get(rs, "statusText")));
+    ck_assert(json_is_string(json_object_get(rs, "redirectURL")));
+    ck_assert(json_is_string(json_object_get(rs, "httpVersion")));
+    ck_assert(json_is_string(json_object_get(json_object_get(rs, "content"), "mimeType")));
+    ck_assert_int_eq((int)num_at(rs, "headersSize"), -1);
+    json_t *t = json_object_get(e, "timings");
+    ck_assert_int_eq((int)num_at(t, "blocked"), -1);
+    ck_assert_int_eq((int)num_at(t, "dns"), -1);
+    ck_assert_int_eq((int)num_at(t, "connect"), -1);
+    ck_assert_int_eq((int)num_at(t, "ssl"), -1);
+    double send = num_at(t, "send"), wait = num_at(t, "wait"), recv = num_at(t, "receive");
+    ck_assert(send >= 0 && wait >= 0 && recv >= 0);
+    ck_assert_double_eq_tol(send + wait + recv, num_at(e, "time"), 1e-6);
+}
+
+START_TEST(har_three_entries)
+{
+    make_tmpdir();
+    char *path = strdup(path_in("out.har"));
+    har *h = har_new(path, "9.9.9");
+    ck_assert_ptr_nonnull(h);
+    ck_assert(!har_dirty(h));
+    json_t *doc = load_har(path); /* valid from the start */
+    ck_assert_uint_eq(json_array_size(entries_of(doc)), 0);
+    json_decref(doc);
+
+    flow_record r1 = plain_record();
+    flow_record r2 = tls_record();
+    http_header redirect[] = {{"Location", "/next"}, {"Content-Type", "text/plain"}};
+    r2.url = "http://[::1]:8080/api";
+    r2.upstream = "[::1]:8080";
+    r2.method = "POST";
+    r2.status = 302;
+    r2.reason = "Found";
+    r2.response_headers = redirect;
+    r2.n_response_headers = 2;
+    r2.request_bytes = 11;
+    r2.error = NULL;
+    r2.start = tv(T0 - 5, 0); /* earlier: must come first */
+    r2.request_end = tv(T0 - 5, 1000);
+    r2.response_start = tv(T0 - 5, 2000);
+    r2.end = tv(T0 - 5, 3000);
+    flow_record r3 = plain_record();
+    r3.id = 9;
+    r3.url = "https://example.com:443/fail";
+    r3.status = 0;
+    r3.reason = NULL;
+    r3.response_headers = NULL;
+    r3.n_response_headers = 0;
+    r3.response_start = tv(0, 0); /* no response came */
+    r3.error = "upstream closed";
+    r3.start = tv(T0 + 10, 0);
+    r3.request_end = tv(T0 + 10, 100000);
+    r3.end = tv(T0 + 10, 600000);
+
+    ck_assert_int_eq(har_add(h, &r1), 0);
+    ck_assert(har_dirty(h));
+    ck_assert_int_eq(har_add(h, &r2), 0);
+    ck_assert_int_eq(har_add(h, &r3), 0);
+    ck_assert_uint_eq(har_count(h), 3);
+    ck_assert_int_eq(har_write(h), 0);
+    ck_assert(!har_dirty(h));
+    ck_assert_int_eq(count_files(tmpdir), 1); /* no temporary file left */
+
+    doc = load_har(path);
+    ck_assert_str_eq(str_at(json_object_get(json_object_get(doc, "log"), "creator"),
+                            "version"), "9.9.9");
+    json_t *entries = entries_of(doc);
+    ck_assert_uint_eq(json_array_size(entries), 3);
+    ck_assert_ptr_null(json_object_get(json_object_get(doc, "log"), "_dropped"));
+    for (size_t i = 0; i < 3; i++)
+        expect_entry_shape(json_array_get(entries, i));
+    /* Sorted by start. */
+    ck_assert_str_eq(str_at(json_array_get(entries, 0), "startedDateTime"),
+                     "2026-11-23T10:56:57.000Z");
+    ck_assert_str_eq(str_at(json_array_get(entries, 1), "startedDateTime"),
+                     "2026-11-23T10:57:02.123Z");
+
+    json_t *e1 = entry_by_url(doc, r1.url);
+    json_t *rq = json_object_get(e1, "request");
+    ck_assert_str_eq(str_at(rq, "method"), "GET");
+    ck_assert_str_eq(str_at(rq, "httpVersion"), "HTTP/1.1");
+    json_t *qs = json_object_get(rq, "queryString");
+    ck_assert_uint_eq(json_array_size(qs), 4);
+    expect_nv(qs, 0, "q", "hello world");
+    expect_nv(qs, 1, "lang", "en");
+    expect_nv(qs, 2, "flag", "");
+    expect_nv(qs, 3, "x", "a b");
+    ck_assert_uint_eq(json_array_size(json_object_get(rq, "headers")), 4);
+    expect_nv(json_object_get(rq, "headers"), 3, "Cookie", "b=2");
+    ck_assert_int_eq((int)num_at(rq, "bodySize"), 0);
+    json_t *rs = json_object_get(e1, "response");
+    ck_assert_int_eq((int)num_at(rs, "status"), 200);
+    ck_assert_str_eq(str_at(rs, "statusText"), "OK");
+    ck_assert_str_eq(str_at(rs, "httpVersion"), "HTTP/1.1");
+    ck_assert_str_eq(str_at(rs, "redirectURL"), "");
+    json_t *content = json_object_get(rs, "content");
+    ck_assert_str_eq(str_at(content, "mimeType"), "text/html; charset=utf-8");
+    ck_assert_int_eq((int)num_at(content, "size"), 1256);
+    ck_assert_ptr_null(json_object_get(content, "text"));
+    ck_assert_int_eq((int)num_at(rs, "bodySize"), 1256);
+    json_t *t = json_object_get(e1, "timings");
+    ck_assert_double_eq_tol(num_at(t, "send"), 76.544, 1e-9);
+    ck_assert_double_eq_tol(num_at(t, "wait"), 300.0, 1e-9);
+    ck_assert_double_eq_tol(num_at(t, "receive"), 858.023, 1e-9);
+    ck_assert_double_eq_tol(num_at(e1, "time"), 1234.567, 1e-9);
+    ck_assert_str_eq(str_at(e1, "serverIPAddress"), "93.184.216.34");
+    ck_assert_str_eq(str_at(e1, "connection"), "127.0.0.1:53122");
+    ck_assert_ptr_null(json_object_get(e1, "_error"));
+    ck_assert_ptr_null(json_object_get(e1, "_websocket"));
+
+    json_t *e2 = entry_by_url(doc, r2.url);
+    ck_assert_str_eq(str_at(e2, "serverIPAddress"), "::1");
+    ck_assert(json_is_true(json_object_get(e2, "_websocket")));
+    ck_assert_str_eq(str_at(json_object_get(e2, "response"), "redirectURL"), "/next");
+    ck_assert_int_eq((int)num_at(json_object_get(e2, "request"), "bodySize"), 11);
+    ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(e2, "request"),
+                                                      "queryString")), 0);
+    /* Latin-1 header value, as in flowjson. */
+    expect_nv(json_object_get(json_object_get(e2, "request"), "headers"), 0,
+              "X-Latin", "caf\xC3\xA9 \xC3\xBF");
+    json_t *c2 = json_object_get(json_object_get(e2, "response"), "content");
+    ck_assert_str_eq(str_at(c2, "_file"), "000008-response.bin");
+    ck_assert(json_is_true(json_object_get(c2, "_truncated")));
+
+    json_t *e3 = entry_by_url(doc, r3.url);
+    ck_assert_str_eq(str_at(e3, "_error"), "upstream closed");
+    json_t *rs3 = json_object_get(e3, "response");
+    ck_assert_int_eq((int)num_at(rs3, "status"), 0);
+    ck_assert_str_eq(str_at(rs3, "httpVersion"), "");
+    ck_assert_str_eq(str_at(json_object_get(rs3, "content"), "mimeType"), "");
+    t = json_object_get(e3, "timings");
+    ck_assert_double_eq_tol(num_at(t, "send"), 100.0, 1e-9);
+    ck_assert_double_eq_tol(num_at(t, "wait"), 500.0, 1e-9); /* until the failure */
+    ck_assert_double_eq_tol(num_at(t, "receive"), 0.0, 1e-9);
+    json_decref(doc);
+
+    /* Rewriting replaces the file, again without leftovers. */
+    ck_assert_int_eq(har_write(h), 0);
+    ck_assert_int_eq(count_files(tmpdir), 1);
+    har_free(h);
+    free(path);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(har_unwritable)
+{
+    ck_assert_ptr_null(har_new("/nonexistent-tlspeek-dir/x.har", "1"));
+
+    make_tmpdir();
+    char *path = strdup(path_in("out.har"));
+    har *h = har_new(path, "1");
+    ck_assert_ptr_nonnull(h);
+    /* The directory disappears under it (chmod would not stop root). */
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rmdir(tmpdir), 0);
+    flow_record r = plain_record();
+    ck_assert_int_eq(har_add(h, &r), 0);
+    errno = 0;
+    ck_assert_int_eq(har_write(h), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert(har_dirty(h)); /* retried later */
+    ck_assert_int_eq(har_write(h), -1);
+    /* It comes back: the next write works. */
+    ck_assert_int_eq(mkdir(tmpdir, 0700), 0);
+    ck_assert_int_eq(har_write(h), 0);
+    ck_assert(!har_dirty(h));
+    json_t *doc = load_har(path);
+    ck_assert_uint_eq(json_array_size(entries_of(doc)), 1);
+    json_decref(doc);
+    har_free(h);
+    free(path);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(har_bounded)
+{
+    make_tmpdir();
+    char *path = strdup(path_in("out.har"));
+    har *h = har_new(path, "1");
+    ck_assert_ptr_nonnull(h);
+    har_set_max_entries(h, 2);
+    flow_record r = plain_record();
+    const char *urls[] = {"http://a/1", "http://a/2", "http://a/3", "http://a/4",
+                          "http://a/5"};
+    for (int i = 0; i < 5; i++) {
+        r.id = (unsigned long long)i;
+        r.url = urls[i];
+        ck_assert_int_eq(har_add(h, &r), 0);
+        ck_assert_uint_le(har_count(h), 2);
+    }
+    ck_assert_int_eq(har_write(h), 0);
+    json_t *doc = load_har(path);
+    json_t *log = json_object_get(doc, "log");
+    ck_assert_uint_eq(json_array_size(entries_of(doc)), 2);
+    ck_assert_int_eq((int)num_at(log, "_dropped"), 3);
+    ck_assert_ptr_nonnull(strstr(str_at(log, "comment"), "3 oldest entries dropped"));
+    entry_by_url(doc, "http://a/4");
+    entry_by_url(doc, "http://a/5");
+    json_decref(doc);
+
+    /* Lowering the limit drops at once, and marks the log dirty. */
+    har_set_max_entries(h, 1);
+    ck_assert_uint_eq(har_count(h), 1);
+    ck_assert(har_dirty(h));
+    har_free(h);
+    free(path);
+    remove_tmpdir();
+}
+END_TEST
+
+/* Store data as a body file of exchange id; returns the name (copied). */
+static char *store_body(bodies *b, unsigned long long id, const char *which,
+                        const char *data)
+{
+    bodies_sink *s = bodies_open(b, id, which);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(bodies_write(s, data, strlen(data)), 0);
+    bool truncated = true;
+    const char *name = bodies_close(s, &truncated);
+    ck_assert_ptr_nonnull(name);
+    ck_assert(!truncated);
+    return strdup(name);
+}
+
+START_TEST(har_inline_text)
+{
+    make_tmpdir();
+    bodies *b = bodies_new(tmpdir, 1024);
+    ck_assert_ptr_nonnull(b);
+    char *text_file = store_body(b, 1, "response", "hello, world");
+    char *post_file = store_body(b, 1, "request", "{\"a\":1}");
+    char *bin_file = store_body(b, 2, "response", "PNG\x01\x02");
+
+    har *h = har_new(path_in("out.har"), "1");
+    ck_assert_ptr_nonnull(h);
+    ck_assert_int_eq(har_set_bodies_dir(h, bodies_dir(b)), 0);
+    http_header text_hdrs[] = {{"Content-Type", "text/plain; charset=utf-8"}};
+    http_header json_hdrs[] = {{"Content-Type", "application/json"}};
+    http_header png_hdrs[] = {{"Content-Type", "image/png"}};
+    http_header gz_hdrs[] = {{"Content-Type", "text/plain"},
+                             {"Content-Encoding", "gzip"}};
+    flow_record r = plain_record();
+    r.url = "http://a/text";
+    r.response_headers = text_hdrs;
+    r.n_response_headers = 1;
+    r.response_body_file = text_file;
+    r.request_headers = json_hdrs;
+    r.n_request_headers = 1;
+    r.request_body_file = post_file;
+    ck_assert_int_eq(har_add(h, &r), 0);
+    r.request_body_file = NULL;
+    r.url = "http://a/png";
+    r.response_headers = png_hdrs;
+    r.response_body_file = bin_file;
+    ck_assert_int_eq(har_add(h, &r), 0);
+    r.url = "http://a/gzip";
+    r.response_headers = gz_hdrs;
+    r.n_response_headers = 2;
+    r.response_body_file = text_file;
+    ck_assert_int_eq(har_add(h, &r), 0);
+    r.url = "http://a/truncated";
+    r.response_headers = text_hdrs;
+    r.n_response_headers = 1;
+    r.response_body_truncated = true;
+    ck_assert_int_eq(har_add(h, &r), 0);
+    ck_assert_int_eq(har_write(h), 0);
+
+    json_t *doc = load_har(path_in("out.har"));
+    json_t *e = entry_by_url(doc, "http://a/text");
+    json_t *content = json_object_get(json_object_get(e, "response"), "content");
+    ck_assert_str_eq(str_at(content, "text"), "hello, world");
+    ck_assert_str_eq(str_at(content, "_file"), text_file);
+    json_t *post = json_object_get(json_object_get(e, "request"), "postData");
+    ck_assert_str_eq(str_at(post, "mimeType"), "application/json");
+    ck_assert_str_eq(str_at(post, "text"), "{\"a\":1}");
+    const char *no_text[] = {"http://a/png", "http://a/gzip", "http://a/truncated"};
+    for (size_t i = 0; i < 3; i++) {
+        e = entry_by_url(doc, no_text[i]);
+        content = json_object_get(json_object_get(e, "response"), "content");
+        ck_assert_msg(json_object_get(content, "text") == NULL, "%s", no_text[i]);
+        ck_assert_ptr_null(json_object_get(json_object_get(e, "request"), "postData"));
+    }
+    json_decref(doc);
+    har_free(h);
+    bodies_free(b);
+    free(text_file);
+    free(post_file);
+    free(bin_file);
+    remove_tmpdir();
+}
+END_TEST
+
+/* --- bodies --- */
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+START_TEST(bodies_truncates_at_limit)
+{
+    make_tmpdir();
+    bodies *b = bodies_new(tmpdir, 4);
+    ck_assert_ptr_nonnull(b);
+    bodies_sink *s = bodies_open(b, 42, "response");
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(bodies_write(s, "01234", 5), 0);
+    ck_assert_int_eq(bodies_write(s, "56789", 5), 0);
+    ck_assert_uint_eq(bodies_sink_total(s), 10);
+    bool truncated = false;
+    const char *name = bodies_close(s, &truncated);
+    ck_assert_ptr_nonnull(name);
+    ck_assert_str_eq(name, "000042-response.bin");
+    ck_assert(truncated);
+    ck_assert_int_eq(file_size(path_in(name)), 4);
+    FILE *f = fopen(path_in(name), "rb");
+    char buf[8] = {0};
+    ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), 4);
+    fclose(f);
+    ck_assert_str_eq(buf, "0123");
+    struct stat st;
+    ck_assert_int_eq(stat(path_in(name), &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+
+    /* Exactly the limit is not truncated. */
+    s = bodies_open(b, 43, "response");
+    bodies_write(s, "abcd", 4);
+    name = bodies_close(s, &truncated);
+    ck_assert_str_eq(name, "000043-response.bin");
+    ck_assert(!truncated);
+    ck_assert_int_eq(file_size(path_in(name)), 4);
+    ck_assert_uint_eq(bodies_errors(b), 0);
+    bodies_free(b);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(bodies_empty_makes_no_file)
+{
+    make_tmpdir();
+    bodies *b = bodies_new(tmpdir, 100);
+    bodies_sink *s = bodies_open(b, 1, "request");
+    bool truncated = true;
+    ck_assert_ptr_null(bodies_close(s, &truncated));
+    ck_assert(!truncated);
+    s = bodies_open(b, 2, "request");
+    ck_assert_int_eq(bodies_write(s, "", 0), 0);
+    ck_assert_ptr_null(bodies_close(s, &truncated));
+    ck_assert_int_eq(count_files(tmpdir), 0);
+
+    /* Limit 0: counted, never stored. */
+    bodies *none = bodies_new(tmpdir, 0);
+    s = bodies_open(none, 3, "response");
+    ck_assert_int_eq(bodies_write(s, "xyz", 3), 0);
+    ck_assert_ptr_null(bodies_close(s, &truncated));
+    ck_assert(truncated);
+    ck_assert_int_eq(count_files(tmpdir), 0);
+    ck_assert_ptr_null(bodies_close(NULL, &truncated));
+    ck_assert(!truncated);
+    bodies_free(none);
+    bodies_free(b);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(bodies_names_unique)
+{
+    make_tmpdir();
+    bodies *b = bodies_new(tmpdir, 100);
+    char *names[4];
+    names[0] = store_body(b, 42, "request", "a");
+    names[1] = store_body(b, 42, "response", "b");
+    names[2] = store_body(b, 43, "request", "c");
+    names[3] = store_body(b, 1234567, "response", "d");
+    ck_assert_str_eq(names[0], "000042-request.bin");
+    ck_assert_str_eq(names[1], "000042-response.bin");
+    ck_assert_str_eq(names[2], "000043-request.bin");
+    ck_assert_str_eq(names[3], "1234567-response.bin");
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            ck_assert_str_ne(names[i], names[j]);
+    ck_assert_int_eq(count_files(tmpdir), 4);
+    ck_assert_ptr_null(bodies_open(b, 1, "other"));
+    for (int i = 0; i < 4; i++)
+        free(names[i]);
+    bodies_free(b);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(bodies_directory)
+{
+    make_tmpdir();
+    char *sub = strdup(path_in("bodies"));
+    bodies *b = bodies_new(sub, 10); /* created */
+    ck_assert_ptr_nonnull(b);
+    struct stat st;
+    ck_assert_int_eq(stat(sub, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+    ck_assert_int_eq(st.st_mode & 0777, 0700);
+    ck_assert_str_eq(bodies_dir(b), sub);
+    bodies *again = bodies_new(sub, 10); /* exists: fine */
+    ck_assert_ptr_nonnull(again);
+    bodies_free(again);
+
+    ck_assert_ptr_null(bodies_new(path_in("missing/parent"), 10));
+    FILE *f = fopen(path_in("plain"), "w");
+    fclose(f);
+    ck_assert_ptr_null(bodies_new(path_in("plain"), 10));
+
+    /* The directory vanishes: writes fail, are counted, never fatal. */
+    ck_assert_int_eq(rmdir(sub), 0);
+    bodies_sink *s = bodies_open(b, 5, "response");
+    ck_assert_int_eq(bodies_write(s, "data", 4), -1);
+    ck_assert_int_eq(bodies_write(s, "more", 4), -1);
+    ck_assert_uint_eq(bodies_sink_total(s), 8);
+    bool truncated = false;
+    ck_assert_ptr_null(bodies_close(s, &truncated));
+    ck_assert(truncated);
+    s = bodies_open(b, 6, "response");
+    ck_assert_int_eq(bodies_write(s, "x", 1), -1);
+    bodies_close(s, NULL);
+    ck_assert_uint_eq(bodies_errors(b), 2);
+    bodies_free(b);
+    free(sub);
+    remove_tmpdir();
+}
+END_TEST
+
+static Suite *flowjson_suite(void)
+{
+    Suite *s = suite_create("flowjson");
+    TCase *tc;
+
+    tc = tcase_create("record");
+    tcase_add_test(tc, record_plain);
+    tcase_add_test(tc, record_tls_latin1_websocket);
+    tcase_add_test(tc, record_nulls);
+    tcase_add_test(tc, text_rules);
+    tcase_add_test(tc, write_line_failure);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("har");
+    tcase_add_test(tc, har_three_entries);
+    tcase_add_test(tc, har_unwritable);
+    tcase_add_test(tc, har_bounded);
+    tcase_add_test(tc, har_inline_text);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("bodies");
+    tcase_add_test(tc, bodies_truncates_at_limit);
+    tcase_add_test(tc, bodies_empty_makes_no_file);
+    tcase_add_test(tc, bodies_names_unique);
+    tcase_add_test(tc, bodies_directory);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(flowjson_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
