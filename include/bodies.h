@@ -57,4 +57,10 @@ const char *bodies_close(bodies_sink *s, bool *truncated);
 /* Total bytes written to s so far, stored or not. */
 unsigned long long bodies_sink_total(const bodies_sink *s);
 
+/* The content of body file name in dir when it is a regular file of at
+ * most max bytes: a new buffer (caller free()s) with a NUL after the
+ * *len bytes. NULL when absent, larger, unreadable, or name is not a
+ * plain file name. Silent: for optional uses (inlining in HAR). */
+void *bodies_read(const char *dir, const char *name, size_t max, size_t *len);
+
 #endif

@@ -1,6 +1,6 @@
 /* flowjson — one exchange (flow_record) as a JSON object: the --flows
  * JSON-lines output, and the shared helpers the HAR writer uses for
- * times and for strings that came off the wire.
+ * times, strings and query parameters that came off the wire.
  *
  * Strings from the wire (URL, reason, header names and values) may be any
  * bytes. A string that is valid UTF-8 is kept as is; one that is not is
@@ -57,6 +57,14 @@ json_t *flowjson_text(const char *s, size_t len);
 
 /* flowjson_text(s, strlen(s)), or JSON null when s is NULL. */
 json_t *flowjson_str(const char *s);
+
+/* The query of url (between '?' and '#') as [{"name", "value"}, ...], the
+ * shape of HAR's queryString: pieces split at '&', then at the first '=';
+ * both halves form-decoded ('+' is a space, %XX a byte, a malformed '%'
+ * kept as is), then as flowjson_text(). Empty pieces are skipped; a piece
+ * without '=' has value "". An empty array when there is no query; NULL
+ * on allocation failure. */
+json_t *flowjson_query(const char *url);
 
 /* tv as RFC 3339 UTC with milliseconds into out (at least
  * FLOWJSON_TIME_LEN bytes). Returns 0, or -1 when tv is out of range

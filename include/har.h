@@ -2,10 +2,12 @@
  * document (http://www.softwareishard.com/blog/har-12-spec/), kept in
  * memory and rewritten whole, atomically, by har_write().
  *
- * Memory is bounded: beyond the entry limit (HAR_MAX_ENTRIES unless
- * har_set_max_entries() says otherwise) the oldest entries are dropped,
- * and the document says so in log.comment ("N oldest entries dropped ...")
- * and in a custom log._dropped count.
+ * Memory is bounded: each entry is serialized once when added (compact
+ * JSON text, a few KiB) and the oldest entries are dropped beyond
+ * HAR_MAX_ENTRIES entries or HAR_MAX_BYTES bytes of entries, whichever
+ * comes first (har_set_limits() changes both). The document then says so
+ * in log.comment ("N oldest entries dropped ...") and in a custom
+ * log._dropped count. Entries are written sorted by startedDateTime.
  *
  * Per entry, besides the standard fields: serverIPAddress is the upstream
  * host without port or brackets; connection is the client address
@@ -27,9 +29,10 @@
 
 #include "flow_record.h"
 
-/* Default entry limit. An entry with a few dozen headers costs a few KiB
- * as jansson objects, so this bounds the document to some tens of MiB. */
-#define HAR_MAX_ENTRIES 20000
+/* Default limits. The bytes bound what is held in memory and rewritten
+ * at each har_write() (which blocks the caller while it writes). */
+#define HAR_MAX_ENTRIES 100000
+#define HAR_MAX_BYTES (64 * 1024 * 1024)
 
 /* Response and request bodies at most this long are inlined as text. */
 #define HAR_INLINE_MAX (64 * 1024)
@@ -50,9 +53,10 @@ har *har_new(const char *path, const char *creator_version);
  * Returns 0, or -1 on allocation failure. */
 int har_set_bodies_dir(har *h, const char *dir);
 
-/* Change the entry limit (at least 1); excess oldest entries are dropped
- * now. */
-void har_set_max_entries(har *h, size_t max_entries);
+/* Change the limits (max_entries at least 1; the newest entry is kept
+ * even when it alone is over max_bytes); excess oldest entries are
+ * dropped now. */
+void har_set_limits(har *h, size_t max_entries, size_t max_bytes);
 
 /* Append one entry built from r (nothing of r is kept). Returns 0, or -1
  * on allocation failure (logged, entry lost). Marks the log dirty. */
@@ -63,7 +67,8 @@ int har_add(har *h, const flow_record *r);
  * same directory, fsync'ed, then renamed over path. Returns 0 and clears
  * dirty, or -1 (dirty stays set, so a later call retries; the failure is
  * logged with log_warn once until a write succeeds again; errno says why).
- * Blocks for the time it takes to serialize and write the document. */
+ * Blocks while it writes: entries are already text, so this is about
+ * 0.3 s per 90 MB plus the fsync (measured). */
 int har_write(har *h);
 
 /* Entries were added (or dropped) since the last successful write. */

@@ -153,7 +153,7 @@ const char *bodies_close(bodies_sink *s, bool *truncated)
     if (s->fd >= 0 && close(s->fd) != 0)
         sink_fail(s, "cannot write", errno);
     s->fd = -1;
-    cut = s->stored < s->total;
+    cut = s->failed || s->stored < s->total;
     /* A file exists when some bytes were stored, even if a later write
      * failed: what is there is still the start of the body. The name is
      * kept in b so that the caller needs no free() and none can fail. */
@@ -171,4 +171,41 @@ cleanup:
 unsigned long long bodies_sink_total(const bodies_sink *s)
 {
     return s ? s->total : 0;
+}
+
+void *bodies_read(const char *dir, const char *name, size_t max, size_t *len)
+{
+    char *buf = NULL, *path = NULL;
+    bool ok = false;
+    struct stat st;
+    /* Names come from bodies_close(), but stay inside dir regardless. */
+    if (strchr(name, '/') || strcmp(name, "..") == 0 ||
+        asprintf(&path, "%s/%s", dir, name) < 0) {
+        path = NULL;
+        goto cleanup;
+    }
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        goto cleanup;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= max &&
+        (buf = malloc((size_t)st.st_size + 1))) {
+        size_t got = 0, size = (size_t)st.st_size;
+        ssize_t r = 1;
+        while (got < size && (r = read(fd, buf + got, size - got)) != 0) {
+            if (r < 0 && errno != EINTR)
+                break;
+            got += r > 0 ? (size_t)r : 0;
+        }
+        ok = got == size;
+        buf[got] = '\0';
+        *len = got;
+    }
+    close(fd);
+cleanup:
+    free(path);
+    if (!ok) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }

@@ -96,8 +96,12 @@ static void log_final_line(conn *c)
     conn_format_bytes(pump_bytes_in(c->client) - c->tunnel_base_in, up, sizeof up);
     conn_format_bytes(pump_bytes_out(c->client) - c->tunnel_base_out, down,
                       sizeof down);
-    log_info("%s closed %s after %.3f s: %s up, %s down (%s)", c->client_name,
-             c->target_name, elapsed_seconds(&c->started), up, down,
+    char frames[96] = "";
+    if (c->websocket_open)
+        snprintf(frames, sizeof frames, ", websocket %llu frames up, %llu down",
+                 c->ws_up.frames, c->ws_down.frames);
+    log_info("%s closed %s after %.3f s: %s up, %s down%s (%s)", c->client_name,
+             c->target_name, elapsed_seconds(&c->started), up, down, frames,
              c->close_reason);
 }
 
@@ -212,7 +216,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 void conn_relay(conn *c, pump *from, struct evbuffer *data)
 {
     pump *to = from == c->client ? c->upstream : c->client;
-    if (c->flow)
+    if (c->flow || c->websocket_open)
         conn_tap(c, from, data);
     if (!to || pump_ended(to) == true) {
         /* The other side is gone; what it would have got is dropped. */

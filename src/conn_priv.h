@@ -13,6 +13,7 @@
 #include "http_msg.h"
 #include "pump.h"
 #include "upstream.h"
+#include "wsframes.h"
 
 /* While the other side's unsent output is above this, a side is not read:
  * a fast upstream cannot fill memory behind a slow client. */
@@ -67,6 +68,8 @@ struct conn {
     bool leaf_from_cache;
     http_flow *flow;            /* read-only tap on the decrypted bytes */
     const char *flow_scheme;    /* "https" in tunnels, "http" forwarded */
+    bool websocket_open;        /* after a 101: frames are counted */
+    wsframes ws_up, ws_down;    /* client->server, server->client */
     int refuse_status;          /* 502/504 for CONN_TLS_REFUSE */
     char refuse_reason[512];
 

@@ -25,6 +25,8 @@ static void describe_tls(SSL *ssl, const char *sni, flow_tls *out,
 static void on_exchange(void *arg, const http_exchange *ex)
 {
     conn *c = arg;
+    if (ex->upgraded)
+        c->websocket_open = true;
     if (!c->env->out)
         return;
     char url[2048];
@@ -72,6 +74,20 @@ static void on_exchange(void *arg, const http_exchange *ex)
     flowout_exchange(c->env->out, &r);
 }
 
+static void count_websocket(conn *c, bool from_client, struct evbuffer *data)
+{
+    struct evbuffer_ptr pos;
+    evbuffer_ptr_set(data, &pos, 0, EVBUFFER_PTR_SET);
+    struct evbuffer_iovec v;
+    size_t seen = 0;
+    while (evbuffer_peek(data, -1, &pos, &v, 1) == 1 && v.iov_len > 0) {
+        wsframes_feed(from_client ? &c->ws_up : &c->ws_down, v.iov_base, v.iov_len);
+        seen += v.iov_len;
+        if (evbuffer_ptr_set(data, &pos, seen, EVBUFFER_PTR_SET) != 0)
+            break;
+    }
+}
+
 static void on_body(void *arg, unsigned long long id, bool request,
                     const char *data, size_t len)
 {
@@ -117,6 +133,10 @@ void conn_tap_bytes(conn *c, bool from_client, const char *data, size_t len)
 void conn_tap(conn *c, pump *from, struct evbuffer *data)
 {
     bool from_client = from == c->client;
+    if (c->websocket_open) {
+        count_websocket(c, from_client, data);
+        return;
+    }
     struct evbuffer_ptr pos;
     evbuffer_ptr_set(data, &pos, 0, EVBUFFER_PTR_SET);
     struct evbuffer_iovec v;

@@ -8,16 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-/* Build-time failure flag threaded through the object builders: jansson
- * setters steal the value even when they fail, so every put is a single
- * call and the caller checks once at the end instead of after each key. */
-static void put(json_t *obj, const char *key, json_t *val, bool *bad)
-{
-    /* json_object_set_new() decrefs val itself on failure and rejects a
-     * NULL val (an allocation that failed upstream). */
-    if (json_object_set_new(obj, key, val) != 0)
-        *bad = true;
-}
+/* json_pack() steals every "o" argument even when it fails (jansson
+ * >= 2.11) and fails on a NULL one, so the builders below nest directly:
+ * an allocation failure anywhere comes out as NULL at the top with
+ * nothing leaked (test_flowjson checks that allocation by allocation). */
 
 /* Map every byte to the code point of the same value (Latin-1) and encode
  * it as UTF-8: one byte below 0x80, two bytes above. */
@@ -85,6 +79,72 @@ double flowjson_ms_between(const struct timeval *a, const struct timeval *b)
     return (double)us / 1000.0;
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* s[0..len) form-decoded ('+' is a space, %XX a byte, a stray '%' kept)
+ * as a JSON string; decoded bytes that are not UTF-8 become Latin-1. */
+static json_t *query_part(const char *s, size_t len)
+{
+    char *buf = malloc(len + 1);
+    if (!buf)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (s[i] == '+') {
+            buf[n++] = ' ';
+        } else if (s[i] == '%' && i + 2 < len &&
+                   (hi = hex_digit(s[i + 1])) >= 0 && (lo = hex_digit(s[i + 2])) >= 0) {
+            buf[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            buf[n++] = s[i];
+        }
+    }
+    json_t *v = flowjson_text(buf, n);
+    free(buf);
+    return v;
+}
+
+json_t *flowjson_query(const char *url)
+{
+    json_t *arr = json_array();
+    /* A '?' inside the fragment does not start a query. */
+    size_t before_fragment = url ? strcspn(url, "#") : 0;
+    const char *q = url ? memchr(url, '?', before_fragment) : NULL;
+    if (!arr || !q)
+        return arr;
+    q++;
+    const char *end = url + before_fragment;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if (stop > q) {
+            const char *eq = memchr(q, '=', (size_t)(stop - q));
+            const char *name_end = eq ? eq : stop;
+            const char *val = eq ? eq + 1 : stop;
+            json_t *nv = json_pack("{s:o, s:o}",
+                                   "name", query_part(q, (size_t)(name_end - q)),
+                                   "value", query_part(val, (size_t)(stop - val)));
+            if (json_array_append_new(arr, nv) != 0) {
+                json_decref(arr);
+                return NULL;
+            }
+        }
+        q = stop + 1;
+    }
+    return arr;
+}
+
 /* [[name, value], ...] in wire order, repeats kept. */
 static json_t *header_pairs(const http_header *h, size_t n)
 {
@@ -107,98 +167,46 @@ static json_t *header_pairs(const http_header *h, size_t n)
 
 static json_t *tls_side(const flow_tls *t)
 {
-    bool bad = false;
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    put(o, "version", flowjson_str(t->version), &bad);
-    put(o, "cipher", flowjson_str(t->cipher), &bad);
-    put(o, "sni", flowjson_str(t->sni), &bad);
-    put(o, "alpn", flowjson_str(t->alpn), &bad);
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-static json_t *tls_info(const flow_record *r)
-{
-    if (!r->tls)
-        return json_null();
-    bool bad = false;
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    put(o, "client", tls_side(&r->client_tls), &bad);
-    put(o, "upstream", tls_side(&r->upstream_tls), &bad);
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return json_pack("{s:o, s:o, s:o, s:o}", "version", flowjson_str(t->version),
+                     "cipher", flowjson_str(t->cipher), "sni", flowjson_str(t->sni),
+                     "alpn", flowjson_str(t->alpn));
 }
 
 static json_t *body_info(const char *file, bool truncated)
 {
     if (!file)
         return json_null();
-    bool bad = false;
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    put(o, "file", flowjson_str(file), &bad);
-    put(o, "truncated", json_boolean(truncated), &bad);
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return json_pack("{s:o, s:b}", "file", flowjson_str(file), "truncated", truncated);
 }
 
 json_t *flowjson_record(const flow_record *r)
 {
-    bool bad = false;
     char start[FLOWJSON_TIME_LEN];
     char version[32];
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-
     flowjson_format_time(&r->start, start);
     double duration = flowjson_ms_between(&r->start, &r->end);
     snprintf(version, sizeof version, "HTTP/%d.%d", r->http_major, r->http_minor);
-
+    json_t *tls = r->tls ? json_pack("{s:o, s:o}", "client", tls_side(&r->client_tls),
+                                     "upstream", tls_side(&r->upstream_tls))
+                         : json_null();
     /* Counters are unsigned long long in the record; json_int_t is signed
      * 64-bit, which no real id or byte count reaches. */
-    put(o, "id", json_integer((json_int_t)r->id), &bad);
-    put(o, "start", json_string(start), &bad);
-    put(o, "duration_ms", json_real(duration > 0 ? duration : 0.0), &bad);
-    put(o, "client", flowjson_str(r->client), &bad);
-    put(o, "method", flowjson_str(r->method), &bad);
-    put(o, "url", flowjson_str(r->url), &bad);
-    put(o, "http_version", json_string(version), &bad);
-    put(o, "status", json_integer(r->status), &bad);
-    put(o, "reason", flowjson_str(r->reason), &bad);
-    put(o, "request_headers",
-        header_pairs(r->request_headers, r->n_request_headers), &bad);
-    put(o, "response_headers",
-        header_pairs(r->response_headers, r->n_response_headers), &bad);
-    put(o, "request_bytes", json_integer((json_int_t)r->request_bytes), &bad);
-    put(o, "response_bytes", json_integer((json_int_t)r->response_bytes), &bad);
-    put(o, "websocket", json_boolean(r->websocket), &bad);
-    put(o, "tls", tls_info(r), &bad);
-    put(o, "upstream", flowjson_str(r->upstream), &bad);
-    put(o, "error", flowjson_str(r->error), &bad);
-    put(o, "request_body",
-        body_info(r->request_body_file, r->request_body_truncated), &bad);
-    put(o, "response_body",
-        body_info(r->response_body_file, r->response_body_truncated), &bad);
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return json_pack(
+        "{s:I, s:s, s:f, s:o, s:o, s:o, s:s, s:i, s:o, s:o, s:o, s:I, s:I, s:b,"
+        " s:o, s:o, s:o, s:o, s:o}",
+        "id", (json_int_t)r->id, "start", start,
+        "duration_ms", duration > 0 ? duration : 0.0,
+        "client", flowjson_str(r->client), "method", flowjson_str(r->method),
+        "url", flowjson_str(r->url), "http_version", version, "status", r->status,
+        "reason", flowjson_str(r->reason),
+        "request_headers", header_pairs(r->request_headers, r->n_request_headers),
+        "response_headers", header_pairs(r->response_headers, r->n_response_headers),
+        "request_bytes", (json_int_t)r->request_bytes,
+        "response_bytes", (json_int_t)r->response_bytes,
+        "websocket", (int)r->websocket, "tls", tls,
+        "upstream", flowjson_str(r->upstream), "error", flowjson_str(r->error),
+        "request_body", body_info(r->request_body_file, r->request_body_truncated),
+        "response_body", body_info(r->response_body_file, r->response_body_truncated));
 }
 
 int flowjson_write_line(FILE *f, const flow_record *r)

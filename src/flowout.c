@@ -31,7 +31,6 @@ struct flowout {
     const char *flows_path;
     bool flows_failed;        /* said once */
     har *har;
-    bool har_failed;
     struct event *har_timer;
     bodies *bodies;
     open_body *open[FLOWOUT_SINK_BUCKETS];
@@ -41,16 +40,10 @@ struct flowout {
 static void har_tick(evutil_socket_t fd, short what, void *arg)
 {
     flowout *f = arg;
-    if (!har_dirty(f->har))
-        return;
-    if (har_write(f->har) != 0) {
-        if (!f->har_failed)
-            log_warn("cannot write the HAR file: %s; traffic goes on, the file "
-                     "is retried every %d s", strerror(errno), HAR_REWRITE_SECONDS);
-        f->har_failed = true;
-    } else {
-        f->har_failed = false;
-    }
+    /* har_write() reports its own failures, once per run of them; traffic
+     * goes on and the next tick tries again. */
+    if (har_dirty(f->har))
+        har_write(f->har);
 }
 
 flowout *flowout_new(struct event_base *base, const flowout_options *o)
@@ -72,16 +65,15 @@ flowout *flowout_new(struct event_base *base, const flowout_options *o)
         }
     }
     if (o->har_path) {
+        /* har_new() writes the empty document at once (viewers can open it
+         * from the start) and logs why when it cannot. */
         f->har = har_new(o->har_path, TLSPEEK_VERSION);
+        if (!f->har)
+            goto fail;
         f->har_timer = event_new(base, -1, EV_PERSIST, har_tick, f);
         struct timeval tv = {HAR_REWRITE_SECONDS, 0};
-        if (!f->har || !f->har_timer || event_add(f->har_timer, &tv) != 0) {
+        if (!f->har_timer || event_add(f->har_timer, &tv) != 0) {
             log_error("cannot set up --har %s", o->har_path);
-            goto fail;
-        }
-        /* A valid (empty) document from the start: viewers can open it. */
-        if (har_write(f->har) != 0) {
-            log_error("cannot write --har %s: %s", o->har_path, strerror(errno));
             goto fail;
         }
     }
@@ -89,6 +81,8 @@ flowout *flowout_new(struct event_base *base, const flowout_options *o)
         f->bodies = bodies_new(o->bodies_dir, o->body_limit);
         if (!f->bodies)
             goto fail;
+        if (f->har)
+            har_set_bodies_dir(f->har, bodies_dir(f->bodies)); /* small text inlined */
     }
     return f;
 fail:
@@ -105,8 +99,11 @@ void flowout_free(flowout *f)
 {
     if (!f)
         return;
-    if (f->har && har_dirty(f->har) && har_write(f->har) != 0)
-        log_warn("cannot write the HAR file: %s", strerror(errno));
+    if (f->har && har_dirty(f->har))
+        har_write(f->har);
+    if (f->lost)
+        log_warn("%llu exchange record%s could not be written", f->lost,
+                 f->lost == 1 ? "" : "s");
     for (size_t i = 0; i < FLOWOUT_SINK_BUCKETS; i++) {
         while (f->open[i]) {
             open_body *b = f->open[i];

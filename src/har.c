@@ -8,16 +8,15 @@
 #include "har.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "bodies.h"
 #include "flowjson.h"
 #include "log.h"
 
@@ -90,71 +89,6 @@ static json_t *header_list(const http_header *h, size_t n)
     return arr;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* s[0..len) form-decoded ('+' is a space, %XX a byte, a stray '%' kept)
- * as a JSON string; decoded bytes that are not UTF-8 become Latin-1. */
-static json_t *query_part(const char *s, size_t len)
-{
-    char *buf = malloc(len + 1);
-    if (!buf)
-        return NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        if (s[i] == '+') {
-            buf[n++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len &&
-                   (hi = hex_digit(s[i + 1])) >= 0 && (lo = hex_digit(s[i + 2])) >= 0) {
-            buf[n++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            buf[n++] = s[i];
-        }
-    }
-    json_t *v = flowjson_text(buf, n);
-    free(buf);
-    return v;
-}
-
-/* The URL's query (between '?' and '#') as [{"name", "value"}, ...];
- * empty pieces are skipped, a piece without '=' has value "". */
-static json_t *query_string(const char *url)
-{
-    json_t *arr = json_array();
-    const char *q = url ? strchr(url, '?') : NULL;
-    if (!arr || !q)
-        return arr;
-    q++;
-    const char *end = q + strcspn(q, "#");
-    while (q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        if (stop > q) {
-            const char *eq = memchr(q, '=', (size_t)(stop - q));
-            const char *name_end = eq ? eq : stop;
-            const char *val = eq ? eq + 1 : stop;
-            json_t *nv = name_value(query_part(q, (size_t)(name_end - q)),
-                                    query_part(val, (size_t)(stop - val)));
-            if (json_array_append_new(arr, nv) != 0) {
-                json_decref(arr);
-                return NULL;
-            }
-        }
-        q = stop + 1;
-    }
-    return arr;
-}
-
 /* The host of "host:port", "[v6]:port", "host" or a bare IPv6 address. */
 static json_t *upstream_host(const char *up)
 {
@@ -203,132 +137,66 @@ static bool is_textual(const char *ctype)
 static json_t *inline_body(const har *h, const char *file, bool truncated,
                            const http_header *hdrs, size_t n)
 {
-    json_t *v = NULL;
-    char *path = NULL;
-    char *buf = NULL;
-    int fd = -1;
     const char *ctype = header_get(hdrs, n, "Content-Type");
     const char *cenc = header_get(hdrs, n, "Content-Encoding");
     /* A compressed body is stored as sent: not text until decoded. */
     if (!h->bodies_dir || !file || truncated || !ctype || !is_textual(ctype) ||
-        (cenc && strcasecmp(cenc, "identity") != 0) || strchr(file, '/'))
-        goto cleanup;
-    if (asprintf(&path, "%s/%s", h->bodies_dir, file) < 0) {
-        path = NULL;
-        goto cleanup;
-    }
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_size > HAR_INLINE_MAX)
-        goto cleanup;
-    size_t size = (size_t)st.st_size, got = 0;
-    buf = malloc(size + 1);
-    if (!buf)
-        goto cleanup;
-    while (got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            goto cleanup;
-        got += (size_t)r;
-    }
+        (cenc && strcasecmp(cenc, "identity") != 0))
+        return NULL;
+    size_t len;
+    char *buf = bodies_read(h->bodies_dir, file, HAR_INLINE_MAX, &len);
+    json_t *v = NULL;
     /* NUL bytes would survive as \u0000 but mean the body is binary;
      * json_stringn refuses what is not UTF-8, which is what we want. */
-    if (memchr(buf, '\0', size))
-        goto cleanup;
-    v = json_stringn(buf, size);
-cleanup:
-    if (fd >= 0)
-        close(fd);
+    if (buf && !memchr(buf, '\0', len))
+        v = json_stringn(buf, len);
     free(buf);
-    free(path);
     return v;
 }
 
 static json_t *build_request(const har *h, const flow_record *r,
                              const char *version)
 {
-    bool bad = false;
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    put(o, "method", str_or_empty(r->method), &bad);
-    put(o, "url", str_or_empty(r->url), &bad);
-    put(o, "httpVersion", json_string(version), &bad);
-    put(o, "cookies", json_array(), &bad);
-    put(o, "headers", header_list(r->request_headers, r->n_request_headers), &bad);
-    put(o, "queryString", query_string(r->url), &bad);
-    put(o, "headersSize", json_integer(-1), &bad);
-    put(o, "bodySize", json_integer((json_int_t)r->request_bytes), &bad);
+    const http_header *hd = r->request_headers;
+    size_t n = r->n_request_headers;
     json_t *text = inline_body(h, r->request_body_file, r->request_body_truncated,
-                               r->request_headers, r->n_request_headers);
-    if (text) {
-        const char *ctype = header_get(r->request_headers, r->n_request_headers,
-                                       "Content-Type");
-        /* Joined before it is filled (see header_list); a failed join has
-         * already freed post, so text is dropped by hand. */
-        json_t *post = json_object();
-        put(o, "postData", post, &bad);
-        if (bad) {
-            json_decref(text);
-        } else {
-            put(post, "mimeType", str_or_empty(ctype), &bad);
-            put(post, "text", text, &bad);
-        }
-    }
-    if (r->request_body_file) {
-        put(o, "_bodyFile", flowjson_str(r->request_body_file), &bad);
-        put(o, "_bodyTruncated", json_boolean(r->request_body_truncated), &bad);
-    }
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+                               hd, n);
+    json_t *post = NULL;
+    if (text)
+        post = json_pack("{s:o, s:o}", "mimeType",
+                         str_or_empty(header_get(hd, n, "Content-Type")), "text", text);
+    const char *file = r->request_body_file;
+    return json_pack(
+        "{s:o, s:o, s:s, s:[], s:o, s:o, s:i, s:I, s:o*, s:o*, s:o*}",
+        "method", str_or_empty(r->method), "url", str_or_empty(r->url),
+        "httpVersion", version, "cookies", "headers", header_list(hd, n),
+        "queryString", flowjson_query(r->url), "headersSize", -1,
+        "bodySize", (json_int_t)r->request_bytes, "postData", post,
+        "_bodyFile", file ? flowjson_str(file) : NULL,
+        "_bodyTruncated", file ? json_boolean(r->request_body_truncated) : NULL);
 }
 
 static json_t *build_response(const har *h, const flow_record *r,
                               const char *version)
 {
-    bool bad = false;
     const http_header *hd = r->response_headers;
     size_t n = r->n_response_headers;
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    /* content joins o first, so one decref of o frees it on any failure. */
-    json_t *content = json_object();
-    put(o, "content", content, &bad);
-    if (bad)
-        goto cleanup;
-    put(o, "status", json_integer(r->status), &bad);
-    put(o, "statusText", str_or_empty(r->reason), &bad);
+    const char *file = r->response_body_file;
+    json_t *content = json_pack(
+        "{s:I, s:o, s:o*, s:o*, s:o*}", "size", (json_int_t)r->response_bytes,
+        "mimeType", str_or_empty(header_get(hd, n, "Content-Type")),
+        "text", inline_body(h, file, r->response_body_truncated, hd, n),
+        "_file", file ? flowjson_str(file) : NULL,
+        "_truncated", file ? json_boolean(r->response_body_truncated) : NULL);
     /* The record carries the request's version only; with no response
      * head there is no version to show. */
-    put(o, "httpVersion", json_string(r->status ? version : ""), &bad);
-    put(o, "cookies", json_array(), &bad);
-    put(o, "headers", header_list(hd, n), &bad);
-    put(content, "size", json_integer((json_int_t)r->response_bytes), &bad);
-    put(content, "mimeType", str_or_empty(header_get(hd, n, "Content-Type")), &bad);
-    json_t *text = inline_body(h, r->response_body_file,
-                               r->response_body_truncated, hd, n);
-    if (text)
-        put(content, "text", text, &bad);
-    if (r->response_body_file) {
-        put(content, "_file", flowjson_str(r->response_body_file), &bad);
-        put(content, "_truncated", json_boolean(r->response_body_truncated), &bad);
-    }
-    put(o, "redirectURL", str_or_empty(header_get(hd, n, "Location")), &bad);
-    put(o, "headersSize", json_integer(-1), &bad);
-    put(o, "bodySize", json_integer((json_int_t)r->response_bytes), &bad);
-cleanup:
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return json_pack(
+        "{s:i, s:o, s:s, s:[], s:o, s:o, s:o, s:i, s:I}",
+        "status", r->status, "statusText", str_or_empty(r->reason),
+        "httpVersion", r->status ? version : "", "cookies",
+        "headers", header_list(hd, n), "content", content,
+        "redirectURL", str_or_empty(header_get(hd, n, "Location")),
+        "headersSize", -1, "bodySize", (json_int_t)r->response_bytes);
 }
 
 static json_t *build_timings(const flow_record *r)
@@ -344,82 +212,65 @@ static json_t *build_timings(const flow_record *r)
     t2 = clamp_ll(t2, t0, t3);
     long long t1 = usec_of(&r->request_end) ? usec_of(&r->request_end) : t2;
     t1 = clamp_ll(t1, t0, t2);
-
-    bool bad = false;
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    /* Per exchange these are unknown: connections are reused and their
-     * set-up belongs to the tunnel, not to one request. */
-    put(o, "blocked", json_integer(-1), &bad);
-    put(o, "dns", json_integer(-1), &bad);
-    put(o, "connect", json_integer(-1), &bad);
-    put(o, "ssl", json_integer(-1), &bad);
-    put(o, "send", json_real((double)(t1 - t0) / 1000.0), &bad);
-    put(o, "wait", json_real((double)(t2 - t1) / 1000.0), &bad);
-    put(o, "receive", json_real((double)(t3 - t2) / 1000.0), &bad);
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    /* blocked, dns, connect and ssl are unknown per exchange: connections
+     * are reused and their set-up belongs to the tunnel, not one request. */
+    return json_pack("{s:i, s:i, s:i, s:f, s:f, s:f, s:i}", "blocked", -1,
+                     "dns", -1, "connect", -1, "send", (double)(t1 - t0) / 1000.0,
+                     "wait", (double)(t2 - t1) / 1000.0,
+                     "receive", (double)(t3 - t2) / 1000.0, "ssl", -1);
 }
 
 static json_t *build_entry(const har *h, const flow_record *r)
 {
-    bool bad = false;
     char started[FLOWJSON_TIME_LEN];
     char version[32];
-    json_t *e = json_object();
-    if (!e)
-        return NULL;
     flowjson_format_time(&r->start, started);
     snprintf(version, sizeof version, "HTTP/%d.%d", r->http_major, r->http_minor);
     long long total = usec_of(&r->end) - usec_of(&r->start);
-
-    put(e, "startedDateTime", json_string(started), &bad);
-    put(e, "time", json_real(total > 0 ? (double)total / 1000.0 : 0.0), &bad);
-    put(e, "request", build_request(h, r, version), &bad);
-    put(e, "response", build_response(h, r, version), &bad);
-    put(e, "cache", json_object(), &bad);
-    put(e, "timings", build_timings(r), &bad);
-    if (r->upstream && r->upstream[0])
-        put(e, "serverIPAddress", upstream_host(r->upstream), &bad);
-    if (r->client)
-        put(e, "connection", flowjson_str(r->client), &bad);
-    if (r->error)
-        put(e, "_error", flowjson_str(r->error), &bad);
-    if (r->websocket)
-        put(e, "_websocket", json_true(), &bad);
-    if (bad) {
-        json_decref(e);
-        return NULL;
-    }
-    return e;
+    return json_pack(
+        "{s:s, s:f, s:o, s:o, s:{}, s:o, s:o*, s:o*, s:o*, s:o*}",
+        "startedDateTime", started,
+        "time", total > 0 ? (double)total / 1000.0 : 0.0,
+        "request", build_request(h, r, version),
+        "response", build_response(h, r, version), "cache",
+        "timings", build_timings(r),
+        "serverIPAddress", r->upstream && r->upstream[0] ? upstream_host(r->upstream) : NULL,
+        "connection", r->client ? flowjson_str(r->client) : NULL,
+        "_error", r->error ? flowjson_str(r->error) : NULL,
+        "_websocket", r->websocket ? json_true() : NULL);
 }
 
 static void drop_oldest(har *h)
 {
-    json_decref(h->slots[h->first].entry);
+    slot *s = &h->slots[h->first];
+    h->bytes -= s->len;
+    free(s->text);
     h->first = (h->first + 1) % h->cap;
     h->count--;
     h->dropped++;
     h->dirty = true;
 }
 
+/* Drop the oldest entries beyond the limits, always keeping the newest. */
+static void enforce_limits(har *h)
+{
+    while (h->count > h->max_entries || (h->count > 1 && h->bytes > h->max_bytes))
+        drop_oldest(h);
+}
+
 int har_add(har *h, const flow_record *r)
 {
     json_t *e = build_entry(h, r);
-    if (!e)
+    char *text = e ? json_dumps(e, JSON_COMPACT | FLOWJSON_REAL_FLAGS) : NULL;
+    json_decref(e);
+    if (!text)
         goto fail;
-    if (h->count >= h->max)
-        drop_oldest(h);
     if (h->count == h->cap) {
-        /* Grow geometrically up to the limit, unrolling the ring (it only
-         * wraps once full, but set_max_entries may have moved first). */
+        /* Grow geometrically, unrolling the ring. The entry limit bounds
+         * the array; with the byte limit it may never be reached. */
         size_t ncap = h->cap ? h->cap * 2 : 64;
-        if (ncap > h->max)
-            ncap = h->max;
+        if (ncap - 1 > h->max_entries) /* no overflow for SIZE_MAX */
+            ncap = h->max_entries + 1;
         slot *ns = malloc(ncap * sizeof *ns);
         if (!ns)
             goto fail;
@@ -431,14 +282,17 @@ int har_add(har *h, const flow_record *r)
         h->first = 0;
     }
     slot *s = &h->slots[(h->first + h->count) % h->cap];
-    s->entry = e;
+    s->text = text;
+    s->len = strlen(text);
     s->start_us = usec_of(&r->start);
     s->id = r->id;
     h->count++;
+    h->bytes += s->len;
     h->dirty = true;
+    enforce_limits(h);
     return 0;
 fail:
-    json_decref(e);
+    free(text);
     log_warn("HAR %s: out of memory, exchange %llu not recorded", h->path, r->id);
     return -1;
 }
@@ -451,118 +305,105 @@ static int slot_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The document: {"log": {version, creator, entries, [comment, _dropped]}}. */
-static json_t *build_doc(const har *h)
+/* The log object without its entries, compact: {"version":...}. */
+static char *log_head(const har *h)
 {
-    bool bad = false;
+    char note[160];
+    char *text = NULL;
+    snprintf(note, sizeof note,
+             "%llu oldest entries dropped (tlspeek keeps at most %zu entries "
+             "and %zu bytes)", h->dropped, h->max_entries, h->max_bytes);
+    json_t *log = json_pack("{s:s, s:{s:s, s:o}, s:s*}", "version", "1.2",
+                            "creator", "name", "tlspeek",
+                            "version", flowjson_str(h->creator_version),
+                            "comment", h->dropped ? note : NULL);
+    if (log && h->dropped &&
+        json_object_set_new(log, "_dropped", json_integer((json_int_t)h->dropped)) != 0)
+        goto cleanup;
+    if (log)
+        text = json_dumps(log, JSON_COMPACT);
+cleanup:
+    json_decref(log);
+    return text;
+}
+
+/* {"log":{...head...,"entries":[e1,e2,...]}}: the entries are spliced in
+ * as text after the head's last key. */
+static int write_entries(const har *h, FILE *f)
+{
+    int rc = -1;
     slot *sorted = NULL;
-    /* Each container joins its parent before it is filled, so that on
-     * any failure one decref of doc frees everything (a failed join has
-     * already freed the child). */
-    json_t *doc = json_object();
-    json_t *log = json_object();
-    put(doc, "log", log, &bad);
-    if (bad || !doc)
-        goto cleanup;
-    json_t *creator = json_object();
-    put(log, "creator", creator, &bad);
-    json_t *entries = json_array();
-    put(log, "entries", entries, &bad);
-    if (bad)
-        goto cleanup;
-    put(log, "version", json_string("1.2"), &bad);
-    put(creator, "name", json_string("tlspeek"), &bad);
-    put(creator, "version", flowjson_str(h->creator_version), &bad);
-    if (bad)
+    char *head = log_head(h);
+    if (!head)
         goto cleanup;
     if (h->count) {
         sorted = malloc(h->count * sizeof *sorted);
-        if (!sorted) {
-            bad = true;
+        if (!sorted)
             goto cleanup;
-        }
         for (size_t i = 0; i < h->count; i++)
             sorted[i] = h->slots[(h->first + i) % h->cap];
         qsort(sorted, h->count, sizeof *sorted, slot_cmp);
     }
-    for (size_t i = 0; i < h->count && !bad; i++)
-        if (json_array_append(entries, sorted[i].entry) != 0)
-            bad = true;
-    if (h->dropped) {
-        char note[160];
-        snprintf(note, sizeof note,
-                 "%llu oldest entries dropped (tlspeek keeps at most %zu)",
-                 h->dropped, h->max);
-        put(log, "comment", json_string(note), &bad);
-        put(log, "_dropped", json_integer((json_int_t)h->dropped), &bad);
-    }
+    /* head is a compact object: it ends with its closing brace. */
+    size_t hlen = strlen(head);
+    if (fputs("{\"log\":", f) == EOF || fwrite(head, 1, hlen - 1, f) != hlen - 1 ||
+        fputs(",\"entries\":[", f) == EOF)
+        goto cleanup;
+    for (size_t i = 0; i < h->count; i++)
+        if ((i > 0 && fputc(',', f) == EOF) ||
+            fwrite(sorted[i].text, 1, sorted[i].len, f) != sorted[i].len)
+            goto cleanup;
+    if (fputs("]}}\n", f) == EOF)
+        goto cleanup;
+    rc = 0;
 cleanup:
     free(sorted);
-    if (bad) {
-        json_decref(doc);
-        return NULL;
-    }
-    return doc;
+    free(head);
+    return rc;
 }
 
 /* Serialize to PATH.tmp-XXXXXX, fsync, rename over path. On failure
- * *what names the step and errno is kept for the message. */
+ * *what names the step and errno says why. */
 static int write_doc(har *h, const char **what)
 {
-    int rc = -1, err = 0;
-    int fd = -1;
+    int rc = -1, fd = -1, err;
     FILE *f = NULL;
     char *tmp = NULL;
-    json_t *doc = build_doc(h);
+    errno = ENOMEM;
     *what = "out of memory";
-    if (!doc || asprintf(&tmp, "%s.tmp-XXXXXX", h->path) < 0) {
+    if (asprintf(&tmp, "%s.tmp-XXXXXX", h->path) < 0) {
         tmp = NULL;
-        err = ENOMEM;
         goto cleanup;
     }
     /* Same directory as path, so rename() is atomic (same file system). */
     *what = "cannot create temporary file";
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        err = errno;
+    if ((fd = mkstemp(tmp)) < 0) {
         free(tmp);
         tmp = NULL; /* nothing to unlink */
         goto cleanup;
     }
     *what = "cannot write";
-    f = fdopen(fd, "w");
-    if (!f) {
-        err = errno;
+    if (!(f = fdopen(fd, "w")))
         goto cleanup;
-    }
     fd = -1; /* owned by f now */
-    errno = EIO;
-    if (json_dumpf(doc, f, JSON_COMPACT | FLOWJSON_REAL_FLAGS) != 0 ||
-        fputc('\n', f) == EOF || fflush(f) != 0) {
-        err = errno;
+    if (write_entries(h, f) != 0 || fflush(f) != 0)
         goto cleanup;
-    }
     *what = "cannot sync";
-    if (fsync(fileno(f)) != 0) {
-        err = errno;
+    if (fsync(fileno(f)) != 0)
         goto cleanup;
-    }
+    *what = "cannot write";
     int closed = fclose(f);
     f = NULL;
-    if (closed != 0) {
-        err = errno;
-        *what = "cannot write";
+    if (closed != 0)
         goto cleanup;
-    }
     *what = "cannot replace";
-    if (rename(tmp, h->path) != 0) {
-        err = errno;
+    if (rename(tmp, h->path) != 0)
         goto cleanup;
-    }
     free(tmp);
     tmp = NULL;
     rc = 0;
 cleanup:
+    err = errno; /* what failed, before the clean-up calls touch errno */
     if (f)
         fclose(f);
     if (fd >= 0)
@@ -570,7 +411,6 @@ cleanup:
     if (tmp)
         unlink(tmp);
     free(tmp);
-    json_decref(doc);
     errno = err;
     return rc;
 }
@@ -584,7 +424,8 @@ har *har_new(const char *path, const char *creator_version)
         log_error("HAR %s: out of memory", path);
         goto fail;
     }
-    h->max = HAR_MAX_ENTRIES;
+    h->max_entries = HAR_MAX_ENTRIES;
+    h->max_bytes = HAR_MAX_BYTES;
     if (write_doc(h, &what) != 0) {
         log_error("HAR %s: %s: %s", path, what, strerror(errno));
         goto fail;
@@ -605,11 +446,11 @@ int har_set_bodies_dir(har *h, const char *dir)
     return 0;
 }
 
-void har_set_max_entries(har *h, size_t max_entries)
+void har_set_limits(har *h, size_t max_entries, size_t max_bytes)
 {
-    h->max = max_entries ? max_entries : 1;
-    while (h->count > h->max)
-        drop_oldest(h);
+    h->max_entries = max_entries ? max_entries : 1;
+    h->max_bytes = max_bytes;
+    enforce_limits(h);
 }
 
 int har_write(har *h)
@@ -647,7 +488,7 @@ void har_free(har *h)
     if (!h)
         return;
     for (size_t i = 0; i < h->count; i++)
-        json_decref(h->slots[(h->first + i) % h->cap].entry);
+        free(h->slots[(h->first + i) % h->cap].text);
     free(h->slots);
     free(h->path);
     free(h->creator_version);

@@ -196,3 +196,20 @@ class FlowOutputTests(ProxyTestCase):
         self.proxy.wait_for_line(
             rf"GET https://127\.0\.0\.1:{self.origin.port}/\?console=1 \S*200\S* "
             rf"text/plain 18 B \d+ ms", since=since)
+
+
+class OutputFailureTests(ProxyTestCase):
+    """A --flows file that cannot be written (a full disk: /dev/full):
+    traffic keeps flowing, one clear error, and the loss is counted."""
+
+    proxy_args = ("--flows", "/dev/full")
+
+    def test_traffic_flows_and_the_error_is_said_once(self):
+        since = self.proxy.mark()
+        for _ in range(3):
+            self.assertFetched(self.fetch(self.origin.url("/")))
+        self.proxy.wait_for_line(r"cannot write --flows /dev/full: No space left",
+                                 since=since)
+        warnings = [line for line in self.proxy.console.lines(since)
+                    if "cannot write --flows" in line]
+        self.assertEqual(len(warnings), 1, warnings)

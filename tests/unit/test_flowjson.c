@@ -9,7 +9,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
-#include <math.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +326,41 @@ START_TEST(text_rules)
 }
 END_TEST
 
+/* The query as [{name, value}], or NULL for "no array" checks. */
+static void expect_query(const char *url, size_t n, const char *const *pairs)
+{
+    json_t *q = flowjson_query(url);
+    ck_assert_msg(json_is_array(q), "%s", url ? url : "(null)");
+    ck_assert_msg(json_array_size(q) == n, "%s: %zu pieces", url ? url : "(null)",
+                  json_array_size(q));
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(q, i);
+        ck_assert_uint_eq(json_object_size(o), 2);
+        ck_assert_str_eq(str_at(o, "name"), pairs[2 * i]);
+        ck_assert_str_eq(str_at(o, "value"), pairs[2 * i + 1]);
+    }
+    json_decref(q);
+}
+
+START_TEST(query_parsing)
+{
+    expect_query(NULL, 0, NULL);
+    expect_query("http://a/", 0, NULL);
+    expect_query("http://a/?", 0, NULL);
+    expect_query("http://a/#frag?x=1", 0, NULL); /* in the fragment */
+    expect_query("http://a/?&&", 0, NULL);
+    static const char *const plain[] = {"a", "1", "b", "", "c", "x=y"};
+    expect_query("http://a/?a=1&b&c=x=y#f", 3, plain);
+    static const char *const decoded[] = {"sp ace", "%zz%4%", "k+", "caf\xC3\xA9"};
+    expect_query("http://a/p?sp+ace=%zz%4%&k%2B=caf%C3%A9", 2, decoded);
+    /* Decoded bytes that are not UTF-8: Latin-1, like headers. */
+    static const char *const latin[] = {"q", "caf\xC3\xA9", "e", ""};
+    expect_query("/x?q=caf%E9&e=", 2, latin);
+    static const char *const ctl[] = {"a", "%\x10\x11"}; /* not hex digits */
+    expect_query("/x?a=%\x10\x11", 1, ctl);
+}
+END_TEST
+
 START_TEST(write_line_failure)
 {
     /* /dev/full fails every write with ENOSPC, even for root. */
@@ -336,6 +371,61 @@ START_TEST(write_line_failure)
     ck_assert_int_eq(errno, ENOSPC);
     ck_assert_int_eq(flowjson_write_line(f, &r), -1); /* and again */
     fclose(f);
+}
+END_TEST
+
+/* jansson allocations fail from the n-th on (n < 0: never). */
+static long alloc_budget = -1;
+
+static void *failing_malloc(size_t size)
+{
+    if (alloc_budget == 0)
+        return NULL;
+    if (alloc_budget > 0)
+        alloc_budget--;
+    return malloc(size);
+}
+
+/* Every jansson allocation that can fail, failing in turn: NULL or -1,
+ * never a crash, and nothing leaked (the sanitizer build checks that). */
+START_TEST(allocation_failures)
+{
+    make_tmpdir();
+    /* har_add warns at each failure: silence stderr for the loop. */
+    int saved_stderr = dup(STDERR_FILENO);
+    int devnull = open("/dev/null", O_WRONLY);
+    ck_assert_int_ge(saved_stderr, 0);
+    ck_assert_int_ge(devnull, 0);
+    fflush(stderr);
+    dup2(devnull, STDERR_FILENO);
+    close(devnull);
+    har *h = har_new(path_in("out.har"), "1");
+    ck_assert_ptr_nonnull(h);
+    flow_record recs[2] = {plain_record(), tls_record()};
+    json_set_alloc_funcs(failing_malloc, free);
+    for (int k = 0; k < 2; k++) {
+        bool built = false, added = false;
+        for (long n = 0; !(built && added); n++) {
+            ck_assert_int_lt(n, 100000);
+            alloc_budget = n;
+            json_t *o = flowjson_record(&recs[k]);
+            if (o)
+                built = true;
+            json_decref(o);
+            alloc_budget = n;
+            if (har_add(h, &recs[k]) == 0)
+                added = true;
+        }
+    }
+    alloc_budget = -1;
+    ck_assert_uint_eq(har_count(h), 2);
+    ck_assert_int_eq(har_write(h), 0);
+    json_set_alloc_funcs(malloc, free);
+    fflush(stderr);
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    har_free(h);
+    remove_tmpdir();
 }
 END_TEST
 
@@ -581,7 +671,7 @@ START_TEST(har_bounded)
     char *path = strdup(path_in("out.har"));
     har *h = har_new(path, "1");
     ck_assert_ptr_nonnull(h);
-    har_set_max_entries(h, 2);
+    har_set_limits(h, 2, HAR_MAX_BYTES);
     flow_record r = plain_record();
     const char *urls[] = {"http://a/1", "http://a/2", "http://a/3", "http://a/4",
                           "http://a/5"};
@@ -601,10 +691,17 @@ START_TEST(har_bounded)
     entry_by_url(doc, "http://a/5");
     json_decref(doc);
 
-    /* Lowering the limit drops at once, and marks the log dirty. */
-    har_set_max_entries(h, 1);
+    /* Lowering a limit drops at once, and marks the log dirty. */
+    ck_assert_int_eq(har_add(h, &r), 0);
+    ck_assert_int_eq(har_write(h), 0);
+    har_set_limits(h, 10, 1); /* 1 byte: only the newest stays */
     ck_assert_uint_eq(har_count(h), 1);
     ck_assert(har_dirty(h));
+    ck_assert_int_eq(har_write(h), 0);
+    doc = load_har(path);
+    ck_assert_uint_eq(json_array_size(entries_of(doc)), 1);
+    ck_assert_int_eq((int)num_at(json_object_get(doc, "log"), "_dropped"), 5);
+    json_decref(doc);
     har_free(h);
     free(path);
     remove_tmpdir();
@@ -841,7 +938,9 @@ static Suite *flowjson_suite(void)
     tcase_add_test(tc, record_tls_latin1_websocket);
     tcase_add_test(tc, record_nulls);
     tcase_add_test(tc, text_rules);
+    tcase_add_test(tc, query_parsing);
     tcase_add_test(tc, write_line_failure);
+    tcase_add_test(tc, allocation_failures);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("har");

@@ -1,6 +1,7 @@
 /* Unit tests for http_flow: exchanges paired in order, replayed with the
  * server's and the client's bytes split at every offset. */
 #include "http_flow.h"
+#include "wsframes.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -193,6 +194,34 @@ START_TEST(garbage_from_client_stops)
 }
 END_TEST
 
+/* Three frames: a masked 5-byte text frame, a 300-byte binary frame
+ * (16-bit length), and an empty close frame; split at every offset. */
+START_TEST(websocket_frames_counted_at_any_split)
+{
+    unsigned char stream[2 + 4 + 5 + 4 + 300 + 2];
+    size_t n = 0;
+    const unsigned char text[] = {0x81, 0x85, 1, 2, 3, 4, 'h' ^ 1, 'e' ^ 2, 'l' ^ 3,
+                                  'l' ^ 4, 'o' ^ 1};
+    memcpy(stream, text, sizeof text);
+    n = sizeof text;
+    stream[n++] = 0x82;
+    stream[n++] = 126;
+    stream[n++] = 300 >> 8;
+    stream[n++] = 300 & 0xff;
+    memset(stream + n, 0x7e, 300); /* payload bytes that look like headers */
+    n += 300;
+    stream[n++] = 0x88;
+    stream[n++] = 0x00;
+    for (size_t cut = 0; cut <= n; cut++) {
+        wsframes w = {0};
+        wsframes_feed(&w, stream, cut);
+        wsframes_feed(&w, stream + cut, n - cut);
+        ck_assert_msg(w.frames == 3, "cut %zu: %llu frames", cut, w.frames);
+        ck_assert_uint_eq(w.skip, 0);
+    }
+}
+END_TEST
+
 static Suite *flow_suite(void)
 {
     Suite *s = suite_create("http_flow");
@@ -209,6 +238,7 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, garbage_from_client_stops);
     tcase_add_test(tc, unanswered_request_fails_at_close);
     tcase_add_test(tc, truncated_response);
+    tcase_add_test(tc, websocket_frames_counted_at_any_split);
     suite_add_tcase(s, tc);
     return s;
 }
