@@ -243,6 +243,17 @@ void conn_side_ended(conn *c, pump *p, bool error, const char *reason)
     if (c->state == CONN_CLOSING)
         return;
     char why[600];
+    /* In TLS 1.3 the server may still refuse the handshake after ours is
+     * done (a client certificate it requires): if nothing of its has
+     * reached the client, the client's request is answered with why. */
+    if (error && !is_client && c->state == CONN_TLS_RELAY &&
+        pump_bytes_in(p) == 0) {
+        snprintf(why, sizeof why, "TLS handshake with %s failed: %s",
+                 c->target_name, reason);
+        log_info("%s CONNECT %s 502 %s", c->client_name, c->target_name, why);
+        conn_fail(c, 502, why);
+        return;
+    }
     if (error) {
         snprintf(why, sizeof why, "%s: %s", is_client ? "client" : "server",
                  reason);

@@ -95,7 +95,11 @@ static void describe_failure(tlsm *t)
     }
 
     if (alert >= 0) {
-        set_reason(t, "peer sent alert: ", SSL_alert_desc_string_long(alert));
+        /* OpenSSL 3.0 has no name for TLS 1.3's certificate_required (116),
+         * which is what a server wanting a client certificate sends. */
+        set_reason(t, "peer sent alert: ",
+                   alert == 116 ? "certificate required"
+                                : SSL_alert_desc_string_long(alert));
     } else if (verify_failed) {
         long v = SSL_get_verify_result(t->ssl);
         set_reason(t, "certificate verify failed: ",

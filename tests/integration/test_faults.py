@@ -1,0 +1,844 @@
+"""Faults and load: many tunnels at once, half-closes, TLS alerts from
+either side, hostile ClientHellos, non-TLS bytes that look like TLS, and
+running out of file descriptors. Each test checks what the client receives
+and that the proxy still serves a normal request afterwards.
+
+(Timeouts, size limits, access control and HTTP-level hostile input are in
+test_limits.py; this file does not repeat them.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import resource
+import socket
+import ssl
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+from harness import (
+    SOCKET_TIMEOUT, Console, Origin, Proxy, RawClient, binary_path, clean_env,
+    connect_request, pattern_sha256, run_tool,
+)
+from test_proxy import HELLO, ProxyTestCase
+
+# TLS wire constants (RFC 8446 / RFC 5246).
+CT_ALERT, CT_HANDSHAKE, CT_APPLICATION_DATA = 0x15, 0x16, 0x17
+HS_CLIENT_HELLO, HS_SERVER_HELLO, HS_CERTIFICATE = 1, 2, 11
+EXT_SERVER_NAME = 0
+
+# How long the proxy may take to turn away a hello it has all the bytes of.
+# Well under the default --handshake-timeout (10 s), so a proxy that just
+# waits for the timeout fails these tests.
+REJECT_WITHIN = 5
+
+
+# --------------------------------------------------------------------------
+# TLS records and ClientHellos, by hand
+
+
+def u16(n: int) -> bytes:
+    return struct.pack("!H", n)
+
+
+def u24(n: int) -> bytes:
+    return struct.pack("!I", n)[1:]
+
+
+def frame(content_type: int, payload: bytes, version: bytes = b"\x03\x01") -> bytes:
+    """One TLS record, with the payload's true length."""
+    return bytes([content_type]) + version + u16(len(payload)) + payload
+
+
+def split_records(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """The complete (content type, payload) records in data, and what is left."""
+    records = []
+    while len(data) >= 5:
+        length = struct.unpack("!H", data[3:5])[0]
+        if len(data) < 5 + length:
+            break
+        records.append((data[0], data[5:5 + length]))
+        data = data[5 + length:]
+    return records, data
+
+
+class MemoryTls:
+    """A Python TLS client over memory BIOs on an already-connected socket,
+    so that a test sees (and may rewrite) every byte it sends."""
+
+    def __init__(self, sock: socket.socket | None, context: ssl.SSLContext,
+                 server_hostname):
+        self.sock = sock  # None: only first_flight() is used
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = context.wrap_bio(self.incoming, self.outgoing,
+                                    server_hostname=server_hostname)
+
+    def first_flight(self) -> bytes:
+        """The ClientHello records, not yet sent."""
+        try:
+            self.obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        return self.outgoing.read()
+
+    def flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _feed(self):
+        data = self.sock.recv(65536)
+        if data:
+            self.incoming.write(data)
+        else:
+            self.incoming.write_eof()
+        return bool(data)
+
+    def finish_handshake(self):
+        """Drive the handshake to its end over the socket (after the hello was sent)."""
+        while True:
+            try:
+                self.obj.do_handshake()
+                self.flush()
+                return
+            except ssl.SSLWantReadError:
+                self.flush()
+                if not self._feed():
+                    self.obj.do_handshake()  # raises the SSL error for the EOF
+                    return
+
+    def sendall(self, data: bytes):
+        self.obj.write(data)
+        self.flush()
+
+    def read_response(self) -> tuple[bytes, bytes]:
+        """(head, body) of one HTTP response with a Content-Length."""
+        buffer = b""
+        while b"\r\n\r\n" not in buffer:
+            buffer += self._read()
+        head, _, body = buffer.partition(b"\r\n\r\n")
+        match = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+        length = int(match.group(1)) if match else 0
+        while len(body) < length:
+            body += self._read()
+        return head, body
+
+    def _read(self) -> bytes:
+        while True:
+            try:
+                data = self.obj.read(65536)
+                if not data:
+                    raise AssertionError("TLS connection ended inside a response")
+                return data
+            except ssl.SSLWantReadError:
+                if not self._feed():
+                    raise AssertionError("TCP connection ended inside a response")
+
+
+def hello_message(flight: bytes) -> bytes:
+    """The ClientHello handshake message (header included) from a first flight."""
+    records, rest = split_records(flight)
+    payload = b"".join(p for t, p in records if t == CT_HANDSHAKE)
+    assert payload[0] == HS_CLIENT_HELLO and not rest, "not a ClientHello flight"
+    length = int.from_bytes(payload[1:4], "big")
+    assert len(payload) == 4 + length, "ClientHello is not alone in its flight"
+    return payload
+
+
+class HelloParts:
+    """A ClientHello message cut into its fields, to be edited and rebuilt
+    with every length recomputed (or deliberately wrong)."""
+
+    def __init__(self, message: bytes):
+        body = message[4:]
+        self.version = body[0:2]
+        self.random = body[2:34]
+        pos = 34
+        sid_len = body[pos]
+        self.session_id = body[pos + 1:pos + 1 + sid_len]
+        pos += 1 + sid_len
+        cs_len = struct.unpack("!H", body[pos:pos + 2])[0]
+        self.cipher_suites = body[pos + 2:pos + 2 + cs_len]
+        pos += 2 + cs_len
+        comp_len = body[pos]
+        self.compression = body[pos + 1:pos + 1 + comp_len]
+        pos += 1 + comp_len
+        ext_len = struct.unpack("!H", body[pos:pos + 2])[0]
+        exts = body[pos + 2:pos + 2 + ext_len]
+        self.extensions: list[tuple[int, bytes]] = []
+        while exts:
+            ext_type, length = struct.unpack("!HH", exts[:4])
+            self.extensions.append((ext_type, exts[4:4 + length]))
+            exts = exts[4 + length:]
+
+    def set_extension(self, ext_type: int, body: bytes):
+        for i, (t, _) in enumerate(self.extensions):
+            if t == ext_type:
+                self.extensions[i] = (ext_type, body)
+                return
+        self.extensions.insert(0, (ext_type, body))
+
+    def extensions_bytes(self) -> bytes:
+        return b"".join(u16(t) + u16(len(b)) + b for t, b in self.extensions)
+
+    def body(self, *, sid_len=None, cs_len=None, ext_len=None) -> bytes:
+        exts = self.extensions_bytes()
+        return (self.version + self.random
+                + bytes([len(self.session_id) if sid_len is None else sid_len])
+                + self.session_id
+                + u16(len(self.cipher_suites) if cs_len is None else cs_len)
+                + self.cipher_suites
+                + bytes([len(self.compression)]) + self.compression
+                + u16(len(exts) if ext_len is None else ext_len) + exts)
+
+    def message(self, **lies) -> bytes:
+        body = self.body(**lies)
+        return bytes([HS_CLIENT_HELLO]) + u24(len(body)) + body
+
+
+def sni_extension(*names: bytes, name_type: int = 0) -> bytes:
+    """A server_name extension body with these host names, lengths right."""
+    entries = b"".join(bytes([name_type]) + u16(len(n)) + n for n in names)
+    return u16(len(entries)) + entries
+
+
+def read_server_flight(sock: socket.socket, deadline: float):
+    """Read the proxy's answer to a ClientHello until EOF, an alert, or the
+    server's Certificate message (sent in clear in TLS 1.2).
+
+    Returns (records, certificate DER or None, closed by peer)."""
+    data, records, handshake = b"", [], b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return records, None, False
+        sock.settimeout(remaining)
+        try:
+            piece = sock.recv(65536)
+        except TimeoutError:
+            return records, None, False
+        except ConnectionResetError:
+            return records, None, True
+        if not piece:
+            return records, None, True
+        data += piece
+        new, data = split_records(data)
+        records += new
+        for content_type, payload in new:
+            if content_type == CT_ALERT:
+                return records, None, _closed_soon(sock, deadline)
+            if content_type == CT_HANDSHAKE:
+                handshake += payload
+        # Walk the complete handshake messages gathered so far.
+        pos = 0
+        while len(handshake) - pos >= 4:
+            msg_type = handshake[pos]
+            length = int.from_bytes(handshake[pos + 1:pos + 4], "big")
+            if len(handshake) - pos - 4 < length:
+                break
+            if msg_type == HS_CERTIFICATE:
+                body = handshake[pos + 4:pos + 4 + length]
+                # certificate_list<0..2^24-1>, each ASN.1Cert<1..2^24-1> (TLS 1.2)
+                first_len = int.from_bytes(body[3:6], "big")
+                return records, body[6:6 + first_len], False
+            pos += 4 + length
+
+
+def _closed_soon(sock, deadline) -> bool:
+    """After an alert: True when the peer closes before the deadline."""
+    try:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        while sock.recv(65536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def certificate_sans(der: bytes, tmp: Path) -> list[str]:
+    """The subjectAltName entries of a DER certificate, as openssl prints them."""
+    path = tmp / f"leaf-{hashlib.sha256(der).hexdigest()[:12]}.der"
+    path.write_bytes(der)
+    out = run_tool(["openssl", "x509", "-inform", "DER", "-in", path, "-noout",
+                    "-ext", "subjectAltName"]).stdout.decode()
+    lines = [line.strip() for line in out.splitlines()[1:] if line.strip()]
+    return [entry.strip() for line in lines for entry in line.split(",")]
+
+
+def certificate_text(der: bytes, tmp: Path) -> str:
+    path = tmp / f"leaf-{hashlib.sha256(der).hexdigest()[:12]}.der"
+    path.write_bytes(der)
+    return run_tool(["openssl", "x509", "-inform", "DER", "-in", path, "-noout",
+                     "-text"]).stdout.decode(errors="replace")
+
+
+# --------------------------------------------------------------------------
+# Small servers
+
+
+class HalfCloseServer:
+    """A plain TCP server for half-close tests, one mode per instance.
+
+    "reply-after-eof": reads until the client's EOF, then answers
+        b"got <n> bytes <sha256>\\n" and closes.
+    "speak-first": sends GREETING, shuts down its sending side at once,
+        then reads until EOF and keeps what it read in `received`."""
+
+    GREETING = b"server speaks first, then stops sending\n"
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.received: list[bytes] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.authority = f"127.0.0.1:{self.port}"
+        self.done = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _read_to_eof(self, conn) -> bytes:
+        data = b""
+        while True:
+            piece = conn.recv(65536)
+            if not piece:
+                return data
+            data += piece
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(SOCKET_TIMEOUT)
+            if self.mode == "reply-after-eof":
+                data = self._read_to_eof(conn)
+                conn.sendall(f"got {len(data)} bytes "
+                             f"{hashlib.sha256(data).hexdigest()}\n".encode())
+            else:
+                conn.sendall(self.GREETING)
+                conn.shutdown(socket.SHUT_WR)
+                self.received.append(self._read_to_eof(conn))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            self.done.set()
+
+    def close(self):
+        self.sock.close()
+
+
+# --------------------------------------------------------------------------
+# Tests
+
+
+class FaultTestCase(ProxyTestCase):
+    """ProxyTestCase plus the checks every fault test ends with."""
+
+    def assertStillServing(self, proxy=None):
+        self.assertFetched(self.fetch(self.origin.url("/", "localhost"), proxy=proxy))
+
+    def open_tunnel(self, authority: str, proxy=None) -> RawClient:
+        """A RawClient whose CONNECT to authority was answered 200."""
+        client = RawClient((proxy or self.proxy).address)
+        self.addCleanup(client.close)
+        client.send(connect_request(authority))
+        response = client.read_response(bodyless=True)
+        self.assertEqual(response.status, 200, str(response))
+        return client
+
+    def proxy_context(self, **kwargs) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.proxy.ca_cert))
+        for name, value in kwargs.items():
+            setattr(context, name, value)
+        return context
+
+
+class ConcurrencyTests(FaultTestCase):
+    CLIENTS = 500
+    BODY_LENGTH = 4096
+
+    @classmethod
+    def setUpClass(cls):
+        # 500 client sockets plus 500 origin sockets live in this process,
+        # and the proxy (which inherits the limit) holds two per tunnel.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = 4 * cls.CLIENTS + 256
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            new_hard = hard if hard == resource.RLIM_INFINITY else max(hard, wanted)
+            try:
+                # Raising the hard limit needs CAP_SYS_RESOURCE (root).
+                resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, new_hard))
+            except (ValueError, OSError) as error:
+                raise unittest.SkipTest(
+                    f"needs {wanted} file descriptors; 'ulimit -n' is {soft} and the "
+                    f"hard limit {hard} cannot be raised ({error})")
+            cls.addClassCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        super().setUpClass()
+        # socketserver listens with a backlog of 5: with 500 connections
+        # arriving at once the kernel would drop SYNs and delay some by
+        # seconds. listen() again on the same socket only raises the backlog.
+        cls.origin._server.socket.listen(1024)
+
+    async def _open(self, context, authority):
+        reader, writer = await asyncio.open_connection(*self.proxy.address)
+        writer.write(connect_request(authority))
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            writer.close()
+            raise AssertionError(f"CONNECT answered {head!r}")
+        await writer.start_tls(context, server_hostname="localhost")
+        return reader, writer
+
+    async def _get(self, reader, writer, path):
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        match = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        if not head.startswith(b"HTTP/1.1 200") or not match:
+            raise AssertionError(f"response head {head!r}")
+        return await reader.readexactly(int(match.group(1)))
+
+    async def _run_all(self):
+        context = self.proxy_context()
+        authority = f"localhost:{self.origin.port}"
+        path = f"/bytes/{self.BODY_LENGTH}"
+
+        async def bounded(coroutine):
+            return await asyncio.wait_for(coroutine, timeout=45)
+
+        # Phase 1: every tunnel is open and intercepted at the same time.
+        opened = await asyncio.gather(
+            *(bounded(self._open(context, authority)) for _ in range(self.CLIENTS)),
+            return_exceptions=True)
+        streams = [o for o in opened if not isinstance(o, BaseException)]
+        errors = [repr(o) for o in opened if isinstance(o, BaseException)]
+        # Phase 2: all of them ask at once.
+        bodies = await asyncio.gather(
+            *(bounded(self._get(r, w, path)) for r, w in streams), return_exceptions=True)
+        for _, writer in streams:
+            writer.close()
+        await asyncio.gather(*(bounded(w.wait_closed()) for _, w in streams),
+                             return_exceptions=True)
+        return len(streams), errors, bodies
+
+    def test_500_concurrent_intercepted_gets_byte_exact(self):
+        mark = self.proxy.mark()
+        opened, errors, bodies = asyncio.run(self._run_all())
+        self.assertEqual(opened, self.CLIENTS,
+                         f"{len(errors)} tunnels failed to open; first: {errors[:3]}")
+        expected = pattern_sha256(self.BODY_LENGTH)
+        bad = [b if isinstance(b, BaseException) else f"{len(b)} bytes"
+               for b in bodies
+               if isinstance(b, BaseException) or hashlib.sha256(b).hexdigest() != expected]
+        self.assertEqual(bad, [], f"{len(bad)} of {self.CLIENTS} GETs failed")
+        # The console reports every one as intercepted.
+        deadline = time.monotonic() + 10
+        while True:
+            intercepted = len(self.intercepted_lines(f"localhost:{self.origin.port}", mark))
+            if intercepted >= self.CLIENTS or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(intercepted, self.CLIENTS)
+        self.assertStillServing()
+
+
+class HalfCloseTests(FaultTestCase):
+    @classmethod
+    def start_servers(cls):
+        cls.after_eof = HalfCloseServer("reply-after-eof")
+        cls.addClassCleanup(cls.after_eof.close)
+        cls.speaks_first = HalfCloseServer("speak-first")
+        cls.addClassCleanup(cls.speaks_first.close)
+
+    def test_client_half_close_is_passed_on_and_the_reply_still_arrives(self):
+        client = self.open_tunnel(self.after_eof.authority)
+        request = b"everything I have to say\n" * 1000
+        client.send(request)
+        client.sock.shutdown(socket.SHUT_WR)
+        client.sock.settimeout(REJECT_WITHIN)
+        reply = client.read_to_eof()
+        self.assertEqual(reply, f"got {len(request)} bytes "
+                                f"{hashlib.sha256(request).hexdigest()}\n".encode(),
+                         "the server's answer after the client's EOF did not arrive whole")
+        self.assertStillServing()
+
+    def test_server_half_close_is_passed_on_and_the_client_can_still_send(self):
+        self.speaks_first.done.clear()
+        client = self.open_tunnel(self.speaks_first.authority)
+        client.sock.settimeout(REJECT_WITHIN)
+        self.assertEqual(client.read_to_eof(), HalfCloseServer.GREETING,
+                         "the client did not see the server's EOF after its greeting")
+        late = b"sent after the server stopped sending\n"
+        client.send(late)
+        client.sock.shutdown(socket.SHUT_WR)
+        self.assertTrue(self.speaks_first.done.wait(REJECT_WITHIN),
+                        "the server never saw the client's EOF")
+        self.assertEqual(self.speaks_first.received[-1], late)
+        self.assertStillServing()
+
+
+class TlsAlertTests(FaultTestCase):
+    """A fatal alert from the client during its handshake, and from an
+    upstream that wants a client certificate the proxy does not have."""
+
+    @classmethod
+    def start_servers(cls):
+        cls.wants_cert = {}
+        for version in ("TLSv1_2", "TLSv1_3"):
+            origin = cls.enterClassContext(Origin(cls.pki.good))
+            origin.tls_context.verify_mode = ssl.CERT_REQUIRED
+            origin.tls_context.load_verify_locations(cls.pki.ca.cert)
+            origin.tls_context.minimum_version = getattr(ssl.TLSVersion, version)
+            origin.tls_context.maximum_version = getattr(ssl.TLSVersion, version)
+            cls.wants_cert[version] = origin
+
+    def test_client_alert_unknown_ca_is_logged_and_proxy_keeps_serving(self):
+        mark = self.proxy.mark()
+        client = self.open_tunnel(f"localhost:{self.origin.port}")
+        # Trusts the test CA, not the proxy's: rejects the minted leaf.
+        context = ssl.create_default_context(cafile=str(self.pki.ca.cert))
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            context.wrap_socket(client.sock, server_hostname="localhost")
+        self.proxy.wait_for_line(
+            rf"CONNECT localhost:{self.origin.port} client TLS handshake failed: "
+            r"peer sent alert: unknown CA", since=mark)
+        self.assertStillServing()
+
+    def check_upstream_alert(self, version):
+        origin = self.wants_cert[version]
+        failures_before = origin.handshake_failures
+        transfer = self.fetch(origin.url("/", "localhost"))
+        self.assertEqual(transfer.status, 502,
+                         f"expected a 502 naming the upstream's alert; {transfer.describe()}")
+        body = transfer.body.decode(errors="replace")
+        self.assertIn(f"TLS handshake with localhost:{origin.port} failed", body)
+        # TLS 1.2 servers send handshake_failure (40), TLS 1.3 servers
+        # certificate_required (116): the reason must name it.
+        self.assertRegex(body, r"alert: (handshake failure|certificate required)",
+                         "the 502 does not name the alert")
+        self.assertGreater(origin.handshake_failures, failures_before)
+        self.assertEqual(origin.requests, 0)
+        self.assertStillServing()
+
+    def test_upstream_alert_tls12_client_certificate_required_gives_502(self):
+        self.check_upstream_alert("TLSv1_2")
+
+    def test_upstream_alert_tls13_client_certificate_required_gives_502(self):
+        self.check_upstream_alert("TLSv1_3")
+
+
+class HostileHelloTests(FaultTestCase):
+    """Hand-made ClientHellos through a CONNECT tunnel."""
+
+    @classmethod
+    def start_servers(cls):
+        # Which SNI the proxy sends upstream: never a name from a bad hello.
+        cls.upstream_snis = []
+        cls.origin.tls_context.sni_callback = (
+            lambda _sock, name, _ctx: cls.upstream_snis.append(name))
+
+    def setUp(self):
+        super().setUp()
+        self.authority = f"localhost:{self.origin.port}"
+
+    def captured_hello(self, **context_settings) -> bytes:
+        """A real ClientHello message from Python's ssl, never sent."""
+        tls = MemoryTls(None, self.proxy_context(**context_settings), "placeholder.test")
+        return hello_message(tls.first_flight())
+
+    def send_and_expect_rejection(self, wire: bytes, what: str):
+        """Send wire bytes into an intercepted tunnel: the proxy must answer
+        with nothing or a TLS alert, never a ServerHello, close within
+        REJECT_WITHIN seconds, and log why."""
+        mark = self.proxy.mark()
+        client = self.open_tunnel(self.authority)
+        client.send(wire)
+        records, _, closed = read_server_flight(client.sock,
+                                                time.monotonic() + REJECT_WITHIN)
+        types = [t for t, _ in records]
+        self.assertTrue(closed, f"{what}: the proxy did not close within "
+                        f"{REJECT_WITHIN} s (records received: {types})")
+        self.assertTrue(all(t == CT_ALERT for t in types),
+                        f"{what}: expected only an alert, got record types {types}")
+        self.proxy.wait_for_line(
+            rf"CONNECT {re.escape(self.authority)} client TLS handshake failed", since=mark)
+
+    # -- malformed ------------------------------------------------------------
+
+    def test_malformed_hellos_with_lying_lengths_are_rejected(self):
+        parts = HelloParts(self.captured_hello())
+        good = parts.message()
+        body = parts.body()
+        cases = {
+            "handshake length longer than the record, then application data":
+                frame(CT_HANDSHAKE, bytes([HS_CLIENT_HELLO]) + u24(len(body) + 100) + body)
+                + frame(CT_APPLICATION_DATA, b"\x00" * 100, b"\x03\x03"),
+            "handshake length shorter than the hello":
+                frame(CT_HANDSHAKE, bytes([HS_CLIENT_HELLO]) + u24(len(body) - 40) + body),
+            "extensions length past the end":
+                frame(CT_HANDSHAKE, parts.message(ext_len=len(parts.extensions_bytes()) + 50)),
+            "extensions length short of the end":
+                frame(CT_HANDSHAKE, parts.message(ext_len=len(parts.extensions_bytes()) - 7)),
+            "cipher suites length odd and past its field":
+                frame(CT_HANDSHAKE, parts.message(cs_len=len(parts.cipher_suites) + 3)),
+            "session id length 255":
+                frame(CT_HANDSHAKE, parts.message(sid_len=255)),
+            "record length beyond the TLS maximum":
+                b"\x16\x03\x01\xff\xff" + good,
+            "a ServerHello instead of a ClientHello":
+                frame(CT_HANDSHAKE, bytes([HS_SERVER_HELLO]) + good[1:]),
+        }
+        # server_name bodies whose inner lengths lie.
+        for name, ext in {
+            "server_name list length past the extension":
+                u16(200) + b"\x00" + u16(9) + b"localhost",
+            "server_name name length past the list":
+                u16(12) + b"\x00" + u16(40) + b"localhost",
+            "server_name empty list": u16(0),
+        }.items():
+            edited = HelloParts(good)
+            edited.set_extension(EXT_SERVER_NAME, ext)
+            cases[name] = frame(CT_HANDSHAKE, edited.message())
+        for what, wire in cases.items():
+            with self.subTest(what):
+                self.send_and_expect_rejection(wire, what)
+        self.assertStillServing()
+
+    # -- fragmented -----------------------------------------------------------
+
+    def check_fragmented_handshake(self, pieces: int, tcp_chunks: bool):
+        client = self.open_tunnel(self.authority)
+        tls = MemoryTls(client.sock, self.proxy_context(), "localhost")
+        message = hello_message(tls.first_flight())
+        cut = [len(message) * i // pieces for i in range(pieces + 1)]
+        wire = b"".join(frame(CT_HANDSHAKE, message[a:b]) for a, b in zip(cut, cut[1:]))
+        if tcp_chunks:
+            # Also cut the bytes at odd places, record headers included.
+            client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for start in range(0, len(wire), 3 + len(wire) // 7):
+                client.send(wire[start:start + 3 + len(wire) // 7])
+                time.sleep(0.02)
+        else:
+            client.send(wire)
+        tls.finish_handshake()
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        head, body = tls.read_response()
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+        self.assertEqual(body, HELLO)
+
+    def test_client_hello_split_across_three_records_completes(self):
+        self.check_fragmented_handshake(3, tcp_chunks=False)
+        self.assertStillServing()
+
+    def test_client_hello_split_across_records_and_tcp_segments_completes(self):
+        self.check_fragmented_handshake(3, tcp_chunks=True)
+        self.assertStillServing()
+
+    # -- absurd names -----------------------------------------------------------
+
+    ABSURD_NAMES = {
+        "300 characters": b"a" * 250 + b".test" + b"b" * 45,
+        "comma": b"localhost,evil.test",
+        "NUL": b"evil.test\x00localhost",
+        "wildcard": b"*.x.test",
+        "empty label": b"a..b",
+        "space": b"evil test",
+        "non-ASCII": "\u00e9vil.test".encode(),
+        "label over 63": b"a" * 64 + b".test",
+        "leading hyphen": b"-evil.test",
+        "IP address literal": b"10.9.8.7",
+        "colon": b"evil.test:443",
+        "slash": b"evil.test/x",
+    }
+
+    def leaf_for_sni(self, sni_ext: bytes, what: str):
+        """Send a TLS 1.2 ClientHello with this server_name extension body.
+        Returns the leaf's DER (TLS 1.2 sends it in clear), or None when the
+        proxy refused the hello with an alert and closed."""
+        parts = HelloParts(self.captured_hello(maximum_version=ssl.TLSVersion.TLSv1_2))
+        parts.set_extension(EXT_SERVER_NAME, sni_ext)
+        client = self.open_tunnel(self.authority)
+        client.send(frame(CT_HANDSHAKE, parts.message()))
+        records, der, closed = read_server_flight(client.sock, time.monotonic() + REJECT_WITHIN)
+        types = [t for t, _ in records]
+        if der is None:
+            self.assertTrue(closed and types and types[-1] == CT_ALERT,
+                            f"{what}: neither a certificate nor an alert and a close "
+                            f"(records {types}, closed {closed})")
+        return der
+
+    def check_leaf_names(self, der: bytes, absurd: bytes, what: str):
+        sans = certificate_sans(der, self.tmp)
+        allowed = {"DNS:localhost", "DNS:origin.test", "IP Address:127.0.0.1",
+                   "IP Address:0:0:0:0:0:0:0:1"}
+        self.assertIn("DNS:localhost", sans, f"{what}: the CONNECT host is not in the leaf")
+        self.assertLessEqual(set(sans), allowed, f"{what}: unexpected SANs {sans}")
+        self.assertNotIn(absurd, der, f"{what}: the name went into the certificate:\n"
+                         f"{certificate_text(der, self.tmp)}")
+
+    def test_absurd_sni_never_reaches_a_certificate(self):
+        completed = []
+        for what, name in self.ABSURD_NAMES.items():
+            with self.subTest(what):
+                seen = len(self.upstream_snis)
+                der = self.leaf_for_sni(sni_extension(name), what)
+                if der is not None:
+                    completed.append(what)
+                    self.check_leaf_names(der, name, what)
+                # The upstream was asked for the CONNECT host instead.
+                self.assertLessEqual(set(self.upstream_snis[seen:]), {"localhost"},
+                                     f"{what}: SNI sent upstream")
+        # Sanity: the method works, i.e. at least the harmless-to-OpenSSL
+        # names got as far as a certificate.
+        self.assertIn("wildcard", completed)
+        self.assertStillServing()
+
+    def test_control_a_valid_sni_does_reach_the_certificate(self):
+        # Shows that the method above sees SNIs at all: a valid name the
+        # upstream's certificate does not cover still gets its own leaf
+        # (the client then reads a 502 inside the tunnel).
+        der = self.leaf_for_sni(sni_extension(b"Control.Test"), "control")
+        self.assertIsNotNone(der, "no certificate for a valid SNI")
+        self.assertEqual(certificate_sans(der, self.tmp), ["DNS:control.test"])
+        self.assertStillServing()
+
+    def test_odd_server_name_lists(self):
+        cases = {
+            "two host names, the second absurd": sni_extension(b"localhost", b"*.evil.test"),
+            "two host names, the first absurd": sni_extension(b"*.evil.test", b"localhost"),
+            "unknown name type only": sni_extension(b"*.evil.test", name_type=7),
+        }
+        for what, ext in cases.items():
+            with self.subTest(what):
+                seen = len(self.upstream_snis)
+                der = self.leaf_for_sni(ext, what)
+                if der is not None:
+                    self.check_leaf_names(der, b"evil", what)
+                self.assertLessEqual(set(self.upstream_snis[seen:]), {"localhost"},
+                                     f"{what}: SNI sent upstream")
+        self.assertStillServing()
+
+    # -- not TLS after all --------------------------------------------------------
+
+    def test_0x16_then_garbage_is_closed_cleanly(self):
+        cases = {
+            "0x16 then text": b"\x16" + b"this is not a TLS record at all\r\n" * 4,
+            "0x16 0x03 0x01 then a short length and garbage":
+                b"\x16\x03\x01\x00\x20" + b"\xee" * 32 + b"more garbage" * 10,
+            "a ClientHello two bytes long":
+                frame(CT_HANDSHAKE, b"\x01\x00\x00\x02\xff\xff"),
+        }
+        for what, wire in cases.items():
+            with self.subTest(what):
+                self.send_and_expect_rejection(wire, what)
+        self.assertStillServing()
+
+    def test_0x16_then_eof_is_closed(self):
+        client = self.open_tunnel(self.authority)
+        client.send(b"\x16\x03")
+        client.sock.shutdown(socket.SHUT_WR)
+        records, _, closed = read_server_flight(client.sock, time.monotonic() + REJECT_WITHIN)
+        self.assertTrue(closed, "the proxy kept a tunnel whose client ended mid-hello")
+        self.assertStillServing()
+
+
+class LimitedProxy(Proxy):
+    """The proxy started under `prlimit --nofile=N:N` (prlimit execs it, so
+    the process is tlspeek itself), otherwise like harness.Proxy."""
+
+    def __init__(self, nofile: int, *args, dns_port: int):
+        self._tmp = tempfile.TemporaryDirectory(prefix="tlspeek-ca-")
+        self.ca_dir = Path(self._tmp.name) / "ca"
+        self.command = ["prlimit", f"--nofile={nofile}:{nofile}", str(binary_path()),
+                        "-l", "127.0.0.1:0", "--ca-dir", str(self.ca_dir),
+                        "--dns", f"127.0.0.1:{dns_port}", *map(str, args)]
+        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        env=clean_env())
+        self.console = Console(self.process.stdout)
+        self._stopped = False
+        try:
+            self._read_start_line()
+        except BaseException:
+            self._kill()
+            raise
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # After the ")" that ends comm: state is field 3, utime 14, stime 15.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def open_fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+
+class FileDescriptorExhaustionTests(FaultTestCase):
+    NOFILE = 40
+    CLIENTS = 60
+    FD_WARNING = r"out of file descriptors"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.limited = cls.enterClassContext(
+            LimitedProxy(cls.NOFILE, "--upstream-ca", cls.pki.ca.cert, dns_port=cls.dns.port))
+        cls.proxies.append(cls.limited)
+
+    def test_out_of_descriptors_pauses_accepting_warns_once_and_recovers(self):
+        mark = self.limited.mark()
+        # Before: it works under the limit.
+        self.assertStillServing(proxy=self.limited)
+        clients = []
+        try:
+            for _ in range(self.CLIENTS):
+                # The kernel completes connections the proxy has not accepted
+                # yet (they wait in the listen backlog).
+                clients.append(RawClient(self.limited.address, timeout=5))
+            self.limited.wait_for_line(self.FD_WARNING, since=mark)
+            self.assertGreaterEqual(self.limited.open_fds(), self.NOFILE - 5,
+                                    "the proxy was not actually saturated")
+            # Saturated: the proxy must sleep between attempts, not spin.
+            cpu_before = self.limited.cpu_seconds()
+            time.sleep(2)
+            cpu_used = self.limited.cpu_seconds() - cpu_before
+            self.assertLess(cpu_used, 0.5,
+                            f"the proxy used {cpu_used:.2f} s of CPU in 2 s while out "
+                            f"of descriptors: a busy loop")
+            # An accepted client can still be served where no new descriptor
+            # is needed: the proxy's own page.
+            clients[0].send(b"GET /ca.pem HTTP/1.1\r\nHost: x\r\n\r\n")
+            response = clients[0].read_response()
+            self.assertEqual(response.status, 200, str(response))
+            self.assertEqual(response.body, self.limited.ca_cert.read_bytes())
+        finally:
+            for client in clients:
+                client.close()
+        # After: the backlog drains, and a normal request works again.
+        deadline = time.monotonic() + 10
+        while self.limited.open_fds() >= self.NOFILE - 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertStillServing(proxy=self.limited)
+        warnings = [line for line in self.limited.console.lines(mark)
+                    if re.search(self.FD_WARNING, line)]
+        self.assertEqual(len(warnings), 1, "expected exactly one warning:\n"
+                         + "\n".join(warnings))
+
+
+if __name__ == "__main__":
+    unittest.main()
