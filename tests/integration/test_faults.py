@@ -529,9 +529,15 @@ class TlsAlertTests(FaultTestCase):
         body = transfer.body.decode(errors="replace")
         self.assertIn(f"TLS handshake with localhost:{origin.port} failed", body)
         # TLS 1.2 servers send handshake_failure (40), TLS 1.3 servers
-        # certificate_required (116): the reason must name it.
-        self.assertRegex(body, r"alert: (handshake failure|certificate required)",
-                         "the 502 does not name the alert")
+        # certificate_required (116): the reason must name it. In TLS 1.3
+        # the proxy has already sent the request when the alert comes, and
+        # the server, closing with that request unread, resets the
+        # connection; a reset that arrives first destroys the alert in the
+        # kernel's buffer, and then the reset is the reason.
+        pattern = r"alert: (handshake failure|certificate required)"
+        if version == "TLSv1_3":
+            pattern += r"|connection reset by peer"
+        self.assertRegex(body, pattern, "the 502 does not say why")
         self.assertGreater(origin.handshake_failures, failures_before)
         self.assertEqual(origin.requests, 0)
         self.assertStillServing()
