@@ -86,7 +86,7 @@ class ResettingServer:
 
 class TimeoutTests(ProxyTestCase):
     proxy_args = ("--head-timeout", "1", "--handshake-timeout", "1",
-                  "--idle-timeout", "2")
+                  "--idle-timeout", "2", "--connect-timeout", "1")
 
     @classmethod
     def start_servers(cls):
@@ -101,6 +101,29 @@ class TimeoutTests(ProxyTestCase):
         client.sock.settimeout(seconds)
         self.assertTrue(client.is_closed_by_peer(),
                         f"the proxy did not close the connection within {seconds} s")
+
+    def test_connect_timeout_is_504(self):
+        # A listener whose accept queue is full drops new SYNs: connecting
+        # to it hangs, as to a host that does not answer, all on loopback.
+        full = socket.socket()
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        self.addCleanup(full.close)
+        port = full.getsockname()[1]
+        fillers = []
+        for _ in range(4):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            fillers.append(s)
+            self.addCleanup(s.close)
+        time.sleep(0.2)
+        start = time.monotonic()
+        response = raw_exchange(self.proxy.address, connect_request(f"127.0.0.1:{port}"))
+        self.assertEqual(response.status, 504, str(response))
+        self.assertIn(b"timed out", response.body)
+        self.assertLess(time.monotonic() - start, 6)
+        self.assertStillServing()
 
     def test_slow_request_head_is_cut_off(self):
         with RawClient(self.proxy.address) as client:
