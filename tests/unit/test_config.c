@@ -1,5 +1,7 @@
 /* Unit tests for config: the command-line contract. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +157,51 @@ START_TEST(connect_to_rules)
 }
 END_TEST
 
+static struct sockaddr_storage addr(const char *text)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, text, &in4->sin_addr) == 1)
+        in4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1)
+        in6->sin6_family = AF_INET6;
+    else
+        ck_abort_msg("bad test address %s", text);
+    return ss;
+}
+
+START_TEST(allow_remote_ranges)
+{
+    config cfg;
+    const char *args[] = {"-l", "0.0.0.0:8080", "--allow-remote",
+                          "10.0.0.0/8,192.168.1.7,fd00::/8", NULL};
+    ck_assert_int_eq(parse(&cfg, args), CONFIG_RUN);
+    ck_assert_int_eq(cfg.n_allow, 3);
+    static const struct { const char *ip; bool in; bool loopback; } cases[] = {
+        {"10.1.2.3", true, false},     {"11.0.0.1", false, false},
+        {"192.168.1.7", true, false},  {"192.168.1.8", false, false},
+        {"fd12::1", true, false},      {"fe80::1", false, false},
+        {"::ffff:10.9.9.9", true, false}, {"127.0.0.5", false, true},
+        {"::1", false, true},          {"::ffff:127.0.0.1", false, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sockaddr_storage ss = addr(cases[i].ip);
+        ck_assert_msg(access_cidr_match(cfg.allow, 3, (struct sockaddr *)&ss) ==
+                      cases[i].in, "%s", cases[i].ip);
+        ck_assert_msg(access_is_loopback((struct sockaddr *)&ss) ==
+                      cases[i].loopback, "%s", cases[i].ip);
+    }
+    config_free(&cfg);
+
+    const char *open_args[] = {"-l", "0.0.0.0:8080", NULL};
+    ck_assert_int_eq(parse(&cfg, open_args), CONFIG_EXIT_USAGE);
+    const char *bad[] = {"--allow-remote", "10.0.0.0/33", NULL};
+    ck_assert_int_eq(parse(&cfg, bad), CONFIG_EXIT_USAGE);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -167,6 +214,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, too_many_dns_servers);
     tcase_add_test(tc, help_and_version_exit_zero);
     tcase_add_test(tc, connect_to_rules);
+    tcase_add_test(tc, allow_remote_ranges);
     suite_add_tcase(s, tc);
     return s;
 }
