@@ -685,13 +685,13 @@ class Console:
 class Proxy:
     """The real tlspeek binary on an ephemeral loopback port.
 
-    Started with `-l <listen> --ca-dir <dir> [--dns 127.0.0.1:<port>] <args>`;
+    Started with `[prefix...] tlspeek -l <listen> --ca-dir <dir> [--dns 127.0.0.1:<port>] <args>`;
     reads its console until the start line, from which it takes the port and
     the CA certificate path. stop() sends SIGTERM and asserts a clean exit 0
     within PROXY_STOP_TIMEOUT seconds (also on leaving a `with` block)."""
 
     def __init__(self, *args, dns_port: int | None = None, listen="127.0.0.1:0",
-                 ca_dir: Path | None = None):
+                 ca_dir: Path | None = None, prefix: list[str] | None = None):
         self._tmp = None
         if ca_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="tlspeek-ca-")
@@ -702,7 +702,10 @@ class Proxy:
             self._cleanup_tmp()
             raise RuntimeError(f"tlspeek binary not found or not executable: {binary} "
                                "(build it, or pass its path / set TLSPEEK_BIN)")
-        command = [str(binary), "-l", listen, "--ca-dir", str(self.ca_dir)]
+        # prefix runs the binary through another command (e.g. nsenter), which
+        # must exec it so that signals reach tlspeek itself.
+        command = list(prefix or []) + [str(binary), "-l", listen, "--ca-dir",
+                                        str(self.ca_dir)]
         if dns_port is not None:
             command += ["--dns", f"127.0.0.1:{dns_port}"]
         command += [str(a) for a in args]

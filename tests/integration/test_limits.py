@@ -313,10 +313,6 @@ class ListenTests(unittest.TestCase):
             self.assertTrue(proxy.address[1] > 0)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class CaPermissionTests(unittest.TestCase):
     """The CA key and its directory must be private; wider permissions are
     refused at start with the chmod that fixes them."""
@@ -350,3 +346,7 @@ class CaPermissionTests(unittest.TestCase):
             output = (result.stdout + result.stderr).decode()
             self.assertEqual(result.returncode, 1, output)
             self.assertIn(f"chmod 600 {ca_dir / 'ca.key'}", output)
+
+
+if __name__ == "__main__":
+    unittest.main()
