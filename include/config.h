@@ -15,6 +15,8 @@
 #define CONFIG_MAX_DNS 8
 #define CONFIG_MAX_CONNECT_TO 64
 #define CONFIG_MAX_ALLOW 32
+#define CONFIG_MAX_WORKERS 256
+#define CONFIG_MAX_WORKERS_TEXT "256"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
 #define CONFIG_DEFAULT_PORT 8080
 
@@ -47,6 +49,7 @@ typedef struct {
     int idle_timeout;
     size_t max_head_bytes;
     unsigned long max_conns;
+    int workers;                /* --workers, default: online CPUs */
 } config;
 
 typedef enum {

@@ -6,6 +6,7 @@
 #define TLSPEEK_CONN_H
 
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,11 +23,13 @@
 
 typedef struct conn conn;
 
-/* What every connection needs from the process: filled in once by the
- * proxy, read-only to connections except the live list. */
+/* What every connection needs from its worker and from the process:
+ * filled in once by the proxy, one per worker thread; read-only to
+ * connections except the live list and the shared counters. */
 typedef struct {
-    struct event_base *base;
+    struct event_base *base;  /* the worker's own loop and resolver */
     struct evdns_base *dns;
+    int worker_id;            /* 1..N, for the debug log */
     SSL_CTX *client_ctx;      /* client-facing, from tlsctx_new_client_facing(conn_hello_cb) */
     SSL_CTX *upstream_ctx;
     const ca *ca;
@@ -46,14 +49,15 @@ typedef struct {
     int handshake_timeout;
     int idle_timeout;
     size_t max_head_bytes;
-    unsigned long max_conns;
+    unsigned long max_conns;  /* over all workers */
     bool warned_max_conns;    /* the limit warning is logged once per episode */
     char self_address[AUTHORITY_HOST_MAX + 10]; /* the bound "host:port" */
 
-    flowout *out;             /* where completed exchanges go */
-    unsigned long long next_exchange_id;
+    flowout *out;             /* where completed exchanges go (shared) */
+    atomic_ullong *next_exchange_id; /* shared by every worker */
+    atomic_ullong *all_live;  /* open connections of every worker */
 
-    conn *live;               /* every open connection, for shutdown */
+    conn *live;               /* this worker's open connections, for shutdown */
     unsigned long long n_live;
 } conn_env;
 

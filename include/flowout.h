@@ -1,6 +1,7 @@
 /* flowout — where completed exchanges go: the console line, --flows (JSON
  * lines), --har (rewritten at most every HAR_REWRITE_SECONDS), and
- * --bodies (payload files). One per process; connections hand it records.
+ * --bodies (payload files). One per process; connections of every worker
+ * thread hand it records (it serialises them).
  * An output that fails (disk full, file removed) never stops traffic: it
  * says so once and counts the records it lost. */
 #ifndef TLSPEEK_FLOWOUT_H
@@ -37,8 +38,5 @@ void flowout_body(flowout *f, unsigned long long id, bool request,
 /* An exchange completed or failed: fills in the body file names, then
  * writes it to every output. */
 void flowout_exchange(flowout *f, flow_record *r);
-
-/* Records that an output failed to take (for tests and the final line). */
-unsigned long long flowout_lost(const flowout *f);
 
 #endif

@@ -11,6 +11,7 @@
 #ifndef TLSPEEK_HTTP_FLOW_H
 #define TLSPEEK_HTTP_FLOW_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/time.h>
@@ -44,10 +45,11 @@ typedef struct {
 
 typedef struct http_flow http_flow;
 
-/* A tap. Exchange ids are taken from *next_id (incremented), which the
- * caller shares between taps so ids are unique in the process. cbs must
- * outlive the tap. NULL on allocation failure. */
-http_flow *http_flow_new(size_t max_head_bytes, unsigned long long *next_id,
+/* A tap. Exchange ids are taken from *next_id (atomically incremented),
+ * which the caller shares between taps, on every worker thread, so ids are
+ * unique in the process. cbs must outlive the tap. NULL on allocation
+ * failure. */
+http_flow *http_flow_new(size_t max_head_bytes, atomic_ullong *next_id,
                          const http_flow_callbacks *cbs, void *arg);
 /* Frees without reporting; call http_flow_abort() first to report. */
 void http_flow_free(http_flow *f);

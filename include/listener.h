@@ -15,11 +15,19 @@ typedef struct listener listener;
 typedef void (*listener_accept_cb)(evutil_socket_t fd, const struct sockaddr *sa,
                                    int socklen, void *arg);
 
+/* How a listener shares its port with the other workers' listeners. */
+typedef enum {
+    LISTENER_ALONE,        /* the only one: a plain exclusive bind */
+    LISTENER_GROUP_FIRST,  /* SO_REUSEPORT, after checking the port is free */
+    LISTENER_GROUP_MEMBER, /* SO_REUSEPORT, joining the first one's port */
+} listener_sharing;
+
 /* Bind and listen on where (an IP literal, or a name resolved with the
- * system resolver once at start). On failure logs
+ * system resolver once at start). With SO_REUSEPORT the kernel spreads new
+ * connections over the group's listeners. On failure logs
  * "cannot listen on HOST:PORT: <reason>" and returns NULL. */
 listener *listener_new(struct event_base *base, const authority *where,
-                       listener_accept_cb cb, void *arg);
+                       listener_sharing sharing, listener_accept_cb cb, void *arg);
 void listener_free(listener *l);
 
 /* The bound address as "host:port" ("[v6]:port"), with the real port when

@@ -1,6 +1,6 @@
-/* proxy — the process context: event loop, resolver, CA, certificate
- * cache, TLS contexts, listener, live connections, and a clean stop on
- * SIGINT/SIGTERM. */
+/* proxy — the process context: the CA, certificate cache, TLS contexts
+ * and outputs every worker shares, the workers themselves (each an event
+ * loop with its listener and resolver), and a clean stop on SIGINT/SIGTERM. */
 #ifndef TLSPEEK_PROXY_H
 #define TLSPEEK_PROXY_H
 

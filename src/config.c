@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ca.h"
 #include "version.h"
@@ -14,7 +15,7 @@ static const char usage_text[] =
     "               [--proxy-auth USER:PASS] [--allow-remote CIDR[,CIDR...]]\n"
     "               [--max-head-bytes N] [--head-timeout S] [--dns-timeout S]\n"
     "               [--connect-timeout S] [--handshake-timeout S] [--idle-timeout S]\n"
-    "               [--max-conns N] [--keylog FILE] [--ignore-hosts REGEX]\n"
+    "               [--max-conns N] [--workers N] [--keylog FILE] [--ignore-hosts REGEX]\n"
     "               [--flows FILE|-] [--har FILE] [--bodies DIR] [--body-limit BYTES]\n"
     "               [-k|--insecure] [-q] [--help] [--version]\n";
 
@@ -54,6 +55,8 @@ static const char help_text[] =
     "      --handshake-timeout S  time for each TLS handshake (10)\n"
     "      --idle-timeout S    close a tunnel with no bytes either way (300)\n"
     "      --max-conns N       most client connections at once (10000)\n"
+    "      --workers N         event-loop threads, each with its own listener\n"
+    "                          on the same port (default: one per CPU)\n"
     "  -q, --quiet             no per-connection console lines\n"
     "      --help              this text\n"
     "      --version           print the version\n"
@@ -68,6 +71,7 @@ enum {
     OPT_HEAD_TIMEOUT, OPT_DNS_TIMEOUT, OPT_CONNECT_TIMEOUT,
     OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_KEYLOG,
     OPT_IGNORE_HOSTS, OPT_FLOWS, OPT_HAR, OPT_BODIES, OPT_BODY_LIMIT,
+    OPT_WORKERS,
 };
 
 static const struct option long_options[] = {
@@ -88,6 +92,7 @@ static const struct option long_options[] = {
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"workers", required_argument, NULL, OPT_WORKERS},
     {"keylog", required_argument, NULL, OPT_KEYLOG},
     {"ignore-hosts", required_argument, NULL, OPT_IGNORE_HOSTS},
     {"flows", required_argument, NULL, OPT_FLOWS},
@@ -177,6 +182,8 @@ config_result config_parse(int argc, char **argv, config *out,
     out->handshake_timeout = 10;
     out->idle_timeout = 300;
     out->max_head_bytes = 65536;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    out->workers = cpus < 1 ? 1 : cpus > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (int)cpus;
     const char *listen_text = CONFIG_DEFAULT_LISTEN;
     const char *ca_dir = NULL;
 
@@ -244,6 +251,14 @@ config_result config_parse(int argc, char **argv, config *out,
             const char *why = NULL;
             if (parse_allow_list(optarg, out, &why) != 0)
                 return usage_error(err_stream, why, optarg);
+            break;
+        }
+        case OPT_WORKERS: {
+            long v = parse_number(optarg, 1, CONFIG_MAX_WORKERS);
+            if (v < 0)
+                return usage_error(err_stream, "--workers takes a number from 1 to "
+                                   CONFIG_MAX_WORKERS_TEXT, optarg);
+            out->workers = (int)v;
             break;
         }
         case OPT_MAX_HEAD_BYTES:

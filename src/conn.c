@@ -158,6 +158,7 @@ static void conn_free(conn *c)
     if (c->next)
         c->next->prev = c->prev;
     env->n_live--;
+    atomic_fetch_sub(env->all_live, 1);
 
     upstream_cancel(c->connecting);
     for (int i = 0; i < c->n_retired; i++)
@@ -451,6 +452,8 @@ void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
         env->live->prev = c;
     env->live = c;
     env->n_live++;
+    atomic_fetch_add(env->all_live, 1);
+    log_debug("%s accepted by worker %d", c->client_name, env->worker_id);
     c->state = CONN_READ_HEAD;
     conn_arm_timer(c, env->head_timeout);
     conn_admit(c, sa);

@@ -291,8 +291,9 @@ void conn_admit(conn *c, const struct sockaddr *sa)
         conn_fail(c, 403, "your address is not allowed to use this proxy");
         return;
     }
-    /* n_live counts this connection too. */
-    if (env->n_live > env->max_conns) {
+    /* all_live counts this connection too. */
+    unsigned long long live = atomic_load(env->all_live);
+    if (live > env->max_conns) {
         if (!env->warned_max_conns)
             log_warn("%lu connections open: turning new clients away with 503 "
                      "(--max-conns %lu)", env->max_conns, env->max_conns);
@@ -300,6 +301,6 @@ void conn_admit(conn *c, const struct sockaddr *sa)
         conn_fail(c, 503, "the proxy has too many connections open; try again");
         return;
     }
-    if (env->n_live < env->max_conns / 10 * 9)
+    if (live < env->max_conns / 10 * 9)
         env->warned_max_conns = false;
 }

@@ -103,7 +103,7 @@ void conn_tap_start(conn *c, const char *scheme)
     if (c->flow)
         return;
     c->flow_scheme = scheme;
-    c->flow = http_flow_new(c->env->max_head_bytes, &c->env->next_exchange_id,
+    c->flow = http_flow_new(c->env->max_head_bytes, c->env->next_exchange_id,
                             &tap_callbacks, c);
 }
 

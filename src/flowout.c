@@ -2,6 +2,7 @@
 #include "flowout.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ typedef struct open_body {
 } open_body;
 
 struct flowout {
+    /* Workers hand records over from their own threads: one at a time. */
+    pthread_mutex_t lock;
     bool console;
     bool colour;              /* the console is a terminal */
     FILE *flows;
@@ -42,8 +45,10 @@ static void har_tick(evutil_socket_t fd, short what, void *arg)
     flowout *f = arg;
     /* har_write() reports its own failures, once per run of them; traffic
      * goes on and the next tick tries again. */
+    pthread_mutex_lock(&f->lock);
     if (har_dirty(f->har))
         har_write(f->har);
+    pthread_mutex_unlock(&f->lock);
 }
 
 flowout *flowout_new(struct event_base *base, const flowout_options *o)
@@ -51,6 +56,11 @@ flowout *flowout_new(struct event_base *base, const flowout_options *o)
     flowout *f = calloc(1, sizeof *f);
     if (!f) {
         log_error("out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&f->lock, NULL) != 0) {
+        log_error("cannot set up the outputs");
+        free(f);
         return NULL;
     }
     f->console = o->console;
@@ -119,6 +129,7 @@ void flowout_free(flowout *f)
     bodies_free(f->bodies);
     if (f->flows && f->flows != stdout)
         fclose(f->flows);
+    pthread_mutex_destroy(&f->lock);
     free(f);
 }
 
@@ -127,24 +138,27 @@ void flowout_body(flowout *f, unsigned long long id, bool request,
 {
     if (!f->bodies || len == 0)
         return;
+    pthread_mutex_lock(&f->lock);
     open_body *b = *bucket(f, id);
     while (b && !(b->id == id && b->request == request))
         b = b->next;
     if (!b) {
         b = calloc(1, sizeof *b);
         if (!b)
-            return;
+            goto out;
         b->id = id;
         b->request = request;
         b->sink = bodies_open(f->bodies, id, request ? "request" : "response");
         if (!b->sink) {
             free(b);
-            return;
+            goto out;
         }
         b->next = *bucket(f, id);
         *bucket(f, id) = b;
     }
     bodies_write(b->sink, data, len);
+out:
+    pthread_mutex_unlock(&f->lock);
 }
 
 /* Close the body file of (id, request) if one was opened; its name goes
@@ -206,6 +220,7 @@ static void console_line(flowout *f, const flow_record *r)
 void flowout_exchange(flowout *f, flow_record *r)
 {
     char request_file[64], response_file[64];
+    pthread_mutex_lock(&f->lock);
     if (f->bodies) {
         close_body(f, r->id, true, request_file, sizeof request_file,
                    &r->request_body_truncated);
@@ -225,9 +240,5 @@ void flowout_exchange(flowout *f, flow_record *r)
     }
     if (f->har && har_add(f->har, r) != 0)
         f->lost++;
-}
-
-unsigned long long flowout_lost(const flowout *f)
-{
-    return f->lost;
+    pthread_mutex_unlock(&f->lock);
 }

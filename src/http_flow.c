@@ -16,7 +16,7 @@ struct http_flow {
     http_msg_parser *requests, *responses;
     const http_flow_callbacks *cbs;
     void *arg;
-    unsigned long long *next_id;
+    atomic_ullong *next_id;
     pending queue[HTTP_FLOW_MAX_PENDING]; /* ring of requests in order */
     size_t head, count;
     bool request_open;           /* the newest request is still arriving */
@@ -34,7 +34,7 @@ static struct timeval now(void)
     return tv;
 }
 
-http_flow *http_flow_new(size_t max_head_bytes, unsigned long long *next_id,
+http_flow *http_flow_new(size_t max_head_bytes, atomic_ullong *next_id,
                          const http_flow_callbacks *cbs, void *arg)
 {
     http_flow *f = calloc(1, sizeof *f);
@@ -136,7 +136,7 @@ static void on_request_head(http_flow *f, const http_head *h, struct timeval sta
         stop(f, "out of memory");
         return;
     }
-    p->id = (*f->next_id)++;
+    p->id = atomic_fetch_add(f->next_id, 1);
     p->start = start;
     f->count++;
     f->request_open = true;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +19,15 @@
 #define LISTENER_BACKOFF_MS 500
 #define LISTENER_BACKLOG 1024
 
+/* Descriptors are a process-wide resource: however many workers' listeners
+ * run short, the shortage is logged once. */
+static atomic_flag warned_fd_limit = ATOMIC_FLAG_INIT;
+
 struct listener {
     struct evconnlistener *evl;
     struct event *resume_ev;
     listener_accept_cb cb;
     void *arg;
-    bool warned_fd_limit; /* log the descriptor shortage once */
     char address[AUTHORITY_HOST_MAX + 10];
     uint16_t port;
 };
@@ -46,11 +50,10 @@ static void accept_error_cb(struct evconnlistener *evl, void *arg)
     listener *l = arg;
     int err = EVUTIL_SOCKET_ERROR();
     if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-        if (!l->warned_fd_limit) {
+        if (!atomic_flag_test_and_set(&warned_fd_limit)) {
             log_warn("out of file descriptors (%s): pausing new connections "
                      "briefly; raise 'ulimit -n' if this repeats",
                      evutil_socket_error_to_string(err));
-            l->warned_fd_limit = true;
         }
         evconnlistener_disable(l->evl);
         struct timeval tv = {0, LISTENER_BACKOFF_MS * 1000};
@@ -65,8 +68,32 @@ static void describe(const authority *where, char *buf, size_t size)
     authority_format(where, buf, size);
 }
 
+/* A socket bound to ai (and listening when listen_too). Returns the fd, or
+ * -1 with *err set. */
+static evutil_socket_t bound_socket(const struct addrinfo *ai, bool reuseport,
+                                    bool listen_too, int *err)
+{
+    evutil_socket_t fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        (listen_too && listen(fd, LISTENER_BACKLOG) != 0)) {
+        *err = errno;
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 listener *listener_new(struct event_base *base, const authority *where,
-                       listener_accept_cb cb, void *arg)
+                       listener_sharing sharing, listener_accept_cb cb, void *arg)
 {
     char wanted[AUTHORITY_HOST_MAX + 10];
     describe(where, wanted, sizeof wanted);
@@ -83,24 +110,20 @@ listener *listener_new(struct event_base *base, const authority *where,
         log_error("cannot listen on %s: %s", wanted, gai_strerror(gai));
         return NULL;
     }
-    evutil_socket_t fd = socket(res->ai_family, SOCK_STREAM, 0);
     int err = 0;
-    if (fd < 0) {
-        err = errno;
-    } else {
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (res->ai_family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-        if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-            listen(fd, LISTENER_BACKLOG) != 0)
-            err = errno;
+    evutil_socket_t fd = -1;
+    /* SO_REUSEPORT would also let us join another process's group on this
+     * port and share its clients: first make sure nobody holds it. */
+    if (sharing == LISTENER_GROUP_FIRST && where->port != 0) {
+        evutil_socket_t probe = bound_socket(res, false, false, &err);
+        if (probe >= 0)
+            close(probe);
     }
+    if (!err)
+        fd = bound_socket(res, sharing != LISTENER_ALONE, true, &err);
     freeaddrinfo(res);
-    if (err) {
+    if (fd < 0) {
         log_error("cannot listen on %s: %s", wanted, strerror(err));
-        if (fd >= 0)
-            close(fd);
         return NULL;
     }
     evutil_make_socket_nonblocking(fd);

@@ -1,4 +1,5 @@
-/* proxy — builds the process context and runs the event loop. */
+/* proxy — builds the process context, starts the workers and waits for a
+ * signal to stop them. */
 #include "proxy.h"
 
 #include <errno.h>
@@ -8,80 +9,60 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <openssl/evp.h>
 
 #include "ca.h"
 #include "certcache.h"
 #include "certmint.h"
 #include "conn.h"
-#include "listener.h"
 #include "log.h"
 #include "tlsctx.h"
+#include "worker.h"
 
 /* Leaves for this many distinct hosts stay cached. */
 #define PROXY_CERT_CACHE_SIZE 1024
 
 struct proxy {
     const config *cfg;
-    struct event_base *base;
-    struct evdns_base *dns;
+    struct event_base *base;  /* the main thread's: signals and timers */
     ca *ca;
-    listener *listener;
+    worker *workers[CONFIG_MAX_WORKERS];
+    int n_workers;
     struct event *sigint_ev, *sigterm_ev;
     char *proxy_auth_header; /* "Basic <base64 of USER:PASS>" */
     FILE *keylog;            /* --keylog / SSLKEYLOGFILE */
-    conn_env env;
+    conn_env env;            /* what every worker's connections share */
+    atomic_ullong all_live;
+    atomic_ullong next_exchange_id;
 };
-
-static void on_accept(evutil_socket_t fd, const struct sockaddr *sa, int socklen,
-                      void *arg)
-{
-    proxy *p = arg;
-    conn_accept(&p->env, fd, sa, socklen);
-}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     proxy *p = arg;
+    unsigned long long live = atomic_load(&p->all_live);
     log_notice("%s received: closing %llu connection%s and stopping",
-               sig == SIGINT ? "SIGINT" : "SIGTERM", p->env.n_live,
-               p->env.n_live == 1 ? "" : "s");
-    listener_free(p->listener);
-    p->listener = NULL;
-    conn_close_all(&p->env);
+               sig == SIGINT ? "SIGINT" : "SIGTERM", live, live == 1 ? "" : "s");
+    for (int i = 0; i < p->n_workers; i++)
+        worker_stop(p->workers[i]);
     event_base_loopbreak(p->base);
 }
 
-static struct evdns_base *make_resolver(struct event_base *base, const config *cfg)
+/* Many idle tunnels need many descriptors (two each): take the whole hard
+ * limit the user allows rather than the customary soft 1024. */
+static void raise_fd_limit(void)
 {
-    struct evdns_base *dns;
-    if (cfg->n_dns == 0) {
-        dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (!dns)
-            log_error("cannot set up the resolver from /etc/resolv.conf; "
-                      "name one with --dns ADDR");
-        return dns;
-    }
-    dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (!dns) {
-        log_error("cannot set up the resolver");
-        return NULL;
-    }
-    for (int i = 0; i < cfg->n_dns; i++) {
-        if (evdns_base_nameserver_ip_add(dns, cfg->dns[i]) != 0) {
-            log_error("--dns %s: not an IP address with an optional port",
-                      cfg->dns[i]);
-            evdns_base_free(dns, 0);
-            return NULL;
-        }
-    }
-    /* localhost and friends still come from /etc/hosts. */
-    evdns_base_load_hosts(dns, NULL);
-    return dns;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t before = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        log_debug("raised the open-file limit from %llu to %llu",
+                  (unsigned long long)before, (unsigned long long)rl.rlim_max);
 }
 
 static int setup_tls(proxy *p)
@@ -134,6 +115,13 @@ proxy *proxy_new(const config *cfg)
         return NULL;
     }
     p->cfg = cfg;
+    /* Workers are woken from the main thread (worker_stop) and share the
+     * certificate cache: libevent must be thread-aware before any loop. */
+    if (evthread_use_pthreads() != 0) {
+        log_error("cannot set up threads");
+        goto fail;
+    }
+    raise_fd_limit();
     p->base = event_base_new();
     if (!p->base) {
         log_error("cannot create the event loop");
@@ -142,18 +130,8 @@ proxy *proxy_new(const config *cfg)
     p->ca = ca_load_or_create_with(cfg->ca_dir, cfg->ca_key_type);
     if (!p->ca || setup_tls(p) != 0)
         goto fail;
-    p->dns = make_resolver(p->base, cfg);
-    if (!p->dns)
-        goto fail;
-    /* Two tries within --dns-timeout; upstream's own timer has the last word. */
-    char per_try[16];
-    snprintf(per_try, sizeof per_try, "%d", cfg->dns_timeout > 1 ? cfg->dns_timeout / 2 : 1);
-    evdns_base_set_option(p->dns, "timeout:", per_try);
-    evdns_base_set_option(p->dns, "attempts:", "2");
     if (cfg->proxy_auth && !(p->proxy_auth_header = basic_auth_header(cfg->proxy_auth)))
         goto fail;
-    /* 0x20 case randomisation confuses simple or caching name servers. */
-    evdns_base_set_option(p->dns, "randomize-case:", "0");
 
     flowout_options outputs = {
         .flows_path = cfg->flows,
@@ -166,13 +144,7 @@ proxy *proxy_new(const config *cfg)
     if (!p->env.out)
         goto fail;
 
-    p->listener = listener_new(p->base, &cfg->listen, on_accept, p);
-    if (!p->listener)
-        goto fail;
-
     conn_env *env = &p->env;
-    env->base = p->base;
-    env->dns = p->dns;
     env->ca = p->ca;
     env->insecure = cfg->insecure;
     env->ignore_hosts = cfg->has_ignore_hosts ? &cfg->ignore_hosts : NULL;
@@ -188,10 +160,24 @@ proxy *proxy_new(const config *cfg)
     env->handshake_timeout = cfg->handshake_timeout;
     env->idle_timeout = cfg->idle_timeout;
     env->max_head_bytes = cfg->max_head_bytes;
-    snprintf(env->self_address, sizeof env->self_address, "%s",
-             listener_address(p->listener));
-    env->listen = cfg->listen;
-    env->listen.port = listener_port(p->listener);
+    atomic_init(&p->all_live, 0);
+    atomic_init(&p->next_exchange_id, 1);
+    env->all_live = &p->all_live;
+    env->next_exchange_id = &p->next_exchange_id;
+
+    /* The first worker binds the asked-for address (port 0: the kernel
+     * picks); the others join it on the same port. */
+    authority where = cfg->listen;
+    for (int i = 0; i < cfg->workers; i++) {
+        listener_sharing sharing = cfg->workers == 1 ? LISTENER_ALONE
+                                   : i == 0          ? LISTENER_GROUP_FIRST
+                                                     : LISTENER_GROUP_MEMBER;
+        p->workers[i] = worker_new(i + 1, cfg, env, &where, sharing);
+        if (!p->workers[i])
+            goto fail;
+        p->n_workers++;
+        where.port = worker_port(p->workers[i]);
+    }
 
     p->sigint_ev = evsignal_new(p->base, SIGINT, on_signal, p);
     p->sigterm_ev = evsignal_new(p->base, SIGTERM, on_signal, p);
@@ -208,13 +194,23 @@ fail:
 
 int proxy_run(proxy *p)
 {
+    for (int i = 0; i < p->n_workers; i++) {
+        if (worker_start(p->workers[i]) != 0) {
+            for (int j = 0; j < i; j++)
+                worker_stop(p->workers[j]);
+            return -1;
+        }
+    }
     log_notice("listening on %s — CA certificate: %s (trust it in your browser, "
                "or curl --cacert it)%s",
-               listener_address(p->listener), ca_get0_cert_path(p->ca),
+               worker_address(p->workers[0]), ca_get0_cert_path(p->ca),
                p->cfg->insecure ? "; upstream certificates are NOT verified "
                                   "(--insecure)" : "");
+    log_debug("%d worker thread%s", p->n_workers, p->n_workers == 1 ? "" : "s");
     if (event_base_dispatch(p->base) < 0) {
         log_error("the event loop failed");
+        for (int i = 0; i < p->n_workers; i++)
+            worker_stop(p->workers[i]);
         return -1;
     }
     return 0;
@@ -224,16 +220,15 @@ void proxy_free(proxy *p)
 {
     if (!p)
         return;
-    conn_close_all(&p->env);
+    /* Each worker joins its thread, then closes what is left. */
+    for (int i = 0; i < p->n_workers; i++)
+        worker_free(p->workers[i]);
     /* After the connections: their unfinished exchanges are written too. */
     flowout_free(p->env.out);
-    listener_free(p->listener);
     if (p->sigint_ev)
         event_free(p->sigint_ev);
     if (p->sigterm_ev)
         event_free(p->sigterm_ev);
-    if (p->dns)
-        evdns_base_free(p->dns, 0);
     SSL_CTX_free(p->env.client_ctx);
     SSL_CTX_free(p->env.upstream_ctx);
     certcache_free(p->env.certs);

@@ -24,7 +24,7 @@
 static const size_t chunk_sizes[8] = { 1, 2, 3, 7, 16, 61, 512, (size_t)-1 };
 
 typedef struct {
-    unsigned long long next_id;   /* the tap's counter */
+    atomic_ullong next_id;        /* the tap's counter */
     unsigned long long last_id;   /* the latest id reported */
     size_t reported;
     unsigned long long req_body[MAX_IDS], resp_body[MAX_IDS]; /* on_body sums */

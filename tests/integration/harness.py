@@ -691,7 +691,8 @@ class Proxy:
     within PROXY_STOP_TIMEOUT seconds (also on leaving a `with` block)."""
 
     def __init__(self, *args, dns_port: int | None = None, listen="127.0.0.1:0",
-                 ca_dir: Path | None = None, prefix: list[str] | None = None):
+                 ca_dir: Path | None = None, prefix: list[str] | None = None,
+                 extra_env: dict[str, str] | None = None):
         self._tmp = None
         if ca_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="tlspeek-ca-")
@@ -714,7 +715,7 @@ class Proxy:
         # could otherwise fill up and stall the proxy.
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        env=clean_env())
+                                        env={**clean_env(), **(extra_env or {})})
         self.console = Console(self.process.stdout)
         self._stopped = False
         try:

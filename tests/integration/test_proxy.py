@@ -45,6 +45,7 @@ class ProxyTestCase(unittest.TestCase):
     Subclasses add servers in start_servers() and flags in proxy_args."""
 
     proxy_args: tuple = ()
+    proxy_env: dict | None = None  # extra environment, e.g. TLSPEEK_DEBUG
 
     @classmethod
     def setUpClass(cls):
@@ -65,7 +66,8 @@ class ProxyTestCase(unittest.TestCase):
     def start_proxy(cls, *args) -> Proxy:
         """A proxy for this class, stopped (and checked for exit 0) at its end."""
         proxy = cls.enterClassContext(
-            Proxy("--upstream-ca", cls.pki.ca.cert, *args, dns_port=cls.dns.port))
+            Proxy("--upstream-ca", cls.pki.ca.cert, *args, dns_port=cls.dns.port,
+                  extra_env=cls.proxy_env))
         cls.proxies.append(proxy)
         return proxy
 

@@ -46,7 +46,7 @@ static void run(const char *req, const char *resp, size_t client_cut,
                 size_t server_cut, bool eof, transcript *t, const char **stop)
 {
     memset(t, 0, sizeof *t);
-    unsigned long long next_id = 1;
+    atomic_ullong next_id = 1;
     http_flow *f = http_flow_new(8192, &next_id, &callbacks, t);
     ck_assert_ptr_nonnull(f);
     size_t rl = strlen(req), sl = strlen(resp);
