@@ -3,6 +3,7 @@
 #include "tlsctx.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -22,6 +23,31 @@ static void log_ssl_error(const char *what)
     ERR_clear_error();
 }
 
+/* The system trust store as a bundle file plus a hashed directory
+ * ($SSL_CERT_FILE / $SSL_CERT_DIR override them, as for openssl and curl).
+ * Not SSL_CTX_set_default_verify_paths(): in OpenSSL 3 it also adds an
+ * OSSL_STORE lookup that reads the whole certificate directory every time
+ * an issuer is not found in memory, which profiling showed on every
+ * handshake with a server whose issuer is not a system root. */
+static bool load_system_trust(SSL_CTX *ctx)
+{
+    const char *file = getenv(X509_get_default_cert_file_env());
+    const char *dir = getenv(X509_get_default_cert_dir_env());
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    X509_LOOKUP *bundle = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    X509_LOOKUP *hashed = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+    bool loaded =
+        bundle && hashed &&
+        X509_LOOKUP_load_file(bundle, file ? file : X509_get_default_cert_file(),
+                              X509_FILETYPE_PEM) == 1;
+    if (hashed)
+        loaded |= X509_LOOKUP_add_dir(hashed, dir ? dir : X509_get_default_cert_dir(),
+                                      X509_FILETYPE_PEM) == 1;
+    /* A missing bundle or directory is not an error by itself. */
+    ERR_clear_error();
+    return loaded;
+}
+
 SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -31,7 +57,8 @@ SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure)
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+    /* Nothing is verified with --insecure: no store to search either. */
+    if (!insecure && !load_system_trust(ctx))
         log_warn("cannot load the system trust store; only --upstream-ca "
                  "anchors will be trusted");
     if (extra_ca_file &&

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -359,6 +360,36 @@ class UpstreamVerificationTests(ProxyTestCase):
             with self.subTest(origin=name):
                 self.assertFetched(self.fetch(origin.url("/", "localhost"),
                                               proxy=self.insecure_proxy))
+
+
+class SystemTrustStoreTests(ProxyTestCase):
+    """Without --upstream-ca, upstreams are verified against the system
+    store: the bundle file and the hashed directory, which $SSL_CERT_FILE
+    and $SSL_CERT_DIR replace as they do for openssl and curl."""
+
+    def system_store_proxy(self, cert_file, cert_dir) -> Proxy:
+        proxy = Proxy(dns_port=self.dns.port, extra_env={
+            "SSL_CERT_FILE": str(cert_file), "SSL_CERT_DIR": str(cert_dir)})
+        self.addCleanup(proxy.stop)
+        return proxy
+
+    def test_ca_in_the_bundle_file_is_trusted(self):
+        proxy = self.system_store_proxy(self.pki.ca.cert, self.tmp / "no-such-dir")
+        self.assertFetched(self.fetch(self.origin.url("/", "localhost"), proxy=proxy))
+
+    def test_ca_in_the_hashed_directory_is_trusted(self):
+        hashed = self.tmp / "hashed-certs"
+        hashed.mkdir(exist_ok=True)
+        shutil.copy(self.pki.ca.cert, hashed / "test-ca.pem")
+        run_tool(["openssl", "rehash", hashed])
+        proxy = self.system_store_proxy(self.tmp / "no-such-file", hashed)
+        self.assertFetched(self.fetch(self.origin.url("/", "localhost"), proxy=proxy))
+
+    def test_ca_in_neither_is_not_trusted(self):
+        proxy = self.system_store_proxy(self.tmp / "no-such-file", self.tmp / "no-such-dir")
+        transfer = self.fetch(self.origin.url("/", "localhost"), proxy=proxy)
+        self.assertEqual(transfer.status, 502, transfer.describe())
+        self.assertIn(b"failed verification", transfer.body)
 
 
 class FrontTests(ProxyTestCase):
