@@ -10,12 +10,16 @@
 #include <openssl/ssl.h>
 
 #include "authority.h"
+#include "upsess.h"
 
 /* Client-role context for upstream connections: the system trust store
  * plus extra_ca_file (PEM, may be NULL), peer verification unless
- * insecure, TLS 1.2+, ALPN "http/1.1" offered. NULL on failure (logged,
+ * insecure, TLS 1.2+, ALPN "http/1.1" offered. Sessions the servers give
+ * (verified ones only, unless insecure) go into sessions (may be NULL: no
+ * resumption), which must outlive the context. NULL on failure (logged,
  * naming the file when it is the CA file that is bad). */
-SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure);
+SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure,
+                             upsess *sessions);
 
 /* Server-role context for the client-facing side. hello_cb runs on every
  * ClientHello (see SSL_CTX_set_client_hello_cb) with SSL_get_app_data()
@@ -30,9 +34,12 @@ void tlsctx_set_keylog(SSL_CTX *ctx, FILE *keylog);
 
 /* Prepare an upstream SSL for target: SNI = sni when it is a name (else
  * none: never an IP literal), and, unless insecure, verification of the
- * certificate against target's name or IP address. 0 or -1. */
+ * certificate against target's name or IP address. peer is the address
+ * connected to ("ip:port"): with the SNI and target it names the session
+ * cache entry, so a session is only offered back to the same server under
+ * the same name it was verified for. 0 or -1. */
 int tlsctx_prepare_upstream(SSL *ssl, const char *sni, const authority *target,
-                            bool insecure);
+                            const char *peer, bool insecure);
 
 /* From a paused ClientHello: the SNI host name (copied, NUL-terminated,
  * lower-cased; "" when absent, over-long or not printable ASCII). */

@@ -114,7 +114,7 @@ void conn_tls_client_paused(conn *c)
     }
     tlsm *t = tlsm_new(c->env->upstream_ctx, false);
     if (!t || tlsctx_prepare_upstream(tlsm_get0_ssl(t), sni, &verify_as,
-                                      c->env->insecure) != 0) {
+                                      c->upstream_peer, c->env->insecure) != 0) {
         tlsm_free(t);
         conn_close(c, "cannot create the upstream TLS session");
         return;

@@ -25,11 +25,14 @@
 
 /* Leaves for this many distinct hosts stay cached. */
 #define PROXY_CERT_CACHE_SIZE 1024
+/* Slots for resumable upstream sessions (one server and name each). */
+#define PROXY_UPSTREAM_SESSIONS 1024
 
 struct proxy {
     const config *cfg;
     struct event_base *base;  /* the main thread's: signals and timers */
     ca *ca;
+    upsess *upstream_sessions; /* shared by every worker's upstream handshakes */
     worker *workers[CONFIG_MAX_WORKERS];
     int n_workers;
     struct event *sigint_ev, *sigterm_ev;
@@ -70,7 +73,11 @@ static int setup_tls(proxy *p)
     p->env.leaf_key = certmint_new_leaf_key();
     p->env.certs = certcache_new(PROXY_CERT_CACHE_SIZE);
     p->env.client_ctx = tlsctx_new_client_facing(conn_hello_cb);
-    p->env.upstream_ctx = tlsctx_new_upstream(p->cfg->upstream_ca, p->cfg->insecure);
+    p->upstream_sessions = upsess_new(PROXY_UPSTREAM_SESSIONS);
+    p->env.upstream_ctx = p->upstream_sessions
+                              ? tlsctx_new_upstream(p->cfg->upstream_ca, p->cfg->insecure,
+                                                    p->upstream_sessions)
+                              : NULL;
     if (!p->env.leaf_key || !p->env.certs || !p->env.client_ctx ||
         !p->env.upstream_ctx)
         return -1;
@@ -231,6 +238,7 @@ void proxy_free(proxy *p)
         event_free(p->sigterm_ev);
     SSL_CTX_free(p->env.client_ctx);
     SSL_CTX_free(p->env.upstream_ctx);
+    upsess_free(p->upstream_sessions);
     certcache_free(p->env.certs);
     EVP_PKEY_free(p->env.leaf_key);
     ca_free(p->ca);

@@ -3,6 +3,7 @@
 #include "tlsctx.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,8 +49,42 @@ static bool load_system_trust(SSL_CTX *ctx)
     return loaded;
 }
 
-SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure)
+/* Ex-data slots: the session cache of an upstream context, and the cache
+ * key of an upstream connection (freed with it). */
+static int sessions_index = -1, session_key_index = -1;
+static pthread_once_t indexes_once = PTHREAD_ONCE_INIT;
+
+static void free_session_key(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+                             long argl, void *argp)
 {
+    free(ptr);
+}
+
+static void make_indexes(void)
+{
+    sessions_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    session_key_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, free_session_key);
+}
+
+/* OpenSSL hands over each new session from an upstream server (TLS 1.2
+ * at the end of the handshake, TLS 1.3 with every ticket). Returns 1 when
+ * the cache kept the reference. */
+static int on_new_session(SSL *ssl, SSL_SESSION *session)
+{
+    upsess *sessions = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), sessions_index);
+    const char *key = SSL_get_ex_data(ssl, session_key_index);
+    /* A session resumes without verifying again: keep only verified ones. */
+    bool verified = SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE ||
+                    SSL_get_verify_result(ssl) == X509_V_OK;
+    if (!sessions || !key || !verified || !SSL_SESSION_is_resumable(session))
+        return 0;
+    return upsess_put(sessions, key, session) == 0;
+}
+
+SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure,
+                             upsess *sessions)
+{
+    pthread_once(&indexes_once, make_indexes);
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
         log_ssl_error("cannot create the upstream TLS context");
@@ -70,6 +105,13 @@ SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure)
         return NULL;
     }
     SSL_CTX_set_verify(ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    if (sessions) {
+        /* Our own store, keyed by server and name, not OpenSSL's. */
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+                                                SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_set_ex_data(ctx, sessions_index, sessions);
+        SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+    }
     if (SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0) {
         log_ssl_error("cannot set ALPN");
         SSL_CTX_free(ctx);
@@ -106,6 +148,12 @@ SSL_CTX *tlsctx_new_client_facing(SSL_client_hello_cb_fn hello_cb)
     /* Prefer the client's order; it knows its hardware. */
     SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_client_hello_cb(ctx, hello_cb, NULL);
+    /* Clients resume with stateless tickets, which need no server-side
+     * store: an internal cache would only cost a lock, an allocation and a
+     * periodic sweep per handshake. One TLS 1.3 ticket per handshake, not
+     * OpenSSL's two: each is an encryption on the hot path. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
     return ctx;
 }
@@ -127,10 +175,36 @@ void tlsctx_set_keylog(SSL_CTX *ctx, FILE *keylog)
     SSL_CTX_set_keylog_callback(ctx, write_keylog_line);
 }
 
+/* Offer the session last given by the same server for the same names. */
+static int offer_session(SSL *ssl, const char *sni, const authority *target,
+                         const char *peer)
+{
+    upsess *sessions = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), sessions_index);
+    if (!sessions)
+        return 0;
+    size_t size = strlen(peer) + strlen(sni ? sni : "") + strlen(target->host) + 3;
+    char *key = malloc(size);
+    if (!key)
+        return -1;
+    snprintf(key, size, "%s %s %s", peer, sni ? sni : "", target->host);
+    if (SSL_set_ex_data(ssl, session_key_index, key) != 1) {
+        free(key);
+        return -1;
+    }
+    SSL_SESSION *session = upsess_get1(sessions, key);
+    if (session) {
+        SSL_set_session(ssl, session);
+        SSL_SESSION_free(session);
+    }
+    return 0;
+}
+
 int tlsctx_prepare_upstream(SSL *ssl, const char *sni, const authority *target,
-                            bool insecure)
+                            const char *peer, bool insecure)
 {
     if (sni && sni[0] && SSL_set_tlsext_host_name(ssl, sni) != 1)
+        return -1;
+    if (offer_session(ssl, sni, target, peer) != 0)
         return -1;
     if (insecure)
         return 0;

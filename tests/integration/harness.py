@@ -458,6 +458,7 @@ class Origin(_BackgroundServer):
         self.connections = 0
         self.requests = 0
         self.handshake_failures = 0
+        self.resumed = 0  # TLS handshakes that resumed a session
         server_class = _tcp_server_class(http.server.ThreadingHTTPServer, _family(host))
         super().__init__(server_class((host, 0), _OriginHandler, self))
 
@@ -482,6 +483,8 @@ class Origin(_BackgroundServer):
                 self._count("handshake_failures")
                 sock.close()
                 return
+            if sock.session_reused:
+                self._count("resumed")
         self._count("connections")
         self._track(sock, True)
         try:

@@ -12,6 +12,7 @@ import hashlib
 import re
 import shutil
 import socket
+import ssl
 import stat
 import subprocess
 import tempfile
@@ -360,6 +361,40 @@ class UpstreamVerificationTests(ProxyTestCase):
             with self.subTest(origin=name):
                 self.assertFetched(self.fetch(origin.url("/", "localhost"),
                                               proxy=self.insecure_proxy))
+
+
+class UpstreamResumptionTests(ProxyTestCase):
+    """The proxy keeps the sessions upstream servers give it and resumes
+    them on the next tunnel to the same server under the same name (no key
+    exchange, no certificate to parse and verify), TLS 1.2 and 1.3."""
+
+    @classmethod
+    def start_servers(cls):
+        cls.origin12 = cls.enterClassContext(Origin(cls.pki.good))
+        cls.origin12.tls_context.maximum_version = ssl.TLSVersion.TLSv1_2
+
+    def check_resumes(self, origin):
+        url = origin.url("/", "localhost")
+        self.assertFetched(self.fetch(url))
+        resumed_before, connections_before = origin.resumed, origin.connections
+        for _ in range(3):  # separate curl runs: a new tunnel each
+            self.assertFetched(self.fetch(url))
+        self.assertEqual(origin.connections - connections_before, 3)
+        self.assertEqual(origin.resumed - resumed_before, 3,
+                         "every later tunnel should resume the upstream session")
+
+    def test_tls13_session_is_resumed(self):
+        self.check_resumes(self.origin)
+
+    def test_tls12_session_is_resumed(self):
+        self.check_resumes(self.origin12)
+
+    def test_session_is_not_offered_under_another_name(self):
+        self.assertFetched(self.fetch(self.origin12.url("/", "localhost")))
+        resumed_before = self.origin12.resumed
+        # Same server, but verified as 127.0.0.1 (no SNI): a full handshake.
+        self.assertFetched(self.fetch(self.origin12.url("/", "127.0.0.1")))
+        self.assertEqual(self.origin12.resumed, resumed_before)
 
 
 class SystemTrustStoreTests(ProxyTestCase):
