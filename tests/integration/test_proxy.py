@@ -397,6 +397,34 @@ class UpstreamResumptionTests(ProxyTestCase):
         self.assertEqual(self.origin12.resumed, resumed_before)
 
 
+class ClientResumptionTests(ProxyTestCase):
+    """Clients resume their sessions with the proxy from its tickets."""
+
+    def s_client(self, version, session_file, save):
+        request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        result = run_tool(
+            ["openssl", "s_client", f"-{version}", "-proxy", f"127.0.0.1:{self.proxy.port}",
+             "-connect", f"localhost:{self.origin.port}", "-servername", "localhost",
+             "-CAfile", self.proxy.ca_cert, "-verify_return_error", "-ign_eof",
+             "-sess_out" if save else "-sess_in", session_file],
+            input_bytes=request)
+        return result.stdout.decode(errors="replace")
+
+    def check_resumes(self, version):
+        session_file = self.tmp / f"session-{version}.pem"
+        first = self.s_client(version, session_file, save=True)
+        self.assertRegex(first, r"(?m)^New, ")
+        second = self.s_client(version, session_file, save=False)
+        self.assertRegex(second, r"(?m)^Reused, ")
+        self.assertIn(HELLO.decode(), second)
+
+    def test_tls13_client_resumes(self):
+        self.check_resumes("tls1_3")
+
+    def test_tls12_client_resumes(self):
+        self.check_resumes("tls1_2")
+
+
 class SystemTrustStoreTests(ProxyTestCase):
     """Without --upstream-ca, upstreams are verified against the system
     store: the bundle file and the hashed directory, which $SSL_CERT_FILE
