@@ -33,8 +33,9 @@ typedef struct {
     char *reason;      /* reason phrase, owned; NULL for requests */
     /* both */
     int version_major, version_minor;
-    http_header headers[HTTP_MSG_MAX_HEADERS];
+    http_header *headers; /* n_headers of them, owned; grown as fields arrive */
     size_t n_headers;
+    size_t headers_capacity;
     bool keep_alive;     /* http_should_keep_alive() at head end */
     bool upgrade;        /* CONNECT, or Upgrade accepted by the parser */
     bool chunked;        /* Transfer-Encoding: chunked */

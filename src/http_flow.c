@@ -17,8 +17,11 @@ struct http_flow {
     const http_flow_callbacks *cbs;
     void *arg;
     atomic_ullong *next_id;
-    pending queue[HTTP_FLOW_MAX_PENDING]; /* ring of requests in order */
-    size_t head, count;
+    /* Ring of requests in order, grown on demand up to
+     * HTTP_FLOW_MAX_PENDING: most tunnels never pipeline, and an idle tap
+     * should cost little. */
+    pending *queue;
+    size_t capacity, head, count;
     bool request_open;           /* the newest request is still arriving */
     bool response_prepared;      /* expect_no_body decided for queue[head] */
     struct timeval response_start;
@@ -54,7 +57,27 @@ http_flow *http_flow_new(size_t max_head_bytes, atomic_ullong *next_id,
 
 static pending *at(http_flow *f, size_t i)
 {
-    return &f->queue[(f->head + i) % HTTP_FLOW_MAX_PENDING];
+    return &f->queue[(f->head + i) % f->capacity];
+}
+
+/* Room for one more request: doubles the ring, oldest first at 0. */
+static int make_room(http_flow *f)
+{
+    if (f->count < f->capacity)
+        return 0;
+    size_t capacity = f->capacity ? f->capacity * 2 : 2;
+    if (capacity > HTTP_FLOW_MAX_PENDING)
+        capacity = HTTP_FLOW_MAX_PENDING;
+    pending *queue = calloc(capacity, sizeof *queue);
+    if (!queue)
+        return -1;
+    for (size_t i = 0; i < f->count; i++)
+        queue[i] = *at(f, i);
+    free(f->queue);
+    f->queue = queue;
+    f->capacity = capacity;
+    f->head = 0;
+    return 0;
 }
 
 void http_flow_free(http_flow *f)
@@ -65,6 +88,7 @@ void http_flow_free(http_flow *f)
         http_head_free(at(f, i)->request);
     http_msg_parser_free(f->requests);
     http_msg_parser_free(f->responses);
+    free(f->queue);
     free(f);
 }
 
@@ -104,7 +128,7 @@ static void finish_oldest(http_flow *f, const http_head *response, bool upgraded
     f->cbs->on_exchange(f->arg, &ex);
     http_head_free(p->request);
     memset(p, 0, sizeof *p);
-    f->head = (f->head + 1) % HTTP_FLOW_MAX_PENDING;
+    f->head = (f->head + 1) % f->capacity;
     f->count--;
     f->response_bytes = 0;
     f->response_prepared = false;
@@ -128,6 +152,10 @@ static void on_request_head(http_flow *f, const http_head *h, struct timeval sta
 {
     if (f->count == HTTP_FLOW_MAX_PENDING) {
         stop(f, "too many requests waiting for responses");
+        return;
+    }
+    if (make_room(f) != 0) {
+        stop(f, "out of memory");
         return;
     }
     pending *p = at(f, f->count);

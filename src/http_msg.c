@@ -114,6 +114,25 @@ static int on_status(http_parser *hp, const char *at, size_t n)
     return 0;
 }
 
+/* Room for one more field: heads start small (most have a dozen fields)
+ * and double up to HTTP_MSG_MAX_HEADERS. */
+static int grow_headers(http_head *h)
+{
+    if (h->n_headers < h->headers_capacity)
+        return 0;
+    size_t capacity = h->headers_capacity ? h->headers_capacity * 2 : 16;
+    if (capacity > HTTP_MSG_MAX_HEADERS)
+        capacity = HTTP_MSG_MAX_HEADERS;
+    http_header *grown = realloc(h->headers, capacity * sizeof *grown);
+    if (!grown)
+        return -1;
+    memset(grown + h->headers_capacity, 0,
+           (capacity - h->headers_capacity) * sizeof *grown);
+    h->headers = grown;
+    h->headers_capacity = capacity;
+    return 0;
+}
+
 static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
     http_msg_parser *p = from_hp(hp);
@@ -125,6 +144,8 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
          * 0) came before, so this is a new field, not a continuation. */
         if (p->head.n_headers == HTTP_MSG_MAX_HEADERS)
             return cb_fail(p, "too many header fields", true);
+        if (grow_headers(&p->head) < 0)
+            return cb_fail(p, "out of memory", false);
         p->head.n_headers++;
         p->cur_len = 0;
     }
@@ -507,6 +528,7 @@ void http_head_clear(http_head *h)
         free(h->headers[i].name);
         free(h->headers[i].value);
     }
+    free(h->headers);
     memset(h, 0, sizeof *h);
 }
 
@@ -530,7 +552,13 @@ http_head *http_head_dup(const http_head *src)
     bool failed = false;
     h->target = dup_or_null(src->target, &failed);
     h->reason = dup_or_null(src->reason, &failed);
-    for (size_t i = 0; i < src->n_headers; i++) {
+    h->headers = src->n_headers ? calloc(src->n_headers, sizeof *h->headers) : NULL;
+    h->headers_capacity = h->headers ? src->n_headers : 0;
+    if (src->n_headers && !h->headers) {
+        h->n_headers = 0;
+        failed = true;
+    }
+    for (size_t i = 0; i < h->n_headers; i++) {
         h->headers[i].name = dup_or_null(src->headers[i].name, &failed);
         h->headers[i].value = dup_or_null(src->headers[i].value, &failed);
     }

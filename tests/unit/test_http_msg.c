@@ -784,6 +784,8 @@ START_TEST(head_lookup)
     ck_assert_str_eq(h->method, "");
     http_head copy;
     memset(&copy, 0, sizeof copy);
+    copy.headers = calloc(1, sizeof *copy.headers);
+    copy.headers_capacity = 1;
     copy.n_headers = 1;
     copy.headers[0].name = strdup(h->headers[0].name);
     copy.headers[0].value = strdup(h->headers[0].value);
