@@ -11,14 +11,15 @@
  *        N times: TCP connect, CONNECT, TLS handshake, one GET, close.
  *   bench-load --mode keepalive ...  one tunnel, N GETs one after another.
  *   bench-load --mode download  ... [--path /big]   one GET, body discarded.
- *   bench-load --mode hold -n N ...  open N tunnels (handshake + one GET each),
- *        print "ready ...", keep them open until stdin reaches EOF.
+ *   bench-load --mode hold -n N [--parallel P] ...  open N tunnels (handshake
+ *        + one GET each), P threads at a time (default 1), print "ready ...",
+ *        keep them open until stdin reaches EOF.
  *
  * Results go to stdout as key=value lines (requests, errors, seconds, rps,
  * p50_ms, p99_ms, bytes, mbps).  Requests are sequential (one at a time),
  * so latency is per request and rps is 1/latency, not a saturation figure.
  *
- * Build: cc -O2 -o bench-load scripts/bench-load.c -lssl -lcrypto
+ * Build: cc -O2 -pthread -o bench-load scripts/bench-load.c -lssl -lcrypto
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,7 @@ static int no_connect;
 static const char *path = "/small";
 static long nreq = 100;
 static double max_seconds = 0;
+static long parallel = 1; /* hold mode: threads opening tunnels */
 static SSL_CTX *ctx;
 
 struct conn {
@@ -234,10 +237,32 @@ static void report(const char *mode, long ok, long err, double secs, double *lat
            pct(lat, ok, 0.99) * 1e3);
 }
 
+/* Hold mode: thread t opens tunnels t, t+P, t+2P, ... so P handshakes are in
+ * flight at once; 10000 strictly sequential ones take most of a minute. */
+struct hold_job {
+    struct conn *cs;
+    long first, ok, err;
+};
+
+static void *hold_open(void *arg)
+{
+    struct hold_job *j = arg;
+    for (long i = j->first; i < nreq; i += parallel) {
+        if (conn_open(&j->cs[i]) == 0 && conn_get(&j->cs[i], 1) >= 0)
+            j->ok++;
+        else {
+            conn_close(&j->cs[i]);
+            j->err++;
+        }
+    }
+    return NULL;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench-load --mode newconn|keepalive|download|hold --target HOST:PORT\n"
-                    "       [--proxy HOST:PORT] [--no-connect] [-n N] [--seconds S] [--path P]\n");
+                    "       [--proxy HOST:PORT] [--no-connect] [-n N] [--seconds S] [--path P]\n"
+                    "       [--parallel P]\n");
     exit(2);
 }
 
@@ -262,6 +287,8 @@ int main(int argc, char **argv)
             max_seconds = atof(argv[++i]);
         else if (!strcmp(a, "--path"))
             path = argv[++i];
+        else if (!strcmp(a, "--parallel"))
+            parallel = atol(argv[++i]);
         else
             usage();
     }
@@ -333,15 +360,28 @@ int main(int argc, char **argv)
         printf("mode=download\nbytes=%lld\nseconds=%.4f\nmbps=%.1f\n", b, secs, b / secs / 1e6);
     } else if (!strcmp(mode, "hold")) {
         struct conn *cs = calloc(nreq, sizeof *cs);
-        for (long i = 0; i < nreq; i++) {
+        for (long i = 0; i < nreq; i++)
             cs[i].fd = -1;
-            if (conn_open(&cs[i]) == 0 && conn_get(&cs[i], 1) >= 0)
-                ok++;
-            else {
-                conn_close(&cs[i]);
-                err++;
+        if (parallel < 1)
+            parallel = 1;
+        if (parallel > nreq)
+            parallel = nreq > 0 ? nreq : 1;
+        struct hold_job *jobs = calloc(parallel, sizeof *jobs);
+        pthread_t *tids = calloc(parallel, sizeof *tids);
+        for (long t = 0; t < parallel; t++) {
+            jobs[t] = (struct hold_job){.cs = cs, .first = t};
+            if (pthread_create(&tids[t], NULL, hold_open, &jobs[t])) {
+                fprintf(stderr, "bench-load: pthread_create failed\n");
+                return 1;
             }
         }
+        for (long t = 0; t < parallel; t++) {
+            pthread_join(tids[t], NULL);
+            ok += jobs[t].ok;
+            err += jobs[t].err;
+        }
+        free(jobs);
+        free(tids);
         printf("ready opened=%ld errors=%ld seconds=%.3f\n", ok, err, now() - t0);
         fflush(stdout);
         char b[256];
