@@ -1,9 +1,10 @@
 /* tlsm — one TLS session over a memory-BIO pair (see include/tlsm.h).
  *
- * The SSL object reads ciphertext from one memory BIO (rbio, filled by
+ * The SSL object reads ciphertext from one in-memory BIO (rbio, filled by
  * tlsm_feed) and writes ciphertext to another (wbio, emptied through
- * tlsm_output_peek/consume). Every SSL_* I/O call is preceded by
- * ERR_clear_error() so that SSL_get_error() and the reason we compose
+ * tlsm_output_peek/consume). Both are qbio byte queues rather than
+ * BIO_s_mem(), for the reasons in include/qbio.h. Every SSL_* I/O call
+ * is preceded by ERR_clear_error() so that SSL_get_error() and the reason we compose
  * describe this call only, and the error queue is cleared again once the
  * reason is stored, so no stale error leaks into another connection's
  * SSL calls on the same thread.
@@ -17,17 +18,10 @@
 #include <string.h>
 
 #include <openssl/bio.h>
-#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-/* A memory BIO never gives memory back while it lives: its buffer stays
- * at the largest size it ever reached. When a BIO is empty and holds more
- * than this, its buffer is replaced with a fresh one, so an idle
- * connection keeps at most this much per direction after a burst. Large
- * enough for one full TLS record (plus BUF_MEM's growth slack), so steady
- * traffic does not reallocate on every record. */
-#define TLSM_KEEP_BYTES (32 * 1024)
+#include "qbio.h"
 
 struct tlsm {
     SSL *ssl;
@@ -48,21 +42,6 @@ static void set_reason(tlsm *t, const char *prefix, const char *detail)
 {
     snprintf(t->reason, sizeof t->reason, "%s%s", prefix,
              detail ? detail : "");
-}
-
-/* Give back a large, empty memory-BIO buffer (see TLSM_KEEP_BYTES).
- * BIO_set_mem_buf swaps the BUF_MEM under the same BIO, so the SSL keeps
- * its BIO pointers and the EOF behaviour set on the BIO is preserved. */
-static void trim_bio(BIO *bio)
-{
-    BUF_MEM *bm = NULL;
-    if (BIO_ctrl_pending(bio) != 0 || BIO_get_mem_ptr(bio, &bm) <= 0 ||
-        bm == NULL || bm->max <= TLSM_KEEP_BYTES)
-        return;
-    BUF_MEM *fresh = BUF_MEM_new();
-    if (fresh == NULL)
-        return; /* keep the old buffer: still correct, just larger */
-    BIO_set_mem_buf(bio, fresh, BIO_CLOSE);
 }
 
 /* Compose the reason for a fatal SSL_ERROR_SSL / SSL_ERROR_SYSCALL from
@@ -152,8 +131,8 @@ tlsm *tlsm_new(SSL_CTX *ctx, bool server_role)
     if (t == NULL)
         return NULL;
     t->ssl = SSL_new(ctx);
-    t->rbio = BIO_new(BIO_s_mem());
-    t->wbio = BIO_new(BIO_s_mem());
+    t->rbio = qbio_new();
+    t->wbio = qbio_new();
     if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
         BIO_free(t->rbio);
         BIO_free(t->wbio);
@@ -162,9 +141,6 @@ tlsm *tlsm_new(SSL_CTX *ctx, bool server_role)
         ERR_clear_error();
         return NULL;
     }
-    /* An empty rbio means "no input yet" (retry), not EOF, until
-     * tlsm_feed_eof() says otherwise. */
-    BIO_set_mem_eof_return(t->rbio, -1);
     SSL_set_bio(t->ssl, t->rbio, t->wbio);
     if (server_role)
         SSL_set_accept_state(t->ssl);
@@ -202,7 +178,6 @@ int tlsm_feed(tlsm *t, const void *data, size_t len)
     const unsigned char *p = data;
     while (len > 0) {
         size_t done = 0;
-        /* A memory BIO takes at most INT_MAX per call: loop. */
         if (BIO_write_ex(t->rbio, p, len, &done) <= 0 || done == 0) {
             ERR_clear_error();
             return -1;
@@ -218,38 +193,21 @@ void tlsm_feed_eof(tlsm *t)
     t->eof = true;
     /* From now on an empty rbio reads as EOF (0, no retry), so OpenSSL
      * reports either the close_notify it already saw or a truncation. */
-    BIO_set_mem_eof_return(t->rbio, 0);
+    qbio_set_eof(t->rbio);
 }
 
 size_t tlsm_output_peek(tlsm *t, const void **data)
 {
-    char *p = NULL;
-    long n = BIO_get_mem_data(t->wbio, &p);
+    const void *p;
+    size_t n = qbio_peek(t->wbio, &p);
     if (data != NULL)
-        *data = n > 0 ? p : NULL;
-    return n > 0 ? (size_t)n : 0;
+        *data = p;
+    return n;
 }
 
 void tlsm_output_consume(tlsm *t, size_t n)
 {
-    size_t pending = BIO_ctrl_pending(t->wbio);
-    if (n >= pending) {
-        /* The common case (the whole output went to the socket): a reset
-         * empties a read/write memory BIO without copying anything. */
-        (void)BIO_reset(t->wbio);
-        trim_bio(t->wbio);
-        return;
-    }
-    /* A memory BIO has no documented "skip": read the bytes away. This
-     * copies, but only when the caller's transport took part of it. */
-    unsigned char scratch[4096];
-    while (n > 0) {
-        int chunk = n < sizeof scratch ? (int)n : (int)sizeof scratch;
-        int got = BIO_read(t->wbio, scratch, chunk);
-        if (got <= 0)
-            break;
-        n -= (size_t)got;
-    }
+    qbio_consume(t->wbio, n);
 }
 
 tlsm_status tlsm_handshake(tlsm *t)
@@ -262,7 +220,6 @@ tlsm_status tlsm_handshake(tlsm *t)
     int ret = SSL_do_handshake(t->ssl);
     if (ret == 1) {
         t->hs_done = true;
-        trim_bio(t->rbio);
         return TLSM_OK;
     }
     tlsm_status st = map_error(t, ret);
@@ -298,15 +255,10 @@ tlsm_status tlsm_read(tlsm *t, void *buf, size_t max, size_t *n)
     ERR_clear_error();
     /* Besides application data this processes post-handshake messages
      * (TLS 1.3 tickets, key updates), which may queue output. */
-    if (SSL_read_ex(t->ssl, buf, max, n) == 1) {
-        trim_bio(t->rbio);
+    if (SSL_read_ex(t->ssl, buf, max, n) == 1)
         return TLSM_OK;
-    }
     *n = 0;
-    tlsm_status st = map_error(t, 0);
-    if (st == TLSM_WANT_INPUT)
-        trim_bio(t->rbio);
-    return st;
+    return map_error(t, 0);
 }
 
 tlsm_status tlsm_write(tlsm *t, const void *buf, size_t len, size_t *n)

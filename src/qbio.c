@@ -1,0 +1,168 @@
+/* qbio — a BIO over a plain byte queue. See include/qbio.h. */
+#include "qbio.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A drained queue keeps a buffer up to this size (one full TLS record
+ * with room to spare), so steady traffic does not reallocate per record;
+ * a larger one, left by a burst, is given back. */
+#define QBIO_KEEP_BYTES (32 * 1024)
+#define QBIO_MIN_BYTES 4096
+
+typedef struct {
+    char *data;
+    size_t start, len, cap; /* queued bytes: data[start .. start+len) */
+    bool eof;
+} queue;
+
+static BIO_METHOD *method;
+static pthread_once_t method_once = PTHREAD_ONCE_INIT;
+
+static void drained(queue *q)
+{
+    q->start = 0;
+    if (q->cap > QBIO_KEEP_BYTES) {
+        free(q->data);
+        q->data = NULL;
+        q->cap = 0;
+    }
+}
+
+static int q_write(BIO *b, const char *in, size_t n, size_t *written)
+{
+    queue *q = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (q->start + q->len + n > q->cap) {
+        if (q->len + n <= q->cap) {
+            memmove(q->data, q->data + q->start, q->len);
+        } else {
+            size_t cap = q->cap ? q->cap : QBIO_MIN_BYTES;
+            while (cap < q->len + n)
+                cap *= 2;
+            char *grown = malloc(cap);
+            if (!grown)
+                return 0;
+            if (q->len)
+                memcpy(grown, q->data + q->start, q->len);
+            free(q->data);
+            q->data = grown;
+            q->cap = cap;
+        }
+        q->start = 0;
+    }
+    memcpy(q->data + q->start + q->len, in, n);
+    q->len += n;
+    *written = n;
+    return 1;
+}
+
+static int q_read(BIO *b, char *out, size_t n, size_t *got)
+{
+    queue *q = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    *got = 0;
+    if (q->len == 0) {
+        if (q->eof)
+            return 0;
+        BIO_set_retry_read(b);
+        return 0;
+    }
+    size_t take = n < q->len ? n : q->len;
+    memcpy(out, q->data + q->start, take);
+    qbio_consume(b, take);
+    *got = take;
+    return 1;
+}
+
+static long q_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    queue *q = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_PENDING:
+        return q->len > LONG_MAX ? LONG_MAX : (long)q->len;
+    case BIO_CTRL_EOF:
+        return q->len == 0 && q->eof;
+    case BIO_CTRL_RESET:
+        q->len = 0;
+        drained(q);
+        return 1;
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_WPENDING:
+    default:
+        return 0;
+    }
+}
+
+static int q_create(BIO *b)
+{
+    queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return 0;
+    BIO_set_data(b, q);
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static int q_destroy(BIO *b)
+{
+    queue *q = BIO_get_data(b);
+    if (q) {
+        free(q->data);
+        free(q);
+    }
+    BIO_set_data(b, NULL);
+    return 1;
+}
+
+static void make_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                 "tlspeek byte queue");
+    if (m && BIO_meth_set_write_ex(m, q_write) && BIO_meth_set_read_ex(m, q_read) &&
+        BIO_meth_set_ctrl(m, q_ctrl) && BIO_meth_set_create(m, q_create) &&
+        BIO_meth_set_destroy(m, q_destroy)) {
+        method = m;
+        return;
+    }
+    BIO_meth_free(m);
+}
+
+BIO *qbio_new(void)
+{
+    pthread_once(&method_once, make_method);
+    return method ? BIO_new(method) : NULL;
+}
+
+void qbio_set_eof(BIO *b)
+{
+    ((queue *)BIO_get_data(b))->eof = true;
+}
+
+size_t qbio_peek(BIO *b, const void **data)
+{
+    queue *q = BIO_get_data(b);
+    *data = q->len ? q->data + q->start : NULL;
+    return q->len;
+}
+
+void qbio_consume(BIO *b, size_t n)
+{
+    queue *q = BIO_get_data(b);
+    if (n >= q->len) {
+        q->len = 0;
+        drained(q);
+        return;
+    }
+    q->start += n;
+    q->len -= n;
+}
+
+size_t qbio_capacity(BIO *b)
+{
+    return ((queue *)BIO_get_data(b))->cap;
+}
