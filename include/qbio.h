@@ -6,7 +6,8 @@
  * its largest size forever. Profiling a bulk transfer showed those memsets
  * at about a quarter of the proxy's user-space instructions. This queue
  * copies each byte once in and once out, never zeroes, and frees its
- * buffer when drained after a burst.
+ * buffer when drained (unless it is carrying a steady transfer), so an
+ * idle connection holds none.
  *
  * Reads of an empty queue ask to retry (no input yet) until
  * qbio_set_eof(), after which they report end of file. */

