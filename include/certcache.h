@@ -4,6 +4,7 @@
 #ifndef TLSPEEK_CERTCACHE_H
 #define TLSPEEK_CERTCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -27,6 +28,18 @@ X509 *certcache_get1(certcache *c, const char *key, time_t now,
  * existing entry, evicting the least recently used one when full.
  * Returns 0, or -1 on allocation failure (cache unchanged). */
 int certcache_put(certcache *c, const char *key, X509 *cert);
+
+/* Makes the leaf for a cache miss; NULL on failure. */
+typedef X509 *(*certcache_make_fn)(void *arg);
+
+/* certcache_get1(), and on a miss make(arg) and certcache_put(). Misses
+ * are made one at a time, checking the cache again first, so that workers
+ * racing for the same new host mint one leaf, not one each (lookups are
+ * never held up by a mint). *made says whether this call minted. NULL
+ * when make() failed. */
+X509 *certcache_get1_or_make(certcache *c, const char *key, time_t now,
+                             long refresh_margin, certcache_make_fn make,
+                             void *arg, bool *made);
 
 /* Number of entries (for tests and stats). */
 size_t certcache_size(certcache *c);

@@ -21,6 +21,7 @@ typedef struct entry {
 
 struct certcache {
     pthread_mutex_t lock;
+    pthread_mutex_t make_lock; /* one miss made at a time */
     entry **buckets;
     size_t nbuckets; /* power of two */
     size_t capacity;
@@ -55,6 +56,12 @@ certcache *certcache_new(size_t capacity)
         free(c);
         return NULL;
     }
+    if (pthread_mutex_init(&c->make_lock, NULL) != 0) {
+        pthread_mutex_destroy(&c->lock);
+        free(c->buckets);
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -73,6 +80,7 @@ void certcache_free(certcache *c)
         entry_free(e);
     }
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->make_lock);
     free(c->buckets);
     free(c);
 }
@@ -191,4 +199,26 @@ size_t certcache_size(certcache *c)
     size_t n = c->size;
     pthread_mutex_unlock(&c->lock);
     return n;
+}
+
+X509 *certcache_get1_or_make(certcache *c, const char *key, time_t now,
+                             long refresh_margin, certcache_make_fn make,
+                             void *arg, bool *made)
+{
+    *made = false;
+    X509 *cert = certcache_get1(c, key, now, refresh_margin);
+    if (cert)
+        return cert;
+    pthread_mutex_lock(&c->make_lock);
+    cert = certcache_get1(c, key, now, refresh_margin);
+    if (!cert) {
+        cert = make(arg);
+        if (cert) {
+            /* A failed put only costs a mint next time. */
+            (void)certcache_put(c, key, cert);
+            *made = true;
+        }
+    }
+    pthread_mutex_unlock(&c->make_lock);
+    return cert;
 }

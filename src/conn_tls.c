@@ -42,22 +42,29 @@ static void leaf_cache_key(const char *name, X509 *upstream, char *key,
         off += snprintf(key + off, size - (size_t)off, "%02x", md[i]);
 }
 
+typedef struct {
+    conn *c;
+    const char *name;
+    X509 *upstream;
+} mint_request;
+
+static X509 *mint(void *arg)
+{
+    mint_request *r = arg;
+    return certmint_leaf(r->c->env->ca, r->c->env->leaf_key, r->name, r->upstream);
+}
+
 static int choose_leaf(conn *c, X509 *upstream)
 {
-    const char *name = requested_name(c);
+    mint_request r = {c, requested_name(c), upstream};
     char key[AUTHORITY_HOST_MAX + 2 * EVP_MAX_MD_SIZE + 4];
-    leaf_cache_key(name, upstream, key, sizeof key);
+    leaf_cache_key(r.name, upstream, key, sizeof key);
     X509_free(c->leaf);
-    c->leaf = certcache_get1(c->env->certs, key, time(NULL),
-                             CONN_LEAF_REFRESH_SECONDS);
-    c->leaf_from_cache = c->leaf != NULL;
-    if (c->leaf)
-        return 0;
-    c->leaf = certmint_leaf(c->env->ca, c->env->leaf_key, name, upstream);
-    if (!c->leaf)
-        return -1;
-    certcache_put(c->env->certs, key, c->leaf);
-    return 0;
+    bool made = false;
+    c->leaf = certcache_get1_or_make(c->env->certs, key, time(NULL),
+                                     CONN_LEAF_REFRESH_SECONDS, mint, &r, &made);
+    c->leaf_from_cache = !made;
+    return c->leaf ? 0 : -1;
 }
 
 int conn_hello_cb(SSL *ssl, int *alert, void *arg)

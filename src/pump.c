@@ -29,6 +29,9 @@ struct pump {
     bool ended;                /* on_end has been called */
     bool output_finished;      /* pump_finish_output() was called */
     bool write_shut;           /* shutdown(SHUT_WR) done */
+    bool reset_seen;           /* a direct send() was told ECONNRESET: the
+                                  kernel reports that once, and later calls
+                                  only say EPIPE */
     unsigned long long bytes_in, bytes_out;
 };
 
@@ -58,6 +61,8 @@ static size_t write_now(pump *p, const void *data, size_t n)
     if (!output_idle(p))
         return 0;
     ssize_t w = send(bufferevent_getfd(p->bev), data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0 && errno == ECONNRESET)
+        p->reset_seen = true;
     return w > 0 ? (size_t)w : 0;
 }
 
@@ -181,6 +186,31 @@ static void feed_input(pump *p)
     }
 }
 
+/* A write failed (the peer reset or closed): what the peer said before
+ * going, an alert most often, may still wait unread in the socket, and it
+ * explains the failure better than "Broken pipe". Read it and let the TLS
+ * session report it. True when that ended this side; otherwise *read_err
+ * is the error that ended reading (ECONNRESET: the better reason), or 0. */
+static bool read_last_words(pump *p, int *read_err)
+{
+    struct evbuffer *in = bufferevent_get_input(p->bev);
+    int got;
+    while ((got = evbuffer_read(in, bufferevent_getfd(p->bev), -1)) > 0)
+        ;
+    int err = got < 0 ? EVUTIL_SOCKET_ERROR() : 0;
+    *read_err = err == ECONNRESET ? err : 0;
+    feed_input(p);
+    if (!p->ended)
+        tls_step(p);
+    if (p->ended || got < 0)
+        return p->ended;
+    /* The peer closed cleanly: the session tells close_notify from
+     * truncation. */
+    tlsm_feed_eof(p->tls);
+    tls_step(p);
+    return p->ended;
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     pump *p = arg;
@@ -225,6 +255,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
         int err = EVUTIL_SOCKET_ERROR();
+        int read_err = 0;
+        if (p->tls && (what & BEV_EVENT_WRITING) && read_last_words(p, &read_err))
+            return;
+        if (read_err || p->reset_seen)
+            err = ECONNRESET;
         end_side(p, true, err == ECONNRESET ? "connection reset by peer"
                           : err ? evutil_socket_error_to_string(err)
                                 : "connection error");

@@ -12,6 +12,8 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -863,6 +865,55 @@ START_TEST(cache_is_thread_safe)
 }
 END_TEST
 
+/* Workers racing for one new host: one mint, every caller gets that leaf. */
+struct racer {
+    certcache *cache;
+    X509 *got;
+    bool made;
+};
+
+static atomic_int mints;
+
+static X509 *slow_mint(void *arg)
+{
+    atomic_fetch_add(&mints, 1);
+    usleep(20000); /* long enough for the other threads to miss too */
+    return certmint_leaf(fx.ca, fx.leaf_key, "race.test", NULL);
+}
+
+static void *racer_run(void *arg)
+{
+    struct racer *r = arg;
+    r->got = certcache_get1_or_make(r->cache, "race.test|-", time(NULL), DAY,
+                                    slow_mint, NULL, &r->made);
+    return NULL;
+}
+
+START_TEST(cache_concurrent_misses_mint_once)
+{
+    certcache *c = certcache_new(8);
+    pthread_t threads[4];
+    struct racer r[4];
+    atomic_store(&mints, 0);
+    for (int i = 0; i < 4; i++) {
+        r[i] = (struct racer){c, NULL, false};
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, racer_run, &r[i]), 0);
+    }
+    int made = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        ck_assert_ptr_nonnull(r[i].got);
+        ck_assert_ptr_eq(r[i].got, r[0].got);
+        made += r[i].made;
+    }
+    ck_assert_int_eq(atomic_load(&mints), 1);
+    ck_assert_int_eq(made, 1);
+    for (int i = 0; i < 4; i++)
+        X509_free(r[i].got);
+    certcache_free(c);
+}
+END_TEST
+
 static Suite *certmint_suite(void)
 {
     Suite *s = suite_create("certmint");
@@ -900,6 +951,7 @@ static Suite *certmint_suite(void)
     tcase_add_test(tc, cache_drops_near_expiry);
     tcase_add_test(tc, cache_scales_and_zero_capacity);
     tcase_add_test(tc, cache_is_thread_safe);
+    tcase_add_test(tc, cache_concurrent_misses_mint_once);
     suite_add_tcase(s, tc);
     return s;
 }
