@@ -72,4 +72,8 @@ int ca_sign(const ca *c, X509 *leaf);
  * certificate, as Firefox requires. Returns 0 or -1. */
 int ca_set_random_serial(X509 *x);
 
+/* Add a subjectKeyIdentifier to x: RFC 5280 method 1, the SHA-1 of the
+ * subjectPublicKey bits (x's public key must be set). Returns 0 or -1. */
+int ca_add_subject_key_id(X509 *x);
+
 #endif

@@ -58,7 +58,6 @@ typedef struct {
     atomic_ullong *all_live;  /* open connections of every worker */
 
     conn *live;               /* this worker's open connections, for shutdown */
-    unsigned long long n_live;
 } conn_env;
 
 /* Take over an accepted client socket. On allocation failure the socket

@@ -62,9 +62,9 @@ void har_set_limits(har *h, size_t max_entries, size_t max_bytes);
  * on allocation failure (logged, entry lost). Marks the log dirty. */
 int har_add(har *h, const flow_record *r);
 
-/* Write the whole document to path atomically: a temporary file
- * PATH.tmp-XXXXXX (mode 0600: headers carry cookies and tokens) in the
- * same directory, fsync'ed, then renamed over path. Returns 0 and clears
+/* Write the whole document to path atomically: a uniquely named
+ * temporary file beside it (mkstemp; mode 0600: headers carry cookies and
+ * tokens), fsync'ed, then renamed over path. Returns 0 and clears
  * dirty, or -1 (dirty stays set, so a later call retries; the failure is
  * logged with log_warn once until a write succeeds again; errno says why).
  * Blocks while it writes: entries are already text, so this is about

@@ -146,15 +146,27 @@ static void make_common_name(char *cn, size_t size)
 
 /* Add the extensions that make the certificate a CA: built from ASN.1
  * objects, not config strings, so nothing here is parsed. */
+int ca_add_subject_key_id(X509 *x)
+{
+    ASN1_OCTET_STRING *ski = ASN1_OCTET_STRING_new();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int rc = ski && X509_pubkey_digest(x, EVP_sha1(), md, &mdlen) &&
+                     ASN1_OCTET_STRING_set(ski, md, (int)mdlen) &&
+                     X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0,
+                                       X509V3_ADD_REPLACE) == 1
+                 ? 0
+                 : -1;
+    ASN1_OCTET_STRING_free(ski);
+    return rc;
+}
+
 static int add_ca_extensions(X509 *x)
 {
     int rc = -1;
     BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
     ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
-    ASN1_OCTET_STRING *ski = ASN1_OCTET_STRING_new();
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!bc || !ku || !ski)
+    if (!bc || !ku)
         goto cleanup;
     bc->ca = 0xff; /* DER TRUE; no pathLen: only leaves are issued */
     if (X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, X509V3_ADD_REPLACE) != 1)
@@ -163,17 +175,10 @@ static int add_ca_extensions(X509 *x)
     if (!ASN1_BIT_STRING_set_bit(ku, 5, 1) || !ASN1_BIT_STRING_set_bit(ku, 6, 1) ||
         X509_add1_ext_i2d(x, NID_key_usage, ku, 1, X509V3_ADD_REPLACE) != 1)
         goto cleanup;
-    /* RFC 5280 method 1: SHA-1 of the subjectPublicKey bits. */
-    if (!X509_pubkey_digest(x, EVP_sha1(), md, &mdlen) ||
-        !ASN1_OCTET_STRING_set(ski, md, (int)mdlen) ||
-        X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0,
-                          X509V3_ADD_REPLACE) != 1)
-        goto cleanup;
-    rc = 0;
+    rc = ca_add_subject_key_id(x);
 cleanup:
     BASIC_CONSTRAINTS_free(bc);
     ASN1_BIT_STRING_free(ku);
-    ASN1_OCTET_STRING_free(ski);
     return rc;
 }
 

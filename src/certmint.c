@@ -182,10 +182,7 @@ static int add_leaf_extensions(X509 *leaf, GENERAL_NAMES *gens, int san_critical
     BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
     ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
     EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
-    ASN1_OCTET_STRING *ski = ASN1_OCTET_STRING_new();
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!bc || !ku || !eku || !ski)
+    if (!bc || !ku || !eku)
         goto cleanup;
     bc->ca = 0; /* CA:FALSE, encoded as an empty SEQUENCE */
     if (X509_add1_ext_i2d(leaf, NID_basic_constraints, bc, 0, X509V3_ADD_REPLACE) != 1)
@@ -200,17 +197,11 @@ static int add_leaf_extensions(X509 *leaf, GENERAL_NAMES *gens, int san_critical
     if (X509_add1_ext_i2d(leaf, NID_subject_alt_name, gens, san_critical,
                           X509V3_ADD_REPLACE) != 1)
         goto cleanup;
-    if (!X509_pubkey_digest(leaf, EVP_sha1(), md, &mdlen) ||
-        !ASN1_OCTET_STRING_set(ski, md, (int)mdlen) ||
-        X509_add1_ext_i2d(leaf, NID_subject_key_identifier, ski, 0,
-                          X509V3_ADD_REPLACE) != 1)
-        goto cleanup;
-    rc = 0;
+    rc = ca_add_subject_key_id(leaf);
 cleanup:
     BASIC_CONSTRAINTS_free(bc);
     ASN1_BIT_STRING_free(ku);
     EXTENDED_KEY_USAGE_free(eku);
-    ASN1_OCTET_STRING_free(ski);
     return rc;
 }
 

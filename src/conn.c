@@ -157,7 +157,6 @@ static void conn_free(conn *c)
         env->live = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    env->n_live--;
     atomic_fetch_sub(env->all_live, 1);
 
     upstream_cancel(c->connecting);
@@ -451,7 +450,6 @@ void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
     if (env->live)
         env->live->prev = c;
     env->live = c;
-    env->n_live++;
     atomic_fetch_add(env->all_live, 1);
     log_debug("%s accepted by worker %d", c->client_name, env->worker_id);
     c->state = CONN_READ_HEAD;

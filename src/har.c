@@ -362,7 +362,7 @@ cleanup:
     return rc;
 }
 
-/* Serialize to PATH.tmp-XXXXXX, fsync, rename over path. On failure
+/* Serialize to a mkstemp file beside path, fsync, rename over it. On failure
  * *what names the step and errno says why. */
 static int write_doc(har *h, const char **what)
 {

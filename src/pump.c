@@ -66,6 +66,14 @@ static size_t write_now(pump *p, const void *data, size_t n)
     return w > 0 ? (size_t)w : 0;
 }
 
+/* write_now() for a whole evbuffer (one writev); drains what was sent. */
+static void write_buffer_now(pump *p, struct evbuffer *buf)
+{
+    if (output_idle(p) && evbuffer_write(buf, bufferevent_getfd(p->bev)) < 0 &&
+        errno == ECONNRESET)
+        p->reset_seen = true;
+}
+
 /* Bytes were queued in the bufferevent: let it write them. Write interest
  * is enabled only now, not from the start: libevent arms the write event at
  * once when enabled, which costs two epoll_ctl calls and a wakeup per
@@ -338,8 +346,7 @@ int pump_send_buffer(pump *p, struct evbuffer *buf)
         return -1;
     if (!p->tls) {
         p->bytes_out += evbuffer_get_length(buf);
-        if (output_idle(p))
-            evbuffer_write(buf, bufferevent_getfd(p->bev)); /* see write_now() */
+        write_buffer_now(p, buf);
         return evbuffer_get_length(buf) ? queued(p, bufferevent_write_buffer(p->bev, buf)) : 0;
     }
     struct evbuffer_iovec vec[16];

@@ -88,7 +88,6 @@ worker *worker_new(int id, const config *cfg, const conn_env *shared,
     w->env = *shared;
     w->env.worker_id = id;
     w->env.live = NULL;
-    w->env.n_live = 0;
     w->base = event_base_new();
     if (!w->base) {
         log_error("cannot create an event loop");
@@ -126,10 +125,6 @@ uint16_t worker_port(const worker *w)
 static void *run(void *arg)
 {
     worker *w = arg;
-    /* Shown by top -H, perf and gdb. */
-    char name[16];
-    snprintf(name, sizeof name, "tlspeek-w%d", w->env.worker_id);
-    pthread_setname_np(pthread_self(), name);
     /* Runs until worker_stop(), even while the listener is paused. */
     if (event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY) < 0)
         log_error("a worker's event loop failed");
@@ -150,6 +145,11 @@ int worker_start(worker *w)
         return -1;
     }
     w->started = true;
+    /* Named here, not by the thread itself, so that the name is there by
+     * the time the proxy says it is listening. Shown by top -H, perf, gdb. */
+    char name[16];
+    snprintf(name, sizeof name, "tlspeek-w%d", w->env.worker_id);
+    pthread_setname_np(w->thread, name);
     return 0;
 }
 

@@ -496,28 +496,44 @@ class Origin(_BackgroundServer):
             sock.close()
 
 
-class RawServer(_BackgroundServer):
-    """A plain TCP line server: answers each line L with b"pong: " + L.
-
-    Not HTTP and not TLS, to check that a CONNECT tunnel to a plaintext
-    port is relayed byte for byte."""
+class TcpServer(_BackgroundServer):
+    """A threaded TCP server on host: each connection goes to serve(sock) on
+    a thread of its own and is closed afterwards (stop() also cuts the ones
+    still open). Subclasses implement serve(); OSError there is the peer
+    going away and is ignored."""
 
     def __init__(self, host: str = "127.0.0.1"):
         server_class = _tcp_server_class(socketserver.ThreadingTCPServer, _family(host))
         super().__init__(server_class((host, 0), socketserver.BaseRequestHandler, self))
 
+    def serve(self, sock):
+        raise NotImplementedError
+
     def _serve_connection(self, sock, client_address):
-        sock.settimeout(SOCKET_TIMEOUT)
         self._track(sock, True)
         try:
-            with sock.makefile("rb") as lines:
-                for line in lines:
-                    sock.sendall(b"pong: " + line)
+            self.serve(sock)
         except OSError:
             pass
         finally:
             self._track(sock, False)
             sock.close()
+
+    def close(self):
+        self.stop()
+
+
+class RawServer(TcpServer):
+    """A plain TCP line server: answers each line L with b"pong: " + L.
+
+    Not HTTP and not TLS, to check that a CONNECT tunnel to a plaintext
+    port is relayed byte for byte."""
+
+    def serve(self, sock):
+        sock.settimeout(SOCKET_TIMEOUT)
+        with sock.makefile("rb") as lines:
+            for line in lines:
+                sock.sendall(b"pong: " + line)
 
 
 # --------------------------------------------------------------------------

@@ -17,16 +17,14 @@ import resource
 import socket
 import ssl
 import struct
-import subprocess
-import tempfile
 import threading
 import time
 import unittest
 from pathlib import Path
 
 from harness import (
-    SOCKET_TIMEOUT, Console, Origin, Proxy, RawClient, binary_path, clean_env,
-    connect_request, pattern_sha256, run_tool,
+    SOCKET_TIMEOUT, Origin, Proxy, RawClient, TcpServer, connect_request,
+    pattern_sha256, run_tool,
 )
 from test_proxy import HELLO, ProxyTestCase
 
@@ -286,7 +284,7 @@ def certificate_text(der: bytes, tmp: Path) -> str:
 # Small servers
 
 
-class HalfCloseServer:
+class HalfCloseServer(TcpServer):
     """A plain TCP server for half-close tests, one mode per instance.
 
     "reply-after-eof": reads until the client's EOF, then answers
@@ -299,21 +297,8 @@ class HalfCloseServer:
     def __init__(self, mode: str):
         self.mode = mode
         self.received: list[bytes] = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.authority = f"127.0.0.1:{self.port}"
         self.done = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _read_to_eof(self, conn) -> bytes:
         data = b""
@@ -323,25 +308,19 @@ class HalfCloseServer:
                 return data
             data += piece
 
-    def _serve(self, conn):
+    def serve(self, sock):
         try:
-            conn.settimeout(SOCKET_TIMEOUT)
+            sock.settimeout(SOCKET_TIMEOUT)
             if self.mode == "reply-after-eof":
-                data = self._read_to_eof(conn)
-                conn.sendall(f"got {len(data)} bytes "
+                data = self._read_to_eof(sock)
+                sock.sendall(f"got {len(data)} bytes "
                              f"{hashlib.sha256(data).hexdigest()}\n".encode())
             else:
-                conn.sendall(self.GREETING)
-                conn.shutdown(socket.SHUT_WR)
-                self.received.append(self._read_to_eof(conn))
-        except OSError:
-            pass
+                sock.sendall(self.GREETING)
+                sock.shutdown(socket.SHUT_WR)
+                self.received.append(self._read_to_eof(sock))
         finally:
-            conn.close()
             self.done.set()
-
-    def close(self):
-        self.sock.close()
 
 
 # --------------------------------------------------------------------------
@@ -765,25 +744,15 @@ class HostileHelloTests(FaultTestCase):
 
 
 class LimitedProxy(Proxy):
-    """The proxy started under `prlimit --nofile=N:N` (prlimit execs it, so
-    the process is tlspeek itself), otherwise like harness.Proxy."""
+    """The proxy started under `prlimit --nofile=SOFT:HARD` (prlimit execs
+    it, so the process is tlspeek itself), otherwise like harness.Proxy.
+    nofile: N for N:N, or "SOFT:HARD"."""
 
-    def __init__(self, nofile: int, *args, dns_port: int):
-        self._tmp = tempfile.TemporaryDirectory(prefix="tlspeek-ca-")
-        self.ca_dir = Path(self._tmp.name) / "ca"
-        self.command = ["prlimit", f"--nofile={nofile}:{nofile}", str(binary_path()),
-                        "-l", "127.0.0.1:0", "--ca-dir", str(self.ca_dir),
-                        "--dns", f"127.0.0.1:{dns_port}", *map(str, args)]
-        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        env=clean_env())
-        self.console = Console(self.process.stdout)
-        self._stopped = False
-        try:
-            self._read_start_line()
-        except BaseException:
-            self._kill()
-            raise
+    def __init__(self, nofile: int | str, *args, dns_port: int,
+                 extra_env: dict[str, str] | None = None):
+        limits = nofile if isinstance(nofile, str) else f"{nofile}:{nofile}"
+        super().__init__(*args, dns_port=dns_port, extra_env=extra_env,
+                         prefix=["prlimit", f"--nofile={limits}"])
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()

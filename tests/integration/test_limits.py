@@ -5,67 +5,36 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 import time
 import unittest
 
 from harness import (
-    Proxy, RawClient, RawServer, connect_request, raw_exchange, run_tool,
+    Proxy, RawClient, RawServer, TcpServer, connect_request, raw_exchange, run_tool,
 )
 from test_proxy import HELLO, ProxyTestCase
 
 
-class MuteServer:
+class MuteServer(TcpServer):
     """Accepts TCP connections and never sends a byte (a server that never
-    speaks TLS, or a stalled one)."""
+    speaks TLS, or a stalled one): it reads until the client goes."""
 
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    def close(self):
-        self.sock.close()
-        for conn in self.accepted:
-            conn.close()
+    def serve(self, sock):
+        while sock.recv(65536):
+            pass
 
 
-class ResettingServer:
+class ResettingServer(TcpServer):
     """An HTTP server that promises 100000 bytes, sends a few, then resets
     the connection (SO_LINGER 0): an upstream dying mid-response."""
 
     def __init__(self, tls_context: ssl.SSLContext | None = None):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.tls = tls_context
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn):
-        try:
-            conn.settimeout(10)
-            stream = self.tls.wrap_socket(conn, server_side=True) if self.tls else conn
+    def serve(self, sock):
+        sock.settimeout(10)
+        stream = self.tls.wrap_socket(sock, server_side=True) if self.tls else sock
+        with stream:
             data = b""
             while b"\r\n\r\n" not in data:
                 piece = stream.recv(4096)
@@ -74,14 +43,7 @@ class ResettingServer:
                 data += piece
             stream.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial")
             time.sleep(0.2)
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self):
-        self.sock.close()
+            stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
 
 
 class TimeoutTests(ProxyTestCase):

@@ -5,15 +5,22 @@ with tunnels open on every worker; the port-in-use check still holding."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import ssl
 import threading
 from pathlib import Path
 
 from harness import Proxy, binary_path, run_tool
-from test_faults import FaultTestCase
+from test_faults import FaultTestCase, LimitedProxy
 
 WORKERS = 3
+
+
+def worker_threads(proxy) -> list[str]:
+    tasks = Path(f"/proc/{proxy.process.pid}/task")
+    names = ((task / "comm").read_text().strip() for task in tasks.iterdir())
+    return sorted(name for name in names if name.startswith("tlspeek-w"))
 
 
 class WorkerTests(FaultTestCase):
@@ -24,15 +31,10 @@ class WorkerTests(FaultTestCase):
         cls.flows = cls.tmp / "flows.jsonl"
         cls.proxy_args = ("--workers", str(WORKERS), "--flows", str(cls.flows))
 
-    def thread_names(self, proxy) -> list[str]:
-        tasks = Path(f"/proc/{proxy.process.pid}/task")
-        return sorted((task / "comm").read_text().strip() for task in tasks.iterdir())
 
     def test_one_named_thread_per_worker(self):
-        names = self.thread_names(self.proxy)
-        for i in range(1, WORKERS + 1):
-            self.assertIn(f"tlspeek-w{i}", names)
-        self.assertEqual(len([n for n in names if n.startswith("tlspeek-w")]), WORKERS)
+        self.assertEqual(worker_threads(self.proxy),
+                         sorted(f"tlspeek-w{i}" for i in range(1, WORKERS + 1)))
 
     def test_concurrent_tunnels_are_spread_over_workers_and_all_served(self):
         mark = self.proxy.mark()
@@ -81,6 +83,18 @@ class WorkerTests(FaultTestCase):
 
 
 class WorkersOptionTests(FaultTestCase):
+    def test_default_is_one_worker_per_cpu(self):
+        # The class's proxy has no --workers.
+        self.assertEqual(len(worker_threads(self.proxy)), min(os.cpu_count(), 256))
+
+    def test_open_file_limit_is_raised_to_the_hard_limit_and_said(self):
+        proxy = LimitedProxy("256:4096", dns_port=self.dns.port,
+                             extra_env={"TLSPEEK_DEBUG": "1"})
+        self.addCleanup(proxy.stop)
+        proxy.wait_for_line(r"raised the open-file limit from 256 to 4096")
+        limits = Path(f"/proc/{proxy.process.pid}/limits").read_text()
+        self.assertRegex(limits, r"Max open files\s+4096\s+4096")
+
     def test_not_a_positive_number_is_a_usage_error(self):
         for value in ("0", "-1", "two", "", "257"):
             result = run_tool([binary_path(), "--workers", value], check=False)
