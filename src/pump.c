@@ -18,6 +18,13 @@
  * transfers were spending more in those than in the copy itself. */
 #define PUMP_MAX_SINGLE_IO (64 * 1024)
 
+/* libevent 2.1 reads at most 4 KiB per read event whatever the limits say
+ * (EVBUFFER_MAX_READ; 2.2 made it settable), so a bulk transfer cost an
+ * epoll_wait, an ioctl and a readv per 4 KiB. When its read came back
+ * full, the pump reads the rest itself, up to this much per event. */
+#define LIBEVENT_READ_CAP 4096
+#define PUMP_READ_BUDGET (128 * 1024)
+
 struct pump {
     struct bufferevent *bev;
     tlsm *tls;                 /* NULL in raw mode */
@@ -32,6 +39,7 @@ struct pump {
     bool reset_seen;           /* a direct send() was told ECONNRESET: the
                                   kernel reports that once, and later calls
                                   only say EPIPE */
+    size_t input_left;         /* input length after the last read_cb */
     unsigned long long bytes_in, bytes_out;
 };
 
@@ -219,22 +227,58 @@ static bool read_last_words(pump *p, int *read_err)
     return p->ended;
 }
 
+/* After libevent's capped read: take what else the socket holds now into
+ * the same input buffer. EOF and errors are left in the socket for
+ * libevent's next read to report, except a reset, which the kernel
+ * reports only once: it is remembered for event_cb. */
+static void read_rest(pump *p, struct evbuffer *in)
+{
+    /* A socket bufferevent keeps its input's end frozen between its own
+     * reads; this read is one of those. */
+    evbuffer_unfreeze(in, 0);
+    size_t budget = PUMP_READ_BUDGET;
+    while (budget > 0) {
+        struct evbuffer_iovec iov;
+        size_t want = budget < PUMP_MAX_SINGLE_IO ? budget : PUMP_MAX_SINGLE_IO;
+        if (evbuffer_reserve_space(in, (ev_ssize_t)want, &iov, 1) < 1)
+            break;
+        if (iov.iov_len > want)
+            iov.iov_len = want;
+        ssize_t got = recv(bufferevent_getfd(p->bev), iov.iov_base, iov.iov_len, MSG_DONTWAIT);
+        if (got <= 0) {
+            if (got < 0 && errno == ECONNRESET)
+                p->reset_seen = true;
+            break;
+        }
+        iov.iov_len = (size_t)got;
+        evbuffer_commit_space(in, &iov, 1);
+        if ((size_t)got < want)
+            break; /* the socket is drained */
+        budget -= (size_t)got;
+    }
+    evbuffer_freeze(in, 0);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     pump *p = arg;
     if (p->ended)
         return;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    if (evbuffer_get_length(in) >= p->input_left + LIBEVENT_READ_CAP)
+        read_rest(p, in);
     if (!p->tls) {
-        struct evbuffer *in = bufferevent_get_input(bev);
         size_t before = evbuffer_get_length(in);
         p->cbs->on_data(p->arg, p, in);
         /* Count what the owner consumed; the rest is counted when it is. */
         if (!p->tls)
             p->bytes_in += before - evbuffer_get_length(in);
-        return;
+    } else {
+        feed_input(p);
+        tls_step(p);
     }
-    feed_input(p);
-    tls_step(p);
+    if (!p->ended)
+        p->input_left = evbuffer_get_length(in);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -249,6 +293,9 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     pump *p = arg;
     if (p->ended)
         return;
+    /* read_rest() took the reset; libevent's read after it sees an EOF. */
+    if ((what & BEV_EVENT_EOF) && p->reset_seen)
+        what = BEV_EVENT_ERROR | BEV_EVENT_READING;
     if (what & BEV_EVENT_EOF) {
         if (!p->tls) {
             end_side(p, false, "closed");
