@@ -77,6 +77,12 @@ http_msg_event http_msg_feed(http_msg_parser *p, const char *data, size_t len,
  * message's head starts. NULL before the first head. */
 const http_head *http_msg_head(const http_msg_parser *p);
 
+/* The caller is done with the most recent head: free it now instead of
+ * when the next message begins, so that an idle keep-alive connection
+ * holds no head. Only between messages (after HTTP_MSG_END; otherwise it
+ * does nothing); http_msg_head() is NULL afterwards. */
+void http_msg_release_head(http_msg_parser *p);
+
 /* For a response parser: the next response answers a HEAD request (or is
  * otherwise known to have no body). Call before feeding its bytes. */
 void http_msg_expect_no_body(http_msg_parser *p);

@@ -64,6 +64,10 @@ bool tlsm_handshake_done(const tlsm *t);
  * peer's close_notify, ERROR otherwise. */
 tlsm_status tlsm_read(tlsm *t, void *buf, size_t max, size_t *n);
 
+/* Could tlsm_read() return anything but WANT_INPUT: ciphertext or
+ * decrypted bytes not read yet, or an end or failure not reported yet? */
+bool tlsm_has_input(const tlsm *t);
+
 /* Encrypt len plaintext bytes; with memory BIOs this always takes all of
  * it (records land in the output buffer). *n = len on TLSM_OK. */
 tlsm_status tlsm_write(tlsm *t, const void *buf, size_t len, size_t *n);

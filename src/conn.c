@@ -105,6 +105,12 @@ static void log_final_line(conn *c)
              c->close_reason);
 }
 
+void conn_set_text(char **field, const char *text)
+{
+    free(*field);
+    *field = strndup(text, CONN_TEXT_MAX - 1);
+}
+
 static bool output_flushed(conn *c)
 {
     return (!c->client || pump_output_pending(c->client) == 0) &&
@@ -115,8 +121,8 @@ void conn_close(conn *c, const char *reason)
 {
     if (c->state == CONN_CLOSING)
         return;
-    snprintf(c->close_reason_buf, sizeof c->close_reason_buf, "%s", reason);
-    c->close_reason = c->close_reason_buf;
+    conn_set_text(&c->close_reason_buf, reason);
+    c->close_reason = c->close_reason_buf ? c->close_reason_buf : "closed";
     conn_tap_abort(c, c->close_reason);
     log_final_line(c);
     conn_set_state(c, CONN_CLOSING);
@@ -172,6 +178,10 @@ static void conn_free(conn *c)
     X509_free(c->leaf);
     event_free(c->timer);
     event_free(c->reap_ev);
+    free(c->sni);
+    free(c->refuse_reason);
+    free(c->url);
+    free(c->close_reason_buf);
     free(c);
 }
 

@@ -74,7 +74,7 @@ void conn_forward_start(conn *c, const http_head *head, bool complete)
         return;
     }
     snprintf(c->method, sizeof c->method, "%s", head->method);
-    snprintf(c->url, sizeof c->url, "%s", head->target);
+    conn_set_text(&c->url, head->target);
     c->client_keep_alive = head->keep_alive;
     c->request_done = complete;
     c->pending_head = evbuffer_new();
@@ -132,7 +132,7 @@ static void exchange_done(conn *c)
     const http_head *response = http_msg_head(c->responses);
     if (c->websocket && response && response->status == 101) {
         log_info("%s %s %s upgraded to websocket", c->client_name, c->method,
-                 c->url);
+                 c->url ? c->url : "-");
         http_msg_parser_free(c->requests);
         c->requests = NULL;
         conn_start_raw(c);
@@ -167,7 +167,7 @@ void conn_forward_upstream_input(conn *c, struct evbuffer *data)
         case HTTP_MSG_HEAD: {
             const http_head *h = http_msg_head(c->responses);
             if (h->status >= 200 || h->status == 101)
-                log_info("%s %s %s %d", c->client_name, c->method, c->url,
+                log_info("%s %s %s %d", c->client_name, c->method, c->url ? c->url : "-",
                          h->status);
             break;
         }

@@ -20,6 +20,8 @@
 #define CONN_HIGH_WATERMARK (256 * 1024)
 /* After a close is decided, output gets this long to be sent. */
 #define CONN_DRAIN_SECONDS 5
+/* Longest reason or URL kept for a console line or an answer. */
+#define CONN_TEXT_MAX 512
 /* Pumps retired mid-callback wait here until the loop comes back. */
 #define CONN_MAX_RETIRED 4
 
@@ -62,7 +64,9 @@ struct conn {
     bool client_ended;
 
     /* Interception */
-    char sni[AUTHORITY_HOST_MAX + 1];
+    /* Texts most connections never need, or need only at the end, are
+     * allocated when set: tens of thousands of connections are held. */
+    char *sni;                  /* from the client hello; NULL if none */
     bool hello_seen;            /* the hello callback ran once */
     X509 *leaf;                 /* chosen for the client handshake */
     bool leaf_from_cache;
@@ -71,23 +75,26 @@ struct conn {
     bool websocket_open;        /* after a 101: frames are counted */
     wsframes ws_up, ws_down;    /* client->server, server->client */
     int refuse_status;          /* 502/504 for CONN_TLS_REFUSE */
-    char refuse_reason[512];
+    char *refuse_reason;
 
     /* Forwarding */
     char method[24];            /* of the request in flight */
     bool request_done;          /* its body has been sent upstream */
     bool client_keep_alive;
     bool websocket;
-    char url[512];              /* for the console line */
+    char *url;                  /* for the console line */
     struct evbuffer *pending_head; /* forward head waiting for connect */
 
     struct event *timer;        /* the current state's deadline */
     struct event *reap_ev;      /* deferred frees */
     const char *close_reason;   /* why, for the final console line */
-    char close_reason_buf[512];
+    char *close_reason_buf;
 };
 
 /* conn.c */
+/* Replace *field with a copy of text cut to CONN_TEXT_MAX - 1 bytes
+ * (NULL, with the old text freed, when memory is short). */
+void conn_set_text(char **field, const char *text);
 /* "512 B", "1.2 kB", "10.0 MB": sizes for console lines. */
 void conn_format_bytes(unsigned long long n, char *buf, size_t size);
 void conn_set_state(conn *c, conn_state state);

@@ -21,7 +21,7 @@
  * host (possibly an IP literal). */
 static const char *requested_name(const conn *c)
 {
-    if (c->sni[0] && authority_name_is_certifiable(c->sni))
+    if (c->sni && authority_name_is_certifiable(c->sni))
         return c->sni;
     return c->target.host;
 }
@@ -84,7 +84,10 @@ int conn_hello_cb(SSL *ssl, int *alert, void *arg)
     }
     if (!c->hello_seen) {
         c->hello_seen = true;
-        tlsctx_hello_sni(ssl, c->sni, sizeof c->sni);
+        char sni[AUTHORITY_HOST_MAX + 1];
+        tlsctx_hello_sni(ssl, sni, sizeof sni);
+        if (sni[0])
+            conn_set_text(&c->sni, sni);
     }
     /* Wait for the upstream: the leaf depends on what it presents. */
     return SSL_CLIENT_HELLO_RETRY;
@@ -112,7 +115,7 @@ void conn_tls_client_paused(conn *c)
         return;
     authority verify_as = c->target;
     const char *sni = NULL;
-    if (c->sni[0] && authority_name_is_certifiable(c->sni)) {
+    if (c->sni && authority_name_is_certifiable(c->sni)) {
         snprintf(verify_as.host, sizeof verify_as.host, "%s", c->sni);
         verify_as.kind = AUTHORITY_NAME;
         sni = c->sni;
@@ -153,7 +156,7 @@ void conn_tls_upstream_ready(conn *c)
 static void refuse(conn *c, int status, const char *reason)
 {
     c->refuse_status = status;
-    snprintf(c->refuse_reason, sizeof c->refuse_reason, "%s", reason);
+    conn_set_text(&c->refuse_reason, reason);
     log_info("%s CONNECT %s %d %s", c->client_name, c->target_name, status,
              reason);
     conn_retire_upstream(c);
@@ -165,7 +168,7 @@ static void refuse(conn *c, int status, const char *reason)
 void conn_tls_upstream_failed(conn *c, const char *reason)
 {
     static const char verify_prefix[] = "certificate verify failed: ";
-    char msg[sizeof c->refuse_reason];
+    char msg[CONN_TEXT_MAX];
     if (strncmp(reason, verify_prefix, sizeof verify_prefix - 1) == 0)
         snprintf(msg, sizeof msg,
                  "upstream certificate for %s failed verification: %s",
@@ -178,7 +181,7 @@ void conn_tls_upstream_failed(conn *c, const char *reason)
 
 void conn_tls_timeout(conn *c)
 {
-    char msg[sizeof c->refuse_reason];
+    char msg[CONN_TEXT_MAX];
     if (c->state == CONN_CLIENT_HELLO && c->hello_seen) {
         snprintf(msg, sizeof msg, "TLS handshake with %s timed out after %d s",
                  c->target_name, c->env->handshake_timeout);
@@ -220,5 +223,6 @@ void conn_tls_refuse_input(conn *c, struct evbuffer *plain)
     if (ev == HTTP_MSG_NEED_MORE)
         return;
     /* Whatever the client sent, it gets the reason and nothing else. */
-    conn_fail(c, c->refuse_status, c->refuse_reason);
+    conn_fail(c, c->refuse_status,
+              c->refuse_reason ? c->refuse_reason : "upstream failed");
 }

@@ -200,6 +200,7 @@ void http_flow_client_data(http_flow *f, const char *data, size_t len)
             if (f->count && f->request_open)
                 at(f, f->count - 1)->request_end = now();
             f->request_open = false;
+            http_msg_release_head(f->requests); /* the queue has a copy */
             if (eof)
                 return;
             break;
@@ -267,6 +268,7 @@ void http_flow_server_data(http_flow *f, const char *data, size_t len)
                 break;
             }
             finish_oldest(f, h, false, NULL);
+            http_msg_release_head(f->responses);
             if (eof)
                 return;
             break;

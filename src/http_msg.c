@@ -32,7 +32,6 @@ typedef enum { LAST_NONE, LAST_FIELD, LAST_VALUE } last_cb;
 
 struct http_msg_parser {
     http_parser hp;
-    http_parser_settings settings;
     http_msg_kind kind;
     size_t max_head;
     phase phase;
@@ -275,6 +274,18 @@ static int on_message_complete(http_parser *hp)
     return 0;
 }
 
+/* One table for every parser: the callbacks find theirs through hp.data. */
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_status = on_status,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
 http_msg_parser *http_msg_parser_new(http_msg_kind kind, size_t max_head_bytes)
 {
     http_msg_parser *p = calloc(1, sizeof *p);
@@ -287,15 +298,6 @@ http_msg_parser *http_msg_parser_new(http_msg_kind kind, size_t max_head_bytes)
     http_parser_init(&p->hp,
                      kind == HTTP_MSG_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE);
     p->hp.data = p;
-    http_parser_settings_init(&p->settings);
-    p->settings.on_message_begin = on_message_begin;
-    p->settings.on_url = on_url;
-    p->settings.on_status = on_status;
-    p->settings.on_header_field = on_header_field;
-    p->settings.on_header_value = on_header_value;
-    p->settings.on_headers_complete = on_headers_complete;
-    p->settings.on_body = on_body;
-    p->settings.on_message_complete = on_message_complete;
     return p;
 }
 
@@ -367,7 +369,7 @@ static http_msg_event feed_eof(http_msg_parser *p)
     p->event = HTTP_MSG_NEED_MORE;
     http_parser_pause(&p->hp, 0);
     /* Only a close-delimited response body calls back here (END). */
-    http_parser_execute(&p->hp, &p->settings, "", 0);
+    http_parser_execute(&p->hp, &settings, "", 0);
     enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
     if (e != HPE_OK && e != HPE_PAUSED)
         return parser_failure(p, e);
@@ -413,7 +415,7 @@ http_msg_event http_msg_feed(http_msg_parser *p, const char *data, size_t len,
         p->event = HTTP_MSG_NEED_MORE;
         p->began = false;
         http_parser_pause(&p->hp, 0);
-        size_t n = http_parser_execute(&p->hp, &p->settings, data + off, slice);
+        size_t n = http_parser_execute(&p->hp, &settings, data + off, slice);
         enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
 
         if (e == HPE_OK) {
@@ -452,6 +454,15 @@ http_msg_event http_msg_feed(http_msg_parser *p, const char *data, size_t len,
 const http_head *http_msg_head(const http_msg_parser *p)
 {
     return p->head_valid ? &p->head : NULL;
+}
+
+void http_msg_release_head(http_msg_parser *p)
+{
+    if (p->phase != PH_IDLE)
+        return;
+    http_head_clear(&p->head);
+    p->head.content_length = -1;
+    p->head_valid = false;
 }
 
 void http_msg_expect_no_body(http_msg_parser *p)

@@ -35,13 +35,16 @@ struct tlsm {
     bool failed;          /* a fatal error happened: never call SSL again */
     bool closed;          /* the peer's close_notify was received */
     bool shut_sent;       /* our close_notify is queued */
-    char reason[200];
+    char *reason;         /* allocated on the first failure: most sessions
+                             never fail, and tens of thousands are held */
 };
 
 static void set_reason(tlsm *t, const char *prefix, const char *detail)
 {
-    snprintf(t->reason, sizeof t->reason, "%s%s", prefix,
-             detail ? detail : "");
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s%s", prefix, detail ? detail : "");
+    free(t->reason);
+    t->reason = strdup(buf);
 }
 
 /* Compose the reason for a fatal SSL_ERROR_SSL / SSL_ERROR_SYSCALL from
@@ -156,7 +159,6 @@ tlsm *tlsm_new(SSL_CTX *ctx, bool server_role)
     /* A TCP EOF without close_notify must stay distinguishable from a
      * clean close (truncation); the owner decides what to tolerate. */
     SSL_clear_options(t->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    t->reason[0] = '\0';
     return t;
 }
 
@@ -165,6 +167,7 @@ void tlsm_free(tlsm *t)
     if (t == NULL)
         return;
     SSL_free(t->ssl); /* frees both BIOs */
+    free(t->reason);
     free(t);
 }
 
@@ -312,5 +315,13 @@ tlsm_status tlsm_shutdown(tlsm *t)
 
 const char *tlsm_reason(const tlsm *t)
 {
-    return t->reason;
+    if (t->reason)
+        return t->reason;
+    return t->failed ? "TLS failure" : ""; /* strdup failed */
+}
+
+bool tlsm_has_input(const tlsm *t)
+{
+    return t->failed || t->closed || t->eof || BIO_ctrl_pending(t->rbio) > 0 ||
+           SSL_has_pending(t->ssl);
 }

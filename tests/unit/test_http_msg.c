@@ -827,6 +827,39 @@ START_TEST(head_lifetime)
 }
 END_TEST
 
+/* A released head is gone at once, but only between messages: mid-message
+ * the head is still in use and release does nothing. The next message
+ * parses as usual. */
+START_TEST(head_release)
+{
+    static const char in[] = "POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"
+                             "GET /b HTTP/1.1\r\n\r\n";
+    http_msg_parser *p = http_msg_parser_new(HTTP_MSG_REQUEST, MAX_HEAD);
+    size_t off = 0, used;
+    const char *body;
+    size_t body_len;
+    ck_assert_int_eq(http_msg_feed(p, in, sizeof in - 1, &used, &body, &body_len),
+                     HTTP_MSG_HEAD);
+    off += used;
+    http_msg_release_head(p); /* mid-message: kept */
+    ck_assert_str_eq(http_msg_head(p)->target, "/a");
+    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
+                                   &body, &body_len), HTTP_MSG_BODY);
+    off += used;
+    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
+                                   &body, &body_len), HTTP_MSG_END);
+    off += used;
+    ck_assert_str_eq(http_msg_head(p)->target, "/a");
+    http_msg_release_head(p);
+    ck_assert_ptr_null(http_msg_head(p));
+    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
+                                   &body, &body_len), HTTP_MSG_HEAD);
+    ck_assert_str_eq(http_msg_head(p)->target, "/b");
+    ck_assert_int_eq(http_msg_head(p)->content_length, -1);
+    http_msg_parser_free(p);
+}
+END_TEST
+
 static Suite *http_msg_suite(void)
 {
     Suite *s = suite_create("http_msg");
@@ -872,6 +905,7 @@ static Suite *http_msg_suite(void)
     tc = tcase_create("heads");
     tcase_add_test(tc, head_lookup);
     tcase_add_test(tc, head_lifetime);
+    tcase_add_test(tc, head_release);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -597,6 +597,49 @@ START_TEST(test_eof_without_close_notify)
 }
 END_TEST
 
+/* tlsm_has_input() is true exactly while a read could return something
+ * other than WANT_INPUT: records not read yet (also split ones: a read
+ * must say it wants the rest), part of a record left by a short read, and
+ * an EOF not reported yet. */
+START_TEST(test_has_input)
+{
+    tlsm *c = new_client(fx.cctx, "localhost");
+    tlsm *s = new_server(fx.sctx);
+    handshake_ok(c, s);
+    uint32_t st = 9;
+    size_t n = 0;
+    unsigned char b[64];
+
+    /* TLS 1.3 tickets from the server are input for the client; reading
+     * them yields nothing and leaves none. */
+    while (tlsm_has_input(c))
+        ck_assert_int_eq(tlsm_read(c, b, sizeof b, &n), TLSM_WANT_INPUT);
+    ck_assert(!tlsm_has_input(s));
+
+    ck_assert_int_eq(tlsm_write(c, "0123456789", 10, &n), TLSM_OK);
+    const void *data;
+    size_t len = tlsm_output_peek(c, &data);
+    ck_assert_int_eq(tlsm_feed(s, data, 3), 0); /* part of the record */
+    tlsm_output_consume(c, 3);
+    ck_assert(tlsm_has_input(s));
+    ck_assert_int_eq(tlsm_read(s, b, sizeof b, &n), TLSM_WANT_INPUT);
+    move_output(c, s, 0, &st);
+    ck_assert(tlsm_has_input(s));
+    ck_assert_int_eq(tlsm_read(s, b, 4, &n), TLSM_OK); /* a short read */
+    ck_assert(tlsm_has_input(s));
+    ck_assert_int_eq(tlsm_read(s, b, sizeof b, &n), TLSM_OK);
+    ck_assert_uint_eq(n, 6);
+    ck_assert(!tlsm_has_input(s));
+    ck_assert_uint_gt(len, 3);
+
+    tlsm_feed_eof(s);
+    ck_assert(tlsm_has_input(s));
+    ck_assert_int_eq(tlsm_read(s, b, sizeof b, &n), TLSM_ERROR);
+    tlsm_free(c);
+    tlsm_free(s);
+}
+END_TEST
+
 /* Misuse: writing or shutting down before the handshake */
 START_TEST(test_write_before_handshake)
 {
@@ -698,6 +741,7 @@ static Suite *tlsm_suite(void)
     tcase_add_test(tc, test_garbage);
     tcase_add_test(tc, test_close_notify);
     tcase_add_test(tc, test_eof_without_close_notify);
+    tcase_add_test(tc, test_has_input);
     tcase_add_test(tc, test_write_before_handshake);
     tcase_add_loop_test(tc, test_bytewise_handshake, 0, 2);
     suite_add_tcase(su, tc);
