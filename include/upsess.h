@@ -28,4 +28,7 @@ int upsess_put(upsess *u, const char *key, SSL_SESSION *sess);
  * appendix C.4); a TLS 1.2 one stays for later connections too. */
 SSL_SESSION *upsess_get1(upsess *u, const char *key);
 
+/* Drop what is kept for key, if anything. */
+void upsess_forget(upsess *u, const char *key);
+
 #endif

@@ -74,6 +74,15 @@ int upsess_put(upsess *u, const char *key, SSL_SESSION *sess)
     return 0;
 }
 
+void upsess_forget(upsess *u, const char *key)
+{
+    pthread_mutex_lock(&u->lock);
+    slot *s = &u->slots[slot_of(u, key)];
+    if (s->key && strcmp(s->key, key) == 0)
+        clear(s);
+    pthread_mutex_unlock(&u->lock);
+}
+
 SSL_SESSION *upsess_get1(upsess *u, const char *key)
 {
     SSL_SESSION *found = NULL;

@@ -31,7 +31,7 @@ from test_proxy import HELLO, ProxyTestCase
 # TLS wire constants (RFC 8446 / RFC 5246).
 CT_ALERT, CT_HANDSHAKE, CT_APPLICATION_DATA = 0x15, 0x16, 0x17
 HS_CLIENT_HELLO, HS_SERVER_HELLO, HS_CERTIFICATE = 1, 2, 11
-EXT_SERVER_NAME = 0
+EXT_SERVER_NAME, EXT_SUPPORTED_VERSIONS, EXT_KEY_SHARE = 0, 43, 51
 
 # How long the proxy may take to turn away a hello it has all the bytes of.
 # Well under the default --handshake-timeout (10 s), so a proxy that just
@@ -741,6 +741,54 @@ class HostileHelloTests(FaultTestCase):
         records, _, closed = read_server_flight(client.sock, time.monotonic() + REJECT_WITHIN)
         self.assertTrue(closed, "the proxy kept a tunnel whose client ended mid-hello")
         self.assertStillServing()
+
+
+class Tls12UpstreamHelloTests(FaultTestCase):
+    """To a server that chose TLS 1.2, the proxy resumes with a TLS 1.2
+    ClientHello: no TLS 1.3 key share, which would be a key generated for
+    nothing. When the server no longer takes the session, the next
+    connection offers TLS 1.3 again. Seen from the origin's side, in the
+    ClientHellos it receives."""
+
+    @classmethod
+    def start_servers(cls):
+        cls.hellos: list[HelloParts] = []
+        cls.origin12 = cls.enterClassContext(Origin(cls.pki.good))
+        cls.origin12.tls_context = cls.tls12_context()
+
+    @classmethod
+    def tls12_context(cls) -> ssl.SSLContext:
+        """A TLS 1.2 server context of its own: new session cache and ticket keys."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cls.pki.good.cert, cls.pki.good.key)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+
+        def record(conn, direction, version, content_type, msg_type, data):
+            if direction == "read" and msg_type == ssl._TLSMessageType.CLIENT_HELLO:
+                cls.hellos.append(HelloParts(data))
+        ctx._msg_callback = record  # CPython's hook for OpenSSL's msg callback
+        return ctx
+
+    def fetch_one(self) -> tuple[bool, bool]:
+        """Fetch through a new tunnel: (its ClientHello offered TLS 1.3, the
+        origin resumed the session)."""
+        seen, resumed = len(self.hellos), self.origin12.resumed
+        self.assertFetched(self.fetch(self.origin12.url("/", "localhost")))
+        self.assertEqual(len(self.hellos), seen + 1)
+        extensions = {t for t, _ in self.hellos[-1].extensions}
+        offers_13 = EXT_KEY_SHARE in extensions
+        self.assertEqual(EXT_SUPPORTED_VERSIONS in extensions, offers_13)
+        return offers_13, self.origin12.resumed > resumed
+
+    def test_resumes_in_tls12_and_offers_tls13_after_a_full_handshake(self):
+        self.assertEqual(self.fetch_one(), (True, False), "first: full, TLS 1.3 offered")
+        for _ in range(2):
+            self.assertEqual(self.fetch_one(), (False, True), "resumed in a TLS 1.2 hello")
+        # The server forgets its sessions and ticket keys (a restart).
+        self.origin12.tls_context = self.tls12_context()
+        self.assertEqual(self.fetch_one(), (False, False), "session refused: full handshake")
+        self.assertEqual(self.fetch_one(), (True, False), "TLS 1.3 offered again")
+        self.assertEqual(self.fetch_one(), (False, True), "and the new session resumed")
 
 
 class LimitedProxy(Proxy):

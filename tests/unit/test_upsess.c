@@ -41,6 +41,23 @@ START_TEST(tls13_session_is_handed_out_once)
 }
 END_TEST
 
+/* Forgetting drops the key's session and nothing else, even in a table
+ * of one slot where every key shares it. */
+START_TEST(forget_drops_only_that_key)
+{
+    upsess *u = upsess_new(1);
+    ck_assert_int_eq(upsess_put(u, "a", session(TLS1_2_VERSION)), 0);
+    upsess_forget(u, "b");
+    SSL_SESSION *got = upsess_get1(u, "a");
+    ck_assert_ptr_nonnull(got);
+    SSL_SESSION_free(got);
+    upsess_forget(u, "a");
+    ck_assert_ptr_null(upsess_get1(u, "a"));
+    upsess_forget(u, "a"); /* nothing there: no harm */
+    upsess_free(u);
+}
+END_TEST
+
 START_TEST(other_keys_get_nothing)
 {
     upsess *u = upsess_new(8);
@@ -79,6 +96,7 @@ static Suite *upsess_suite(void)
     tcase_add_test(tc, tls12_session_stays_for_later_connections);
     tcase_add_test(tc, tls13_session_is_handed_out_once);
     tcase_add_test(tc, other_keys_get_nothing);
+    tcase_add_test(tc, forget_drops_only_that_key);
     tcase_add_test(tc, newer_session_replaces_older_in_its_slot);
     suite_add_tcase(s, tc);
     return s;
