@@ -77,6 +77,22 @@ static struct evdns_base *make_resolver(struct event_base *base, const config *c
     return dns;
 }
 
+/* An event loop that hands the kernel only the net change of a loop
+ * iteration's event changes: a connection going from connecting to
+ * reading, or pausing and resuming a side, cost an epoll_ctl() per step
+ * (12 per intercepted connection). libevent leaves this off by default
+ * for programs that dup() descriptors they watch; this one never does. */
+static struct event_base *new_loop(void)
+{
+    struct event_config *cfg = event_config_new();
+    if (!cfg)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 worker *worker_new(int id, const config *cfg, const conn_env *shared,
                    const authority *where, listener_sharing sharing)
 {
@@ -88,7 +104,7 @@ worker *worker_new(int id, const config *cfg, const conn_env *shared,
     w->env = *shared;
     w->env.worker_id = id;
     w->env.live = NULL;
-    w->base = event_base_new();
+    w->base = new_loop();
     if (!w->base) {
         log_error("cannot create an event loop");
         goto fail;
