@@ -13,9 +13,9 @@
  * full TLS record. */
 #define PUMP_PLAIN_CHUNK (16 * 1024)
 
-/* Socket reads and writes of up to this many bytes, not libevent's 16 KiB:
- * each read also costs an ioctl(FIONREAD) and an epoll round, and bulk
- * transfers were spending more in those than in the copy itself. */
+/* Socket writes of up to this many bytes, not libevent's 16 KiB, and the
+ * pump's own reads (read_rest) in pieces of this size: each system call
+ * costs more in this kind of work than copying the bytes does. */
 #define PUMP_MAX_SINGLE_IO (64 * 1024)
 
 /* libevent 2.1 reads at most 4 KiB per read event whatever the limits say
@@ -36,9 +36,9 @@ struct pump {
     bool ended;                /* on_end has been called */
     bool output_finished;      /* pump_finish_output() was called */
     bool write_shut;           /* shutdown(SHUT_WR) done */
-    bool reset_seen;           /* a direct send() was told ECONNRESET: the
-                                  kernel reports that once, and later calls
-                                  only say EPIPE */
+    bool reset_seen;           /* a direct send() or recv() was told
+                                  ECONNRESET: the kernel reports that once,
+                                  and later calls say EPIPE or EOF */
     size_t input_left;         /* input length after the last read_cb */
     unsigned long long bytes_in, bytes_out;
 };
@@ -337,7 +337,6 @@ pump *pump_new(struct bufferevent *bev, const pump_callbacks *cbs, void *arg)
     p->arg = arg;
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, p);
     bufferevent_setwatermark(bev, EV_WRITE, PUMP_LOW_WATERMARK, 0);
-    bufferevent_set_max_single_read(bev, PUMP_MAX_SINGLE_IO);
     bufferevent_set_max_single_write(bev, PUMP_MAX_SINGLE_IO);
     bufferevent_enable(bev, EV_READ); /* EV_WRITE: see queued() */
     return p;
