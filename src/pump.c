@@ -203,6 +203,34 @@ static void feed_input(pump *p)
     }
 }
 
+/* Read up to want bytes from the socket into the input buffer. A socket
+ * bufferevent keeps its input's end frozen outside its own reads (where
+ * even evbuffer_read() fails); these reads are the pump's. Returns what
+ * recv() returned, errno kept; a reset is remembered, since the kernel
+ * reports it only once. */
+static ssize_t recv_into_input(pump *p, struct evbuffer *in, size_t want)
+{
+    struct evbuffer_iovec iov;
+    ssize_t got = -1;
+    int err = ENOMEM;
+    evbuffer_unfreeze(in, 0);
+    if (evbuffer_reserve_space(in, (ev_ssize_t)want, &iov, 1) == 1) {
+        if (iov.iov_len > want)
+            iov.iov_len = want;
+        got = recv(bufferevent_getfd(p->bev), iov.iov_base, iov.iov_len, MSG_DONTWAIT);
+        err = errno;
+        if (got > 0) {
+            iov.iov_len = (size_t)got;
+            evbuffer_commit_space(in, &iov, 1);
+        } else if (got < 0 && err == ECONNRESET) {
+            p->reset_seen = true;
+        }
+    }
+    evbuffer_freeze(in, 0);
+    errno = err;
+    return got;
+}
+
 /* A write failed (the peer reset or closed): what the peer said before
  * going, an alert most often, may still wait unread in the socket, and it
  * explains the failure better than "Broken pipe". Read it and let the TLS
@@ -211,15 +239,16 @@ static void feed_input(pump *p)
 static bool read_last_words(pump *p, int *read_err)
 {
     struct evbuffer *in = bufferevent_get_input(p->bev);
-    int got;
-    while ((got = evbuffer_read(in, bufferevent_getfd(p->bev), -1)) > 0)
-        ;
-    int err = got < 0 ? EVUTIL_SOCKET_ERROR() : 0;
+    ssize_t got = -1;
+    size_t budget = PUMP_READ_BUDGET; /* last words are short */
+    while (budget > 0 && (got = recv_into_input(p, in, PUMP_MAX_SINGLE_IO)) > 0)
+        budget -= (size_t)got < budget ? (size_t)got : budget;
+    int err = got < 0 ? errno : 0;
     *read_err = err == ECONNRESET ? err : 0;
     feed_input(p);
     if (!p->ended)
         tls_step(p);
-    if (p->ended || got < 0)
+    if (p->ended || got != 0)
         return p->ended;
     /* The peer closed cleanly: the session tells close_notify from
      * truncation. */
@@ -229,35 +258,18 @@ static bool read_last_words(pump *p, int *read_err)
 }
 
 /* After libevent's capped read: take what else the socket holds now into
- * the same input buffer. EOF and errors are left in the socket for
- * libevent's next read to report, except a reset, which the kernel
- * reports only once: it is remembered for event_cb. */
+ * the same input buffer, up to PUMP_READ_BUDGET. EOF and errors are left
+ * in the socket for libevent's next read to report (a reset excepted:
+ * see recv_into_input). */
 static void read_rest(pump *p, struct evbuffer *in)
 {
-    /* A socket bufferevent keeps its input's end frozen between its own
-     * reads; this read is one of those. */
-    evbuffer_unfreeze(in, 0);
     size_t budget = PUMP_READ_BUDGET;
     while (budget > 0) {
-        struct evbuffer_iovec iov;
         size_t want = budget < PUMP_MAX_SINGLE_IO ? budget : PUMP_MAX_SINGLE_IO;
-        if (evbuffer_reserve_space(in, (ev_ssize_t)want, &iov, 1) < 1)
-            break;
-        if (iov.iov_len > want)
-            iov.iov_len = want;
-        ssize_t got = recv(bufferevent_getfd(p->bev), iov.iov_base, iov.iov_len, MSG_DONTWAIT);
-        if (got <= 0) {
-            if (got < 0 && errno == ECONNRESET)
-                p->reset_seen = true;
-            break;
-        }
-        iov.iov_len = (size_t)got;
-        evbuffer_commit_space(in, &iov, 1);
-        if ((size_t)got < want)
-            break; /* the socket is drained */
-        budget -= (size_t)got;
+        if (recv_into_input(p, in, want) < (ssize_t)want)
+            break; /* drained, ended or failed */
+        budget -= want;
     }
-    evbuffer_freeze(in, 0);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
