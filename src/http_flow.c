@@ -210,6 +210,13 @@ void http_flow_client_data(http_flow *f, const char *data, size_t len)
              * response side decides whether that is expected. */
             if (strcmp(http_msg_error(f->requests), "upgraded") == 0)
                 return;
+            if (eof) {
+                /* A body cut short by the client's close. Once answered
+                 * (a refused Expect: 100-continue) nothing is lost. */
+                if (f->count > 0)
+                    http_flow_abort(f, "truncated: the client closed mid-request");
+                return;
+            }
             http_flow_abort(f, "client bytes are not HTTP");
             return;
         }

@@ -194,6 +194,45 @@ START_TEST(garbage_from_client_stops)
 }
 END_TEST
 
+/* A refused Expect: 100-continue: the answer comes before the body, and
+ * the client closes without sending it. One complete exchange, and the
+ * close is no reason to stop inspecting. */
+START_TEST(client_close_after_refused_upload)
+{
+    static const char req[] = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                              "Expect: 100-continue\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n";
+    transcript t = {0};
+    atomic_ullong next_id = 1;
+    http_flow *f = http_flow_new(8192, &next_id, &callbacks, &t);
+    ck_assert_ptr_nonnull(f);
+    http_flow_client_data(f, req, strlen(req));
+    http_flow_server_data(f, resp, strlen(resp));
+    http_flow_client_data(f, "", 0);
+    ck_assert(!http_flow_stopped(f, NULL));
+    ck_assert_str_eq(t.text, "POST x /up 413 - 0 0\n");
+    http_flow_free(f);
+}
+END_TEST
+
+/* The client closes in the middle of a request body nobody answered. */
+START_TEST(client_closes_mid_request)
+{
+    static const char req[] = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc";
+    transcript t = {0};
+    atomic_ullong next_id = 1;
+    const char *why = NULL;
+    http_flow *f = http_flow_new(8192, &next_id, &callbacks, &t);
+    ck_assert_ptr_nonnull(f);
+    http_flow_client_data(f, req, strlen(req));
+    http_flow_client_data(f, "", 0);
+    ck_assert(http_flow_stopped(f, &why));
+    ck_assert_str_eq(why, "truncated: the client closed mid-request");
+    ck_assert_str_eq(t.text, "POST x /up 0 - 3 0 error: truncated: the client closed mid-request\n");
+    http_flow_free(f);
+}
+END_TEST
+
 /* Three frames: a masked 5-byte text frame, a 300-byte binary frame
  * (16-bit length), and an empty close frame; split at every offset. */
 START_TEST(websocket_frames_counted_at_any_split)
@@ -238,6 +277,8 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, garbage_from_client_stops);
     tcase_add_test(tc, unanswered_request_fails_at_close);
     tcase_add_test(tc, truncated_response);
+    tcase_add_test(tc, client_close_after_refused_upload);
+    tcase_add_test(tc, client_closes_mid_request);
     tcase_add_test(tc, websocket_frames_counted_at_any_split);
     suite_add_tcase(s, tc);
     return s;
