@@ -13,10 +13,10 @@
 typedef struct worker worker;
 
 /* Worker number id (1..N) listening on where, not yet running. shared is
- * the process part
- * of every connection's environment (TLS contexts, CA, limits, outputs,
- * counters); the worker copies it and fills in its own loop, resolver and
- * listen address. NULL on failure, with the reason logged. */
+ * the process part of every connection's environment (TLS contexts, CA,
+ * limits, outputs, counters); the worker copies it and fills in its own
+ * loop, resolver and listen address. NULL on failure, with the reason
+ * logged. */
 worker *worker_new(int id, const config *cfg, const conn_env *shared,
                    const authority *where, listener_sharing sharing);
 

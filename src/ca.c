@@ -144,8 +144,6 @@ static void make_common_name(char *cn, size_t size)
     snprintf(cn, size, "tlspeek CA %.*s %s", room, host, day);
 }
 
-/* Add the extensions that make the certificate a CA: built from ASN.1
- * objects, not config strings, so nothing here is parsed. */
 int ca_add_subject_key_id(X509 *x)
 {
     ASN1_OCTET_STRING *ski = ASN1_OCTET_STRING_new();
@@ -161,6 +159,8 @@ int ca_add_subject_key_id(X509 *x)
     return rc;
 }
 
+/* Add the extensions that make the certificate a CA: built from ASN.1
+ * objects, not config strings, so nothing here is parsed. */
 static int add_ca_extensions(X509 *x)
 {
     int rc = -1;

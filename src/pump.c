@@ -52,7 +52,6 @@ static void end_side(pump *p, bool error, const char *reason)
     p->cbs->on_end(p->arg, p, error, reason);
 }
 
-/* Move what the TLS session wants to send into the socket's output. */
 /* Nothing is queued for the socket: bytes may go straight to it. */
 static bool output_idle(pump *p)
 {
@@ -93,6 +92,7 @@ static int queued(pump *p, int rc)
     return rc;
 }
 
+/* Move what the TLS session wants to send into the socket's output. */
 static void drain_tls_output(pump *p)
 {
     const void *data;
@@ -206,45 +206,41 @@ static void feed_input(pump *p)
 /* Read up to want bytes from the socket into the input buffer. A socket
  * bufferevent keeps its input's end frozen outside its own reads (where
  * even evbuffer_read() fails); these reads are the pump's. Returns what
- * recv() returned, errno kept; a reset is remembered, since the kernel
- * reports it only once. */
+ * recv() returned (-1 also when out of memory); a reset is remembered,
+ * since the kernel reports it only once. */
 static ssize_t recv_into_input(pump *p, struct evbuffer *in, size_t want)
 {
     struct evbuffer_iovec iov;
     ssize_t got = -1;
-    int err = ENOMEM;
     evbuffer_unfreeze(in, 0);
     if (evbuffer_reserve_space(in, (ev_ssize_t)want, &iov, 1) == 1) {
         if (iov.iov_len > want)
             iov.iov_len = want;
         got = recv(bufferevent_getfd(p->bev), iov.iov_base, iov.iov_len, MSG_DONTWAIT);
-        err = errno;
         if (got > 0) {
             iov.iov_len = (size_t)got;
             evbuffer_commit_space(in, &iov, 1);
-        } else if (got < 0 && err == ECONNRESET) {
+        } else if (got < 0 && errno == ECONNRESET) {
             p->reset_seen = true;
         }
     }
     evbuffer_freeze(in, 0);
-    errno = err;
     return got;
 }
 
 /* A write failed (the peer reset or closed): what the peer said before
  * going, an alert most often, may still wait unread in the socket, and it
- * explains the failure better than "Broken pipe". Read it and let the TLS
- * session report it. True when that ended this side; otherwise *read_err
- * is the error that ended reading (ECONNRESET: the better reason), or 0. */
-static bool read_last_words(pump *p, int *read_err)
+ * explains the failure better than "Broken pipe". Read it (last words are
+ * short: PUMP_READ_BUDGET at most) and let the TLS session report it.
+ * True when that ended this side; a reset met on the way is in
+ * p->reset_seen. */
+static bool read_last_words(pump *p)
 {
     struct evbuffer *in = bufferevent_get_input(p->bev);
     ssize_t got = -1;
-    size_t budget = PUMP_READ_BUDGET; /* last words are short */
-    while (budget > 0 && (got = recv_into_input(p, in, PUMP_MAX_SINGLE_IO)) > 0)
-        budget -= (size_t)got < budget ? (size_t)got : budget;
-    int err = got < 0 ? errno : 0;
-    *read_err = err == ECONNRESET ? err : 0;
+    for (int i = 0; i < PUMP_READ_BUDGET / PUMP_MAX_SINGLE_IO; i++)
+        if ((got = recv_into_input(p, in, PUMP_MAX_SINGLE_IO)) <= 0)
+            break;
     feed_input(p);
     if (!p->ended)
         tls_step(p);
@@ -323,10 +319,9 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
         int err = EVUTIL_SOCKET_ERROR();
-        int read_err = 0;
-        if (p->tls && (what & BEV_EVENT_WRITING) && read_last_words(p, &read_err))
+        if (p->tls && (what & BEV_EVENT_WRITING) && read_last_words(p))
             return;
-        if (read_err || p->reset_seen)
+        if (p->reset_seen)
             err = ECONNRESET;
         end_side(p, true, err == ECONNRESET ? "connection reset by peer"
                           : err ? evutil_socket_error_to_string(err)

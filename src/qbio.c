@@ -9,12 +9,13 @@
 
 /* The first buffer of a burst: room for a handshake flight. */
 #define QBIO_MIN_BYTES 4096
-/* A drained queue that grew past its first buffer, up to this size (what
- * a 64 KiB socket read brings, with slack), keeps it: it is carrying a
- * transfer, and freeing and reallocating per read made the allocator hand
- * pages back to the kernel and fault them in again (+40 % CPU per byte).
- * First buffers (handshakes, small messages) and bursts beyond this are
- * given back, so an idle connection usually holds none. */
+/* A drained queue that grew past its first buffer, up to this size, keeps
+ * it: it is carrying a transfer, and freeing and reallocating per read
+ * cost +40 % CPU per byte when the allocator handed the pages back each
+ * time. First buffers (handshakes, small messages) and bigger bursts (a
+ * pump read event brings up to 132 KiB) are given back, so an idle
+ * connection usually holds none; main() keeps glibc from returning those
+ * to the kernel at once (256 KiB measured no better). */
 #define QBIO_KEEP_BYTES (128 * 1024)
 
 typedef struct {

@@ -3,11 +3,11 @@
  * The SSL object reads ciphertext from one in-memory BIO (rbio, filled by
  * tlsm_feed) and writes ciphertext to another (wbio, emptied through
  * tlsm_output_peek/consume). Both are qbio byte queues rather than
- * BIO_s_mem(), for the reasons in include/qbio.h. Every SSL_* I/O call
- * is preceded by ERR_clear_error() so that SSL_get_error() and the reason we compose
- * describe this call only, and the error queue is cleared again once the
- * reason is stored, so no stale error leaks into another connection's
- * SSL calls on the same thread.
+ * BIO_s_mem(), for the reasons in include/qbio.h. Every SSL_* I/O call is
+ * preceded by ERR_clear_error() so that SSL_get_error() and the reason we
+ * compose describe this call only, and the error queue is cleared again
+ * once the reason is stored, so no stale error leaks into another
+ * connection's SSL calls on the same thread.
  *
  * Failures are described in plain words in a buffer inside the session;
  * this module never logs (the owner of the connection decides). */

@@ -31,7 +31,6 @@ class WorkerTests(FaultTestCase):
         cls.flows = cls.tmp / "flows.jsonl"
         cls.proxy_args = ("--workers", str(WORKERS), "--flows", str(cls.flows))
 
-
     def test_one_named_thread_per_worker(self):
         self.assertEqual(worker_threads(self.proxy),
                          sorted(f"tlspeek-w{i}" for i in range(1, WORKERS + 1)))
