@@ -14,34 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Most header fields kept per head; more is a TOO_LARGE error. */
-#define HTTP_MSG_MAX_HEADERS 128
+#include "http_head.h"
 
 typedef enum { HTTP_MSG_REQUEST, HTTP_MSG_RESPONSE } http_msg_kind;
-
-typedef struct {
-    char *name;  /* as on the wire, NUL-terminated, owned by the head */
-    char *value; /* leading/trailing whitespace trimmed, owned by the head */
-} http_header;
-
-typedef struct {
-    /* requests */
-    char method[24];   /* "GET", "CONNECT", ... (http_method_str) */
-    char *target;      /* request-target as sent, owned; NULL for responses */
-    /* responses */
-    int status;        /* 0 for requests */
-    char *reason;      /* reason phrase, owned; NULL for requests */
-    /* both */
-    int version_major, version_minor;
-    http_header *headers; /* n_headers of them, owned; grown as fields arrive */
-    size_t n_headers;
-    size_t headers_capacity;
-    bool keep_alive;     /* http_should_keep_alive() at head end */
-    bool upgrade;        /* CONNECT, or Upgrade accepted by the parser */
-    bool chunked;        /* Transfer-Encoding: chunked */
-    int64_t content_length; /* -1 when absent */
-    size_t head_bytes;   /* wire size of the head (start line + headers) */
-} http_head;
 
 typedef enum {
     HTTP_MSG_NEED_MORE,   /* all input consumed, nothing to report */
@@ -89,20 +64,5 @@ void http_msg_expect_no_body(http_msg_parser *p);
 
 /* Static plain-words reason after HTTP_MSG_ERROR / TOO_LARGE. */
 const char *http_msg_error(const http_msg_parser *p);
-
-/* Case-insensitive lookup of the first header named name; NULL if absent. */
-const char *http_head_get(const http_head *h, const char *name);
-
-/* Does a comma-separated header (e.g. Connection) list token? Case-insensitive,
- * over every header field named name. */
-bool http_head_has_token(const http_head *h, const char *name, const char *token);
-
-/* Free what a head owns and zero it. */
-void http_head_clear(http_head *h);
-
-/* A heap copy of src that owns its own strings (NULL on allocation
- * failure); free with http_head_free(), which accepts NULL. */
-http_head *http_head_dup(const http_head *src);
-void http_head_free(http_head *h);
 
 #endif

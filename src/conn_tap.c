@@ -59,16 +59,18 @@ static void on_exchange(void *arg, const http_exchange *ex)
         .error = ex->error,
     };
     char client_alpn[256], upstream_alpn[256];
+    flow_tls client_leg = {0}, upstream_leg = {0};
     tlsm *client_tls = c->client ? pump_tls(c->client) : NULL;
     tlsm *upstream_tls = c->upstream ? pump_tls(c->upstream) : NULL;
     if (client_tls) {
-        r.tls = true;
-        describe_tls(tlsm_get0_ssl(client_tls), c->sni, &r.client_tls, client_alpn,
+        describe_tls(tlsm_get0_ssl(client_tls), c->sni, &client_leg, client_alpn,
                      sizeof client_alpn);
+        r.client_tls = &client_leg;
         if (upstream_tls) {
             SSL *ssl = tlsm_get0_ssl(upstream_tls);
             describe_tls(ssl, SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name),
-                         &r.upstream_tls, upstream_alpn, sizeof upstream_alpn);
+                         &upstream_leg, upstream_alpn, sizeof upstream_alpn);
+            r.upstream_tls = &upstream_leg;
         }
     }
     flowout_exchange(c->env->out, &r);

@@ -167,6 +167,8 @@ static json_t *header_pairs(const http_header *h, size_t n)
 
 static json_t *tls_side(const flow_tls *t)
 {
+    if (!t)
+        return json_null();
     return json_pack("{s:o, s:o, s:o, s:o}", "version", flowjson_str(t->version),
                      "cipher", flowjson_str(t->cipher), "sni", flowjson_str(t->sni),
                      "alpn", flowjson_str(t->alpn));
@@ -186,9 +188,9 @@ json_t *flowjson_record(const flow_record *r)
     flowjson_format_time(&r->start, start);
     double duration = flowjson_ms_between(&r->start, &r->end);
     snprintf(version, sizeof version, "HTTP/%d.%d", r->http_major, r->http_minor);
-    json_t *tls = r->tls ? json_pack("{s:o, s:o}", "client", tls_side(&r->client_tls),
-                                     "upstream", tls_side(&r->upstream_tls))
-                         : json_null();
+    json_t *tls = r->client_tls ? json_pack("{s:o, s:o}", "client", tls_side(r->client_tls),
+                                            "upstream", tls_side(r->upstream_tls))
+                                : json_null();
     /* Counters are unsigned long long in the record; json_int_t is signed
      * 64-bit, which no real id or byte count reaches. */
     return json_pack(

@@ -132,9 +132,12 @@ static flow_record tls_record(void)
     r.response_headers = NULL;
     r.n_response_headers = 0;
     r.websocket = true;
-    r.tls = true;
-    r.client_tls = (flow_tls){"TLSv1.3", "TLS_AES_256_GCM_SHA384", "example.com", "http/1.1"};
-    r.upstream_tls = (flow_tls){"TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", NULL, NULL};
+    static const flow_tls client = {"TLSv1.3", "TLS_AES_256_GCM_SHA384", "example.com",
+                                    "http/1.1", NULL};
+    static const flow_tls upstream = {"TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", NULL, NULL,
+                                      NULL};
+    r.client_tls = &client;
+    r.upstream_tls = &upstream;
     r.error = "connection reset by peer";
     r.response_body_file = "000008-response.bin";
     r.response_body_truncated = true;

@@ -680,7 +680,7 @@ static char *many_headers(size_t n, size_t *len)
 START_TEST(limit_header_count)
 {
     size_t len;
-    char *ok = many_headers(HTTP_MSG_MAX_HEADERS, &len);
+    char *ok = many_headers(HTTP_HEAD_MAX_HEADERS, &len);
     stream s = {.kind = HTTP_MSG_REQUEST, .max_head = MAX_HEAD, .data = ok, .len = len};
     run_state r;
     char *t = run_whole(&s, &r);
@@ -693,11 +693,11 @@ START_TEST(limit_header_count)
     size_t body_len;
     ck_assert_int_eq(http_msg_feed(p, ok, len, &used, &body, &body_len), HTTP_MSG_HEAD);
     const http_head *h = http_msg_head(p);
-    ck_assert_uint_eq(h->n_headers, HTTP_MSG_MAX_HEADERS);
+    ck_assert_uint_eq(h->n_headers, HTTP_HEAD_MAX_HEADERS);
     ck_assert_str_eq(http_head_get(h, "h100"), "100");
     http_msg_parser_free(p);
 
-    char *bad = many_headers(HTTP_MSG_MAX_HEADERS + 1, &len);
+    char *bad = many_headers(HTTP_HEAD_MAX_HEADERS + 1, &len);
     stream o = {.kind = HTTP_MSG_REQUEST, .max_head = MAX_HEAD, .data = bad, .len = len};
     check_splits(&o, "TOO_LARGE too many header fields\n");
     free(ok);

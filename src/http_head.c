@@ -1,0 +1,156 @@
+/* http_head — owned HTTP heads: lookup, copy, free. See include/http_head.h. */
+#include "http_head.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static bool ascii_ieq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen)
+        return false;
+    for (size_t i = 0; i < alen; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+const char *http_head_get(const http_head *h, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < h->n_headers; i++)
+        if (ascii_ieq(h->headers[i].name, strlen(h->headers[i].name), name, nlen))
+            return h->headers[i].value;
+    return NULL;
+}
+
+/* Does the comma-separated list s hold token (OWS around elements)? */
+static bool list_has(const char *s, const char *token, size_t tlen)
+{
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        size_t start = 0, end = n;
+        while (start < end && is_ows(s[start]))
+            start++;
+        while (end > start && is_ows(s[end - 1]))
+            end--;
+        if (ascii_ieq(s + start, end - start, token, tlen))
+            return true;
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    return false;
+}
+
+bool http_head_has_token(const http_head *h, const char *name, const char *token)
+{
+    size_t nlen = strlen(name), tlen = strlen(token);
+    for (size_t i = 0; i < h->n_headers; i++) {
+        const http_header *f = &h->headers[i];
+        if (ascii_ieq(f->name, strlen(f->name), name, nlen) &&
+            list_has(f->value, token, tlen))
+            return true;
+    }
+    return false;
+}
+
+void http_head_clear(http_head *h)
+{
+    free(h->target);
+    free(h->reason);
+    for (size_t i = 0; i < h->n_headers; i++) {
+        free(h->headers[i].name);
+        free(h->headers[i].value);
+    }
+    free(h->headers);
+    memset(h, 0, sizeof *h);
+}
+
+/* strdup that keeps NULL as NULL; *failed is set on allocation failure. */
+static char *dup_or_null(const char *s, bool *failed)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *failed = true;
+    return d;
+}
+
+http_head *http_head_dup(const http_head *src)
+{
+    http_head *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    *h = *src; /* scalars; the owned strings are replaced below */
+    bool failed = false;
+    h->target = dup_or_null(src->target, &failed);
+    h->reason = dup_or_null(src->reason, &failed);
+    h->headers = src->n_headers ? calloc(src->n_headers, sizeof *h->headers) : NULL;
+    h->headers_capacity = h->headers ? src->n_headers : 0;
+    if (src->n_headers && !h->headers) {
+        h->n_headers = 0;
+        failed = true;
+    }
+    for (size_t i = 0; i < h->n_headers; i++) {
+        h->headers[i].name = dup_or_null(src->headers[i].name, &failed);
+        h->headers[i].value = dup_or_null(src->headers[i].value, &failed);
+    }
+    if (failed) {
+        http_head_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void http_head_free(http_head *h)
+{
+    if (!h)
+        return;
+    http_head_clear(h);
+    free(h);
+}
+
+int http_head_add(http_head *h, const char *name, size_t nlen, const char *value,
+                  size_t vlen)
+{
+    if (h->n_headers == h->headers_capacity) {
+        size_t capacity = h->headers_capacity ? h->headers_capacity * 2 : 16;
+        if (capacity > HTTP_HEAD_MAX_HEADERS)
+            capacity = HTTP_HEAD_MAX_HEADERS;
+        if (capacity <= h->n_headers)
+            return -1;
+        http_header *grown = realloc(h->headers, capacity * sizeof *grown);
+        if (!grown)
+            return -1;
+        h->headers = grown;
+        h->headers_capacity = capacity;
+    }
+    while (vlen > 0 && is_ows(*value)) {
+        value++;
+        vlen--;
+    }
+    while (vlen > 0 && is_ows(value[vlen - 1]))
+        vlen--;
+    char *n = strndup(name, nlen), *v = strndup(value, vlen);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    h->headers[h->n_headers].name = n;
+    h->headers[h->n_headers].value = v;
+    h->n_headers++;
+    return 0;
+}
