@@ -4,8 +4,8 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${TLSPEEK_BUILD_DIR:-$ROOT/build}"
 
-# Debian packages needed to build and run tlspeek.
-BUILD_PACKAGES="gcc meson ninja-build pkg-config libevent-dev libssl-dev libhttp-parser-dev libjansson-dev ca-certificates"
+# Debian packages needed to build and run tlspeek (README, "Dependencies").
+BUILD_PACKAGES="gcc meson ninja-build pkg-config libevent-dev libssl-dev libhttp-parser-dev libjansson-dev libnghttp2-dev ca-certificates"
 
 # Install the Debian packages named in "$@" that are not installed yet:
 # directly when root, otherwise print the exact command and stop.

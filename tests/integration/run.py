@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Run tlspeek's integration tests against a built binary.
 
-usage: run.py [PATH-TO-TLSPEEK]   (default: $TLSPEEK_BIN, else <repo>/build/tlspeek)
+usage: run.py [PATH-TO-TLSPEEK [PATTERN]]
+  PATH-TO-TLSPEEK defaults to $TLSPEEK_BIN, else <repo>/build/tlspeek;
+  PATTERN picks test modules (default test_*.py), e.g. "test_h2*.py".
+
+Run it with Debian's /usr/bin/python3: python3-h2, python3-grpcio and
+python3-selenium import only there.
 
 Prints each test's result, then one summary line "N passed, M failed"
 (", K skipped" appended when some were skipped); exits 0 iff M is 0.
@@ -61,10 +66,11 @@ class CountingResult(unittest.TextTestResult):
 
 
 def main(argv) -> int:
-    if len(argv) > 2:
+    if len(argv) > 3:
         print(__doc__, file=sys.stderr)
         return 2
-    if len(argv) == 2:
+    pattern = argv[2] if len(argv) == 3 else "test_*.py"
+    if len(argv) >= 2:
         os.environ["TLSPEEK_BIN"] = str(Path(argv[1]).resolve())
     elif os.environ.get("TLSPEEK_BIN"):
         os.environ["TLSPEEK_BIN"] = str(Path(os.environ["TLSPEEK_BIN"]).resolve())
@@ -78,7 +84,7 @@ def main(argv) -> int:
               flush=True)
 
     faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
-    suite = unittest.defaultTestLoader.discover(str(HERE), pattern="test_*.py",
+    suite = unittest.defaultTestLoader.discover(str(HERE), pattern=pattern,
                                                 top_level_dir=str(HERE))
     total = suite.countTestCases()
     runner = unittest.TextTestRunner(verbosity=2, resultclass=CountingResult,
