@@ -1,8 +1,8 @@
 /* Unit tests for authority: parsing, canonical forms, formatting and the
  * certificate-name check. */
+#include "check_main.h"
 #include "authority.h"
 
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,7 +282,7 @@ START_TEST(parse_then_certify)
 }
 END_TEST
 
-static Suite *authority_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("authority");
     TCase *tc;
@@ -305,13 +305,4 @@ static Suite *authority_suite(void)
     tcase_add_test(tc, parse_then_certify);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(authority_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

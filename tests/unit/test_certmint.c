@@ -1,13 +1,13 @@
 /* Unit tests for the crypto layer's certificates: the CA (create, reload,
  * refuse broken directories), minted leaves (checked by OpenSSL's own
  * strict verifier and field by field) and the leaf cache. */
+#include "check_main.h"
 #include "ca.h"
 #include "certcache.h"
 #include "certmint.h"
 #include "log.h"
 
 #include <arpa/inet.h>
-#include <check.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -917,8 +917,9 @@ START_TEST(cache_concurrent_misses_mint_once)
 }
 END_TEST
 
-static Suite *certmint_suite(void)
+Suite *unit_suite(void)
 {
+    log_configure(true, false); /* only warnings and errors */
     Suite *s = suite_create("certmint");
     TCase *tc = tcase_create("ca");
     tcase_add_checked_fixture(tc, ca_setup, ca_teardown);
@@ -957,14 +958,4 @@ static Suite *certmint_suite(void)
     tcase_add_test(tc, cache_concurrent_misses_mint_once);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    log_configure(true, false); /* only warnings and errors */
-    SRunner *sr = srunner_create(certmint_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -3,9 +3,9 @@
  * split at every offset and fragmented across records; lying length
  * fields; synthetic hellos for SNI, ALPN and supported_versions edge
  * cases; inputs that are not TLS at all. */
+#include "check_main.h"
 #include "clienthello.h"
 
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1489,7 +1489,7 @@ START_TEST(status_strings)
 }
 END_TEST
 
-static Suite *clienthello_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("clienthello");
     TCase *tc;
@@ -1523,13 +1523,4 @@ static Suite *clienthello_suite(void)
     tcase_add_test(tc, status_strings);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(clienthello_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,6 +1,7 @@
 /* Unit tests for config: the command-line contract. */
+#include "check_main.h"
+
 #include <arpa/inet.h>
-#include <check.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,7 +203,7 @@ START_TEST(allow_remote_ranges)
 }
 END_TEST
 
-static Suite *config_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("command line");
@@ -217,13 +218,4 @@ static Suite *config_suite(void)
     tcase_add_test(tc, allow_remote_ranges);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -2,11 +2,11 @@
  * har (the HAR 1.2 document, written atomically) and bodies (body files
  * with a limit). Records are built by hand; every output is parsed back
  * with jansson and checked key by key. */
+#include "check_main.h"
 #include "bodies.h"
 #include "flowjson.h"
 #include "har.h"
 
-#include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -931,7 +931,7 @@ START_TEST(bodies_directory)
 }
 END_TEST
 
-static Suite *flowjson_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("flowjson");
     TCase *tc;
@@ -960,13 +960,4 @@ static Suite *flowjson_suite(void)
     tcase_add_test(tc, bodies_directory);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(flowjson_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,9 +1,9 @@
 /* Unit tests for http_flow: exchanges paired in order, replayed with the
  * server's and the client's bytes split at every offset. */
+#include "check_main.h"
 #include "http_flow.h"
 #include "wsframes.h"
 
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,7 +261,7 @@ START_TEST(websocket_frames_counted_at_any_split)
 }
 END_TEST
 
-static Suite *flow_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("http_flow");
     TCase *tc = tcase_create("exchanges");
@@ -282,13 +282,4 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, websocket_frames_counted_at_any_split);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(flow_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

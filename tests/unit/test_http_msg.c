@@ -1,8 +1,8 @@
 /* Unit tests for http_msg: every message kind it must frame, its limits and
  * errors, and the same byte streams replayed split at every offset. */
+#include "check_main.h"
 #include "http_msg.h"
 
-#include <check.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -860,7 +860,7 @@ START_TEST(head_release)
 }
 END_TEST
 
-static Suite *http_msg_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("http_msg");
     TCase *tc;
@@ -908,13 +908,4 @@ static Suite *http_msg_suite(void)
     tcase_add_test(tc, head_release);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(http_msg_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

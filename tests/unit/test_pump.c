@@ -3,9 +3,9 @@
  * what only shows with a real socket: reading past libevent's 4 KiB per
  * read event, a reset the pump's own read took, and reading the peer's
  * last words after a failed write. */
+#include "check_main.h"
 #include "pump.h"
 
-#include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -271,7 +271,7 @@ START_TEST(failed_write_reads_the_last_words)
 }
 END_TEST
 
-static Suite *pump_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("pump");
     TCase *tc = tcase_create("socket");
@@ -281,13 +281,4 @@ static Suite *pump_suite(void)
     tcase_add_test(tc, failed_write_reads_the_last_words);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(pump_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,5 +1,6 @@
 /* Unit tests for qbio: the byte-queue BIO under tlsm. */
-#include <check.h>
+#include "check_main.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,7 +95,7 @@ START_TEST(partial_consumes_then_growth_keep_order)
 }
 END_TEST
 
-static Suite *qbio_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("qbio");
     TCase *tc = tcase_create("queue");
@@ -104,13 +105,4 @@ static Suite *qbio_suite(void)
     tcase_add_test(tc, partial_consumes_then_growth_keep_order);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(qbio_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

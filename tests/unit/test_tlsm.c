@@ -4,10 +4,10 @@
  * network is involved. Bytes are shuttled between the two sessions by
  * the test, in chunks of varying size, which also exercises partial
  * tlsm_output_consume(). */
+#include "check_main.h"
 #include "tlsm.h"
 #include "qbio.h"
 
-#include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -725,7 +725,7 @@ START_TEST(test_bytewise_handshake)
 }
 END_TEST
 
-static Suite *tlsm_suite(void)
+Suite *unit_suite(void)
 {
     Suite *su = suite_create("tlsm");
     TCase *tc = tcase_create("memory");
@@ -746,13 +746,4 @@ static Suite *tlsm_suite(void)
     tcase_add_loop_test(tc, test_bytewise_handshake, 0, 2);
     suite_add_tcase(su, tc);
     return su;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(tlsm_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,5 +1,6 @@
 /* Unit tests for upsess: the upstream session table. */
-#include <check.h>
+#include "check_main.h"
+
 #include <stdlib.h>
 
 #include <openssl/ssl.h>
@@ -89,7 +90,7 @@ START_TEST(newer_session_replaces_older_in_its_slot)
 }
 END_TEST
 
-static Suite *upsess_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("upsess");
     TCase *tc = tcase_create("table");
@@ -100,13 +101,4 @@ static Suite *upsess_suite(void)
     tcase_add_test(tc, newer_session_replaces_older_in_its_slot);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(upsess_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
