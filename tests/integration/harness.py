@@ -638,6 +638,118 @@ class DnsServer(_BackgroundServer):
 
 
 # --------------------------------------------------------------------------
+# Waiting on what the kernel can see (every wait is a poll with a deadline)
+
+POLL_INTERVAL = 0.02
+
+
+def wait_until(predicate, what: str, timeout: float = CONSOLE_WAIT):
+    """Poll predicate() until it returns something true, and return that;
+    AssertionError naming what was awaited when timeout seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(POLL_INTERVAL)
+
+
+TCP_LISTEN = 0x0A  # the state column of /proc/net/tcp
+
+
+@dataclasses.dataclass
+class TcpRow:
+    """One socket of /proc/net/tcp{,6} (this network namespace)."""
+    local: tuple[str, int]
+    remote: tuple[str, int]
+    state: int
+    tx_queue: int   # bytes sent and not yet acknowledged (listener: 0)
+    rx_queue: int   # bytes received and not yet read (listener: accept queue)
+    inode: int      # 0 while nobody holds a descriptor for it
+
+
+def _proc_address(text: str) -> tuple[str, int]:
+    host, port = text.split(":")
+    raw = bytes.fromhex(host)
+    # The kernel prints each 32-bit word of the address in host byte order.
+    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    if len(raw) == 16 and raw.startswith(b"\0" * 10 + b"\xff\xff"):
+        raw = raw[12:]  # an IPv4-mapped address: report it as IPv4
+    return str(ipaddress.ip_address(raw)), int(port, 16)
+
+
+def tcp_rows() -> list[TcpRow]:
+    rows = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            tx, rx = (int(x, 16) for x in f[4].split(":"))
+            rows.append(TcpRow(_proc_address(f[1]), _proc_address(f[2]), int(f[3], 16),
+                               tx, rx, int(f[9])))
+    return rows
+
+
+def _addr(sockaddr) -> tuple[str, int]:
+    host = sockaddr[0]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return str(ipaddress.ip_address(host)), sockaddr[1]
+
+
+def tcp_row(local, remote) -> TcpRow | None:
+    """The socket from local to remote ((host, port) pairs, as getsockname()
+    gives them), if it still exists."""
+    local, remote = _addr(local), _addr(remote)
+    for row in tcp_rows():
+        if row.local == local and row.remote == remote:
+            return row
+    return None
+
+
+def process_socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets process pid holds descriptors for."""
+    inodes = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return inodes
+    for name in names:
+        try:
+            target = os.readlink(fd_dir / name)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def peer_has_read(sock: socket.socket) -> bool:
+    """Everything sock sent was acknowledged, and the process at the other
+    end (on loopback) has read it: the bytes are in that process."""
+    mine = tcp_row(sock.getsockname(), sock.getpeername())
+    theirs = tcp_row(sock.getpeername(), sock.getsockname())
+    return bool(mine and theirs and mine.tx_queue == 0 and theirs.rx_queue == 0)
+
+
+def listen_queue_full(port: int, backlog: int, host: str = "127.0.0.1") -> bool:
+    """A listener on (host, port), made with listen(backlog), that accept()s
+    nothing has its accept queue full: the kernel then drops new SYNs, so a
+    connect to it hangs."""
+    for row in tcp_rows():
+        if row.state == TCP_LISTEN and row.local == _addr((host, port)):
+            # Linux drops a SYN once the queue holds more than the backlog.
+            return row.rx_queue > backlog
+    return False
+
+
+# --------------------------------------------------------------------------
 # The proxy under test
 
 
@@ -775,6 +887,40 @@ class Proxy:
 
     def wait_for_line(self, pattern, timeout=CONSOLE_WAIT, since=0):
         return self.console.wait_for(pattern, timeout, since)
+
+    def holds(self, client_address) -> bool:
+        """The proxy has accepted the connection from client_address (a
+        client socket's getsockname()) and still holds it open."""
+        row = tcp_row(self.address, client_address)
+        return bool(row and row.inode and
+                    row.inode in process_socket_inodes(self.process.pid))
+
+    def wait_accepted(self, *clients: socket.socket, timeout=CONSOLE_WAIT):
+        """Until the proxy has accept()ed each client socket's connection
+        (a connection the kernel completed may still wait in the backlog)."""
+        names = [c.getsockname() for c in clients]
+        wait_until(lambda: all(self.holds(n) for n in names),
+                   f"the proxy accepting {len(names)} connection(s)", timeout)
+
+    def wait_released(self, *client_addresses, timeout=CONSOLE_WAIT):
+        """Until the proxy holds none of these client connections (each a
+        getsockname() taken before the client closed): it has seen the
+        close and let the connection go."""
+        wait_until(lambda: not any(self.holds(a) for a in client_addresses),
+                   "the proxy closing its side of the client connections", timeout)
+
+    def sync_console(self, timeout=CONSOLE_WAIT):
+        """Until every console line the proxy printed before this call has
+        reached self.console: ask the proxy's own page for a unique path and
+        wait for the line it logs (lines are written whole, in order)."""
+        Proxy._syncs += 1
+        path = f"/tlspeek-console-sync-{os.getpid()}-{Proxy._syncs}"
+        mark = self.mark()
+        raw_exchange(self.address, f"GET {path} HTTP/1.1\r\nHost: tlspeek\r\n"
+                                   f"Connection: close\r\n\r\n".encode())
+        self.wait_for_line(re.escape(path), timeout=timeout, since=mark)
+
+    _syncs = 0
 
     def stop(self):
         """SIGTERM, then assert exit status 0 within PROXY_STOP_TIMEOUT seconds."""

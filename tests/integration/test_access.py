@@ -11,6 +11,7 @@ That needs root (CI runs as root); elsewhere the tests are skipped, saying why.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -18,12 +19,13 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import Proxy
+from harness import POLL_INTERVAL, Proxy
 
 PROXY_ADDRESS = "10.99.0.1"   # where the proxy listens; also an outsider's address
 ALLOWED_CLIENT = "10.99.1.5"  # inside --allow-remote 10.99.1.0/24
 ORIGIN_PORT = 18080            # a fresh namespace has every port free
 ORIGIN_BODY = b"hello from inside the namespace\n"
+NAMESPACE_TIMEOUT = 10
 
 
 class Namespace:
@@ -34,12 +36,33 @@ class Namespace:
                                        stdin=subprocess.DEVNULL,
                                        stderr=subprocess.PIPE)
         self.prefix = ["nsenter", "--target", str(self.holder.pid), "--net"]
-        time.sleep(0.1)  # let unshare reach exec before we enter it
-        if self.holder.poll() is not None:
-            raise OSError(self.holder.stderr.read().decode().strip())
+        try:
+            self._wait_for_own_namespace()
+        except BaseException:
+            self.close()
+            raise
         for address in (PROXY_ADDRESS, ALLOWED_CLIENT):
             self.run("ip", "addr", "add", f"{address}/32", "dev", "lo")
         self.run("ip", "link", "set", "lo", "up")
+
+    def _wait_for_own_namespace(self):
+        """Until the holder is in a network namespace that is not ours.
+        Entering it earlier would configure the host's own loopback."""
+        ours = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + NAMESPACE_TIMEOUT
+        while True:
+            if self.holder.poll() is not None:
+                raise OSError(self.holder.stderr.read().decode().strip()
+                              or f"unshare exited with {self.holder.returncode}")
+            try:
+                if os.readlink(f"/proc/{self.holder.pid}/ns/net") != ours:
+                    return
+            except OSError:
+                pass  # exiting: poll() says so next time round
+            if time.monotonic() > deadline:
+                raise OSError(f"unshare made no network namespace within "
+                              f"{NAMESPACE_TIMEOUT}s")
+            time.sleep(POLL_INTERVAL)
 
     def run(self, *args, check=True, timeout=30):
         return subprocess.run(self.prefix + list(args), capture_output=True,
@@ -50,7 +73,8 @@ class Namespace:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def close(self):
-        self.holder.kill()
+        if self.holder.poll() is None:
+            self.holder.kill()
         self.holder.wait()
         self.holder.stderr.close()
 
@@ -86,7 +110,7 @@ class RemoteClientTests(unittest.TestCase):
             if time.monotonic() > deadline:
                 cls.tearDownClass()
                 raise RuntimeError("the origin in the namespace did not start")
-            time.sleep(0.1)
+            time.sleep(POLL_INTERVAL)
 
     @classmethod
     def tearDownClass(cls):

@@ -11,342 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
 import resource
 import socket
 import ssl
-import struct
-import threading
 import time
 import unittest
-from pathlib import Path
 
 from harness import (
-    SOCKET_TIMEOUT, Origin, Proxy, RawClient, TcpServer, connect_request,
-    pattern_sha256, run_tool,
+    Origin, RawClient, connect_request, pattern_sha256, peer_has_read, wait_until,
 )
-from test_proxy import HELLO, ProxyTestCase
-
-# TLS wire constants (RFC 8446 / RFC 5246).
-CT_ALERT, CT_HANDSHAKE, CT_APPLICATION_DATA = 0x15, 0x16, 0x17
-HS_CLIENT_HELLO, HS_SERVER_HELLO, HS_CERTIFICATE = 1, 2, 11
-EXT_SERVER_NAME, EXT_SUPPORTED_VERSIONS, EXT_KEY_SHARE = 0, 43, 51
+from fixtures import HELLO, FaultTestCase, HalfCloseServer, LimitedProxy
+from tlswire import (
+    CT_ALERT, CT_APPLICATION_DATA, CT_HANDSHAKE, EXT_KEY_SHARE, EXT_SERVER_NAME,
+    EXT_SUPPORTED_VERSIONS, HS_CLIENT_HELLO, HS_SERVER_HELLO, HelloParts,
+    MemoryTls, certificate_sans, certificate_text, frame, hello_message, read_server_flight,
+    sni_extension, u16, u24,
+)
 
 # How long the proxy may take to turn away a hello it has all the bytes of.
 # Well under the default --handshake-timeout (10 s), so a proxy that just
 # waits for the timeout fails these tests.
 REJECT_WITHIN = 5
-
-
-# --------------------------------------------------------------------------
-# TLS records and ClientHellos, by hand
-
-
-def u16(n: int) -> bytes:
-    return struct.pack("!H", n)
-
-
-def u24(n: int) -> bytes:
-    return struct.pack("!I", n)[1:]
-
-
-def frame(content_type: int, payload: bytes, version: bytes = b"\x03\x01") -> bytes:
-    """One TLS record, with the payload's true length."""
-    return bytes([content_type]) + version + u16(len(payload)) + payload
-
-
-def split_records(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
-    """The complete (content type, payload) records in data, and what is left."""
-    records = []
-    while len(data) >= 5:
-        length = struct.unpack("!H", data[3:5])[0]
-        if len(data) < 5 + length:
-            break
-        records.append((data[0], data[5:5 + length]))
-        data = data[5 + length:]
-    return records, data
-
-
-class MemoryTls:
-    """A Python TLS client over memory BIOs on an already-connected socket,
-    so that a test sees (and may rewrite) every byte it sends."""
-
-    def __init__(self, sock: socket.socket | None, context: ssl.SSLContext,
-                 server_hostname):
-        self.sock = sock  # None: only first_flight() is used
-        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.obj = context.wrap_bio(self.incoming, self.outgoing,
-                                    server_hostname=server_hostname)
-
-    def first_flight(self) -> bytes:
-        """The ClientHello records, not yet sent."""
-        try:
-            self.obj.do_handshake()
-        except ssl.SSLWantReadError:
-            pass
-        return self.outgoing.read()
-
-    def flush(self):
-        data = self.outgoing.read()
-        if data:
-            self.sock.sendall(data)
-
-    def _feed(self):
-        data = self.sock.recv(65536)
-        if data:
-            self.incoming.write(data)
-        else:
-            self.incoming.write_eof()
-        return bool(data)
-
-    def finish_handshake(self):
-        """Drive the handshake to its end over the socket (after the hello was sent)."""
-        while True:
-            try:
-                self.obj.do_handshake()
-                self.flush()
-                return
-            except ssl.SSLWantReadError:
-                self.flush()
-                if not self._feed():
-                    self.obj.do_handshake()  # raises the SSL error for the EOF
-                    return
-
-    def sendall(self, data: bytes):
-        self.obj.write(data)
-        self.flush()
-
-    def read_response(self) -> tuple[bytes, bytes]:
-        """(head, body) of one HTTP response with a Content-Length."""
-        buffer = b""
-        while b"\r\n\r\n" not in buffer:
-            buffer += self._read()
-        head, _, body = buffer.partition(b"\r\n\r\n")
-        match = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
-        length = int(match.group(1)) if match else 0
-        while len(body) < length:
-            body += self._read()
-        return head, body
-
-    def _read(self) -> bytes:
-        while True:
-            try:
-                data = self.obj.read(65536)
-                if not data:
-                    raise AssertionError("TLS connection ended inside a response")
-                return data
-            except ssl.SSLWantReadError:
-                if not self._feed():
-                    raise AssertionError("TCP connection ended inside a response")
-
-
-def hello_message(flight: bytes) -> bytes:
-    """The ClientHello handshake message (header included) from a first flight."""
-    records, rest = split_records(flight)
-    payload = b"".join(p for t, p in records if t == CT_HANDSHAKE)
-    assert payload[0] == HS_CLIENT_HELLO and not rest, "not a ClientHello flight"
-    length = int.from_bytes(payload[1:4], "big")
-    assert len(payload) == 4 + length, "ClientHello is not alone in its flight"
-    return payload
-
-
-class HelloParts:
-    """A ClientHello message cut into its fields, to be edited and rebuilt
-    with every length recomputed (or deliberately wrong)."""
-
-    def __init__(self, message: bytes):
-        body = message[4:]
-        self.version = body[0:2]
-        self.random = body[2:34]
-        pos = 34
-        sid_len = body[pos]
-        self.session_id = body[pos + 1:pos + 1 + sid_len]
-        pos += 1 + sid_len
-        cs_len = struct.unpack("!H", body[pos:pos + 2])[0]
-        self.cipher_suites = body[pos + 2:pos + 2 + cs_len]
-        pos += 2 + cs_len
-        comp_len = body[pos]
-        self.compression = body[pos + 1:pos + 1 + comp_len]
-        pos += 1 + comp_len
-        ext_len = struct.unpack("!H", body[pos:pos + 2])[0]
-        exts = body[pos + 2:pos + 2 + ext_len]
-        self.extensions: list[tuple[int, bytes]] = []
-        while exts:
-            ext_type, length = struct.unpack("!HH", exts[:4])
-            self.extensions.append((ext_type, exts[4:4 + length]))
-            exts = exts[4 + length:]
-
-    def set_extension(self, ext_type: int, body: bytes):
-        for i, (t, _) in enumerate(self.extensions):
-            if t == ext_type:
-                self.extensions[i] = (ext_type, body)
-                return
-        self.extensions.insert(0, (ext_type, body))
-
-    def extensions_bytes(self) -> bytes:
-        return b"".join(u16(t) + u16(len(b)) + b for t, b in self.extensions)
-
-    def body(self, *, sid_len=None, cs_len=None, ext_len=None) -> bytes:
-        exts = self.extensions_bytes()
-        return (self.version + self.random
-                + bytes([len(self.session_id) if sid_len is None else sid_len])
-                + self.session_id
-                + u16(len(self.cipher_suites) if cs_len is None else cs_len)
-                + self.cipher_suites
-                + bytes([len(self.compression)]) + self.compression
-                + u16(len(exts) if ext_len is None else ext_len) + exts)
-
-    def message(self, **lies) -> bytes:
-        body = self.body(**lies)
-        return bytes([HS_CLIENT_HELLO]) + u24(len(body)) + body
-
-
-def sni_extension(*names: bytes, name_type: int = 0) -> bytes:
-    """A server_name extension body with these host names, lengths right."""
-    entries = b"".join(bytes([name_type]) + u16(len(n)) + n for n in names)
-    return u16(len(entries)) + entries
-
-
-def read_server_flight(sock: socket.socket, deadline: float):
-    """Read the proxy's answer to a ClientHello until EOF, an alert, or the
-    server's Certificate message (sent in clear in TLS 1.2).
-
-    Returns (records, certificate DER or None, closed by peer)."""
-    data, records, handshake = b"", [], b""
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return records, None, False
-        sock.settimeout(remaining)
-        try:
-            piece = sock.recv(65536)
-        except TimeoutError:
-            return records, None, False
-        except ConnectionResetError:
-            return records, None, True
-        if not piece:
-            return records, None, True
-        data += piece
-        new, data = split_records(data)
-        records += new
-        for content_type, payload in new:
-            if content_type == CT_ALERT:
-                return records, None, _closed_soon(sock, deadline)
-            if content_type == CT_HANDSHAKE:
-                handshake += payload
-        # Walk the complete handshake messages gathered so far.
-        pos = 0
-        while len(handshake) - pos >= 4:
-            msg_type = handshake[pos]
-            length = int.from_bytes(handshake[pos + 1:pos + 4], "big")
-            if len(handshake) - pos - 4 < length:
-                break
-            if msg_type == HS_CERTIFICATE:
-                body = handshake[pos + 4:pos + 4 + length]
-                # certificate_list<0..2^24-1>, each ASN.1Cert<1..2^24-1> (TLS 1.2)
-                first_len = int.from_bytes(body[3:6], "big")
-                return records, body[6:6 + first_len], False
-            pos += 4 + length
-
-
-def _closed_soon(sock, deadline) -> bool:
-    """After an alert: True when the peer closes before the deadline."""
-    try:
-        sock.settimeout(max(0.1, deadline - time.monotonic()))
-        while sock.recv(65536):
-            pass
-        return True
-    except ConnectionResetError:
-        return True
-    except TimeoutError:
-        return False
-
-
-def certificate_sans(der: bytes, tmp: Path) -> list[str]:
-    """The subjectAltName entries of a DER certificate, as openssl prints them."""
-    path = tmp / f"leaf-{hashlib.sha256(der).hexdigest()[:12]}.der"
-    path.write_bytes(der)
-    out = run_tool(["openssl", "x509", "-inform", "DER", "-in", path, "-noout",
-                    "-ext", "subjectAltName"]).stdout.decode()
-    lines = [line.strip() for line in out.splitlines()[1:] if line.strip()]
-    return [entry.strip() for line in lines for entry in line.split(",")]
-
-
-def certificate_text(der: bytes, tmp: Path) -> str:
-    path = tmp / f"leaf-{hashlib.sha256(der).hexdigest()[:12]}.der"
-    path.write_bytes(der)
-    return run_tool(["openssl", "x509", "-inform", "DER", "-in", path, "-noout",
-                     "-text"]).stdout.decode(errors="replace")
-
-
-# --------------------------------------------------------------------------
-# Small servers
-
-
-class HalfCloseServer(TcpServer):
-    """A plain TCP server for half-close tests, one mode per instance.
-
-    "reply-after-eof": reads until the client's EOF, then answers
-        b"got <n> bytes <sha256>\\n" and closes.
-    "speak-first": sends GREETING, shuts down its sending side at once,
-        then reads until EOF and keeps what it read in `received`."""
-
-    GREETING = b"server speaks first, then stops sending\n"
-
-    def __init__(self, mode: str):
-        self.mode = mode
-        self.received: list[bytes] = []
-        self.done = threading.Event()
-        super().__init__()
-
-    def _read_to_eof(self, conn) -> bytes:
-        data = b""
-        while True:
-            piece = conn.recv(65536)
-            if not piece:
-                return data
-            data += piece
-
-    def serve(self, sock):
-        try:
-            sock.settimeout(SOCKET_TIMEOUT)
-            if self.mode == "reply-after-eof":
-                data = self._read_to_eof(sock)
-                sock.sendall(f"got {len(data)} bytes "
-                             f"{hashlib.sha256(data).hexdigest()}\n".encode())
-            else:
-                sock.sendall(self.GREETING)
-                sock.shutdown(socket.SHUT_WR)
-                self.received.append(self._read_to_eof(sock))
-        finally:
-            self.done.set()
-
-
-# --------------------------------------------------------------------------
-# Tests
-
-
-class FaultTestCase(ProxyTestCase):
-    """ProxyTestCase plus the checks every fault test ends with."""
-
-    def assertStillServing(self, proxy=None):
-        self.assertFetched(self.fetch(self.origin.url("/", "localhost"), proxy=proxy))
-
-    def open_tunnel(self, authority: str, proxy=None) -> RawClient:
-        """A RawClient whose CONNECT to authority was answered 200."""
-        client = RawClient((proxy or self.proxy).address)
-        self.addCleanup(client.close)
-        client.send(connect_request(authority))
-        response = client.read_response(bodyless=True)
-        self.assertEqual(response.status, 200, str(response))
-        return client
-
-    def proxy_context(self, **kwargs) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.proxy.ca_cert))
-        for name, value in kwargs.items():
-            setattr(context, name, value)
-        return context
 
 
 class ConcurrencyTests(FaultTestCase):
@@ -617,8 +303,11 @@ class HostileHelloTests(FaultTestCase):
             # Also cut the bytes at odd places, record headers included.
             client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             for start in range(0, len(wire), 3 + len(wire) // 7):
+                # The proxy has read the last piece before the next is sent,
+                # so each reaches it as a read of its own.
+                wait_until(lambda: peer_has_read(client.sock), "the proxy reading "
+                           "a piece of the hello")
                 client.send(wire[start:start + 3 + len(wire) // 7])
-                time.sleep(0.02)
         else:
             client.send(wire)
         tls.finish_handshake()
@@ -791,26 +480,6 @@ class Tls12UpstreamHelloTests(FaultTestCase):
         self.assertEqual(self.fetch_one(), (False, True), "and the new session resumed")
 
 
-class LimitedProxy(Proxy):
-    """The proxy started under `prlimit --nofile=SOFT:HARD` (prlimit execs
-    it, so the process is tlspeek itself), otherwise like harness.Proxy.
-    nofile: N for N:N, or "SOFT:HARD"."""
-
-    def __init__(self, nofile: int | str, *args, dns_port: int,
-                 extra_env: dict[str, str] | None = None):
-        limits = nofile if isinstance(nofile, str) else f"{nofile}:{nofile}"
-        super().__init__(*args, dns_port=dns_port, extra_env=extra_env,
-                         prefix=["prlimit", f"--nofile={limits}"])
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        # After the ")" that ends comm: state is field 3, utime 14, stime 15.
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def open_fds(self) -> int:
-        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
-
-
 class FileDescriptorExhaustionTests(FaultTestCase):
     NOFILE = 40
     CLIENTS = 60
@@ -857,9 +526,8 @@ class FileDescriptorExhaustionTests(FaultTestCase):
             for client in clients:
                 client.close()
         # After: the backlog drains, and a normal request works again.
-        deadline = time.monotonic() + 10
-        while self.limited.open_fds() >= self.NOFILE - 5 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: self.limited.open_fds() < self.NOFILE - 5,
+                   "the proxy letting the closed clients' descriptors go", timeout=10)
         self.assertStillServing(proxy=self.limited)
         warnings = [line for line in self.limited.console.lines(mark)
                     if re.search(self.FD_WARNING, line)]

@@ -8,7 +8,7 @@ import re
 import unittest
 
 from harness import Proxy, pem_certificates, run_tool
-from test_proxy import HELLO, ProxyTestCase
+from fixtures import HELLO, ProxyTestCase
 
 
 def client_randoms(keylog_text: str) -> set[str]:
@@ -43,7 +43,7 @@ class SslKeylogFileTests(unittest.TestCase):
     def test_environment_variable_is_honoured(self):
         import tempfile
         from pathlib import Path
-        from harness import DnsServer, Origin, curl_transfers, make_pki
+        from harness import Origin, curl_transfers, make_pki
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             pki = make_pki(tmp / "pki")

@@ -9,41 +9,10 @@ import time
 import unittest
 
 from harness import (
-    Proxy, RawClient, RawServer, TcpServer, connect_request, raw_exchange, run_tool,
+    Proxy, RawClient, RawServer, connect_request, listen_queue_full, raw_exchange,
+    run_tool, wait_until,
 )
-from test_proxy import HELLO, ProxyTestCase
-
-
-class MuteServer(TcpServer):
-    """Accepts TCP connections and never sends a byte (a server that never
-    speaks TLS, or a stalled one): it reads until the client goes."""
-
-    def serve(self, sock):
-        while sock.recv(65536):
-            pass
-
-
-class ResettingServer(TcpServer):
-    """An HTTP server that promises 100000 bytes, sends a few, then resets
-    the connection (SO_LINGER 0): an upstream dying mid-response."""
-
-    def __init__(self, tls_context: ssl.SSLContext | None = None):
-        self.tls = tls_context
-        super().__init__()
-
-    def serve(self, sock):
-        sock.settimeout(10)
-        stream = self.tls.wrap_socket(sock, server_side=True) if self.tls else sock
-        with stream:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                piece = stream.recv(4096)
-                if not piece:
-                    return
-                data += piece
-            stream.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial")
-            time.sleep(0.2)
-            stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+from fixtures import MuteServer, ProxyTestCase, ResettingServer
 
 
 class TimeoutTests(ProxyTestCase):
@@ -79,7 +48,8 @@ class TimeoutTests(ProxyTestCase):
             s.connect_ex(("127.0.0.1", port))
             fillers.append(s)
             self.addCleanup(s.close)
-        time.sleep(0.2)
+        wait_until(lambda: listen_queue_full(port, backlog=0),
+                   "the accept queue of the unanswering listener filling up")
         start = time.monotonic()
         response = raw_exchange(self.proxy.address, connect_request(f"127.0.0.1:{port}"))
         self.assertEqual(response.status, 504, str(response))
@@ -218,8 +188,9 @@ class MaxConnsTests(ProxyTestCase):
 
     def test_over_the_limit_gets_503_and_others_keep_working(self):
         clients = [RawClient(self.proxy.address) for _ in range(3)]
+        names = [client.sock.getsockname() for client in clients]
         try:
-            time.sleep(0.2)  # let the proxy accept all three
+            self.proxy.wait_accepted(*(client.sock for client in clients))
             response = raw_exchange(self.proxy.address, connect_request(self.origin.authority))
             self.assertEqual(response.status, 503, str(response))
             self.proxy.wait_for_line(r"--max-conns 3")
@@ -228,7 +199,7 @@ class MaxConnsTests(ProxyTestCase):
         finally:
             for client in clients:
                 client.close()
-        time.sleep(0.2)
+        self.proxy.wait_released(*names)
         self.assertFetched(self.fetch(self.origin.url("/")))
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import unittest
 
-from harness import Origin, run_tool
-from test_proxy import ProxyTestCase
+from harness import run_tool
+from fixtures import ProxyTestCase
 
 
 class ConnectToTests(ProxyTestCase):

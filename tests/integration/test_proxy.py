@@ -9,120 +9,23 @@ Run with run.py, which takes the binary path.
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 import socket
 import ssl
 import stat
 import subprocess
 import tempfile
-import time
 import unittest
 from pathlib import Path
 
 from harness import (
-    DnsServer, Origin, Proxy, RawClient, RawServer, binary_path, clean_env,
-    connect_request, curl_transfers, free_port, has_ipv6_loopback, make_pki,
+    DNS_A, DNS_AAAA, Origin, Proxy, RawClient, RawServer, binary_path, clean_env,
+    connect_request, curl_transfers, free_port, has_ipv6_loopback,
     pattern_sha256, pem_certificates, pem_fingerprint, raw_exchange, run_tool,
     url_host, write_pattern_file,
 )
+from fixtures import HELLO, IPV6_SKIP, MB, ProxyTestCase
 
-HELLO = Origin.HELLO
-DNS_RECORDS = {
-    # Only the IPv4 address, so that the proxy does not depend on falling
-    # back from ::1 (where the IPv4 origins do not listen).
-    "localhost": ["127.0.0.1"],
-    "origin.test": ["127.0.0.1"],
-}
-DNS_A, DNS_AAAA = 1, 28
-IPV6_SKIP = "no IPv6 loopback (::1) on this machine"
-MB = 1024 * 1024
-
-
-class ProxyTestCase(unittest.TestCase):
-    """Shared per class: a fresh PKI, the DNS server, a TLS origin with the
-    good certificate on 127.0.0.1, and a proxy that trusts the test CA
-    (--upstream-ca) and resolves through the DNS server.
-
-    Subclasses add servers in start_servers() and flags in proxy_args."""
-
-    proxy_args: tuple = ()
-    proxy_env: dict | None = None  # extra environment, e.g. TLSPEEK_DEBUG
-
-    @classmethod
-    def setUpClass(cls):
-        tmp = cls.enterClassContext(tempfile.TemporaryDirectory(prefix="tlspeek-it-"))
-        cls.tmp = Path(tmp)
-        cls.proxies = []  # never a parent class's list
-        cls.pki = make_pki(cls.tmp / "pki")
-        cls.dns = cls.enterClassContext(DnsServer(DNS_RECORDS))
-        cls.origin = cls.enterClassContext(Origin(cls.pki.good))
-        cls.start_servers()
-        cls.proxy = cls.start_proxy(*cls.proxy_args)
-
-    @classmethod
-    def start_servers(cls):
-        """Hook: start more servers before the proxy."""
-
-    @classmethod
-    def start_proxy(cls, *args) -> Proxy:
-        """A proxy for this class, stopped (and checked for exit 0) at its end."""
-        proxy = cls.enterClassContext(
-            Proxy("--upstream-ca", cls.pki.ca.cert, *args, dns_port=cls.dns.port,
-                  extra_env=cls.proxy_env))
-        cls.proxies.append(proxy)
-        return proxy
-
-    def setUp(self):
-        self.console_marks = [proxy.mark() for proxy in self.proxies]
-
-    def diagnostics(self) -> str:
-        """What the proxies printed during this test; run.py appends it to
-        the report of a failed test, since the cause is often only there."""
-        return "\n".join(
-            f"tlspeek console ({' '.join(proxy.command[1:])}) during the test:\n"
-            f"{proxy.console.text(mark) or '(nothing)'}"
-            for proxy, mark in zip(self.proxies, getattr(self, "console_marks",
-                                                         [0] * len(self.proxies))))
-
-    # -- clients ------------------------------------------------------------
-
-    def fetch_many(self, urls, *args, proxy=None):
-        """curl urls in one run through the proxy, trusting only its CA (no -k)."""
-        proxy = proxy or self.proxy
-        result, transfers = curl_transfers(
-            urls, "--proxy", proxy.url, "--cacert", proxy.ca_cert, *args)
-        self.assertEqual(len(transfers), len(urls),
-                         f"curl reported {len(transfers)} of {len(urls)} transfers; "
-                         f"{result.describe()}")
-        return transfers
-
-    def fetch(self, url, *args, proxy=None):
-        return self.fetch_many([url], *args, proxy=proxy)[0]
-
-    def direct(self, path):
-        """GET path from the proxy itself, as a web server (no --proxy)."""
-        result, transfers = curl_transfers([self.proxy.url + path])
-        self.assertEqual(len(transfers), 1, result.describe())
-        return transfers[0]
-
-    # -- assertions ---------------------------------------------------------
-
-    def assertFetched(self, transfer, body=HELLO):
-        """A 200 with exactly body; the message shows what came instead."""
-        self.assertEqual(transfer.status, 200, transfer.describe())
-        self.assertEqual(transfer.body, body, transfer.describe())
-
-    def assertIntercepted(self, authority, since):
-        """The console has a line saying `CONNECT <authority>` was intercepted."""
-        pattern = rf"(?=.*CONNECT {re.escape(authority)}(?![\d\]]))(?=.*intercepted)"
-        self.proxy.wait_for_line(pattern, since=since)
-
-    def intercepted_lines(self, authority, since):
-        """Console lines since the mark reporting an intercepted CONNECT to authority."""
-        connect = re.compile(rf"CONNECT {re.escape(authority)}(?![\d\]])")
-        return [line for line in self.proxy.console.lines(since)
-                if connect.search(line) and "intercepted" in line]
 
 
 class InterceptTests(ProxyTestCase):
@@ -171,7 +74,9 @@ class InterceptTests(ProxyTestCase):
                          "curl did not reuse its connection to the proxy")
         authority = f"localhost:{self.origin.port}"
         self.assertIntercepted(authority, since=mark)
-        time.sleep(0.5)  # let any late console line for a second tunnel appear
+        # curl is done: a second tunnel would have been intercepted (and
+        # said so) already; make sure its line has reached us.
+        self.proxy.sync_console()
         self.assertEqual(len(self.intercepted_lines(authority, mark)), 1,
                          f"expected one CONNECT; console:\n{self.proxy.console.text(mark)}")
         self.assertEqual(self.origin.connections - connections_before, 1,

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from harness import Proxy, binary_path, run_tool
-from test_faults import FaultTestCase, LimitedProxy
+from fixtures import FaultTestCase, LimitedProxy
 
 WORKERS = 3
 
