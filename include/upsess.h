@@ -2,9 +2,16 @@
  * next connection to the same server resumes instead of paying for a full
  * handshake (key exchange, certificate parsing and verification) again.
  *
- * A small direct-mapped table: each key hashes to one slot and a newer
- * session for another key simply replaces it, so memory is bounded and
- * nothing needs sweeping. Thread-safe: every worker shares one. */
+ * A direct-mapped table: each key hashes to one slot and a session for
+ * another key simply replaces what the slot held, so memory is bounded and
+ * nothing needs sweeping. A slot holds one TLS 1.2 session (reusable by
+ * every connection) or a small pool of TLS 1.3 tickets: a TLS 1.3 ticket is
+ * used once (RFC 8446 appendix C.4), servers send two or more per
+ * handshake, and tunnels opening at once each need their own. The pool
+ * starts at UPSESS_POOL tickets and doubles, up to UPSESS_POOL_MAX, each
+ * time a connection found it empty; past UPSESS_POOL it takes more only
+ * while the table as a whole holds fewer than slots * UPSESS_POOL
+ * sessions. Thread-safe: every worker shares one. */
 #ifndef TLSPEEK_UPSESS_H
 #define TLSPEEK_UPSESS_H
 
@@ -12,23 +19,33 @@
 
 #include <openssl/ssl.h>
 
+/* TLS 1.3 tickets kept per server to begin with, and at most. */
+#define UPSESS_POOL 8
+#define UPSESS_POOL_MAX 64
+
 typedef struct upsess upsess;
 
 /* A table of slots entries (at least 1). NULL when out of memory. */
 upsess *upsess_new(size_t slots);
 void upsess_free(upsess *u);
 
-/* Keep sess for key, taking over the caller's reference; a session
- * already held for key (or for another key in the same slot) is released.
- * Returns 0, or -1 (memory) having released nothing of the caller's. */
+/* Keep sess for key, taking over the caller's reference (the session may
+ * be released at once when the pool has no room for it). A TLS 1.2
+ * session replaces whatever key had; a TLS 1.3 one joins key's pool,
+ * pushing out expired tickets and, when the pool is full, the one that
+ * expires first. A slot holding another key is emptied. Returns 0, or -1
+ * (memory) having released nothing of the caller's. */
 int upsess_put(upsess *u, const char *key, SSL_SESSION *sess);
 
 /* A session for key with a reference for the caller, or NULL. A TLS 1.3
- * session is handed out once (its ticket should not be reused, RFC 8446
- * appendix C.4); a TLS 1.2 one stays for later connections too. */
+ * ticket is handed out once (the newest unexpired one); a TLS 1.2 session
+ * stays for later connections too. */
 SSL_SESSION *upsess_get1(upsess *u, const char *key);
 
 /* Drop what is kept for key, if anything. */
 void upsess_forget(upsess *u, const char *key);
+
+/* Sessions kept for key right now (tests, diagnostics). */
+size_t upsess_count(upsess *u, const char *key);
 
 #endif

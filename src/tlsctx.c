@@ -67,8 +67,8 @@ static void make_indexes(void)
 }
 
 /* OpenSSL hands over each new session from an upstream server (TLS 1.2
- * at the end of the handshake, TLS 1.3 with every ticket). Returns 1 when
- * the cache kept the reference. */
+ * at the end of the handshake, TLS 1.3 with every ticket). Returns 0: the
+ * reference stays OpenSSL's. */
 static int on_new_session(SSL *ssl, SSL_SESSION *session)
 {
     upsess *sessions = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), sessions_index);
@@ -78,7 +78,15 @@ static int on_new_session(SSL *ssl, SSL_SESSION *session)
                     SSL_get_verify_result(ssl) == X509_V_OK;
     if (!sessions || !key || !verified || !SSL_SESSION_is_resumable(session))
         return 0;
-    return upsess_put(sessions, key, session) == 0;
+    /* Keep a copy: the session handed over stays this connection's, and
+     * OpenSSL marks it not resumable if the connection then ends without
+     * close_notify (SSL_free) or with an alert, as origins that close
+     * after a response often do; that made every second TLS 1.3 ticket
+     * useless. The copy shares the certificates (references). */
+    SSL_SESSION *copy = SSL_SESSION_dup(session);
+    if (copy && upsess_put(sessions, key, copy) != 0)
+        SSL_SESSION_free(copy);
+    return 0;
 }
 
 /* A connection capped at TLS 1.2 to resume a TLS 1.2 session (see

@@ -2,6 +2,7 @@
 #include "check_main.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 
@@ -90,6 +91,137 @@ START_TEST(newer_session_replaces_older_in_its_slot)
 }
 END_TEST
 
+/* Servers send several TLS 1.3 tickets per handshake, and tunnels opening
+ * at once each need one: the pool keeps them all, and each goes out once. */
+START_TEST(tls13_tickets_pool_and_go_out_once_each)
+{
+    upsess *u = upsess_new(8);
+    SSL_SESSION *t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = session(TLS1_3_VERSION);
+        ck_assert_int_eq(upsess_put(u, "k", t[i]), 0);
+    }
+    ck_assert_uint_eq(upsess_count(u, "k"), 3);
+    SSL_SESSION *got[3];
+    for (int i = 0; i < 3; i++) {
+        got[i] = upsess_get1(u, "k");
+        ck_assert_ptr_nonnull(got[i]);
+        for (int j = 0; j < i; j++)
+            ck_assert_ptr_ne(got[i], got[j]);
+    }
+    ck_assert_ptr_eq(got[0], t[2]); /* the newest first */
+    ck_assert_ptr_null(upsess_get1(u, "k"));
+    for (int i = 0; i < 3; i++)
+        SSL_SESSION_free(got[i]);
+    upsess_free(u);
+}
+END_TEST
+
+/* A full pool makes room by pushing out the ticket that expires first. */
+START_TEST(full_pool_pushes_out_what_expires_first)
+{
+    upsess *u = upsess_new(8);
+    SSL_SESSION *shortest = NULL;
+    for (int i = 0; i < UPSESS_POOL; i++) {
+        SSL_SESSION *s = session(TLS1_3_VERSION);
+        SSL_SESSION_set_timeout(s, i == 3 ? 100 : 1000);
+        if (i == 3)
+            shortest = s;
+        ck_assert_int_eq(upsess_put(u, "k", s), 0);
+    }
+    SSL_SESSION *newer = session(TLS1_3_VERSION);
+    SSL_SESSION_set_timeout(newer, 1000);
+    ck_assert_int_eq(upsess_put(u, "k", newer), 0);
+    ck_assert_uint_eq(upsess_count(u, "k"), UPSESS_POOL);
+    /* A ticket that would expire before all of them is not kept. */
+    SSL_SESSION *brief = session(TLS1_3_VERSION);
+    SSL_SESSION_set_timeout(brief, 10);
+    ck_assert_int_eq(upsess_put(u, "k", brief), 0);
+    for (int i = 0; i < UPSESS_POOL; i++) {
+        SSL_SESSION *got = upsess_get1(u, "k");
+        ck_assert_ptr_nonnull(got);
+        ck_assert_ptr_ne(got, shortest);
+        ck_assert_ptr_ne(got, brief);
+        SSL_SESSION_free(got);
+    }
+    ck_assert_ptr_null(upsess_get1(u, "k"));
+    upsess_free(u);
+}
+END_TEST
+
+START_TEST(expired_tickets_are_not_handed_out)
+{
+    upsess *u = upsess_new(8);
+    SSL_SESSION *old = session(TLS1_3_VERSION);
+    SSL_SESSION_set_time(old, (long)time(NULL) - 1000);
+    SSL_SESSION_set_timeout(old, 300);
+    SSL_SESSION *fresh = session(TLS1_3_VERSION);
+    ck_assert_int_eq(upsess_put(u, "k", fresh), 0);
+    ck_assert_int_eq(upsess_put(u, "k", old), 0);
+    ck_assert_uint_eq(upsess_count(u, "k"), 1);
+    SSL_SESSION *got = upsess_get1(u, "k");
+    ck_assert_ptr_eq(got, fresh);
+    SSL_SESSION_free(got);
+    ck_assert_ptr_null(upsess_get1(u, "k"));
+    upsess_free(u);
+}
+END_TEST
+
+/* Each connection that finds the pool empty lets it keep twice as many
+ * tickets, up to UPSESS_POOL_MAX, while the table as a whole is under its
+ * budget. */
+START_TEST(misses_grow_the_pool_within_the_budget)
+{
+    upsess *u = upsess_new(16); /* budget: 16 * UPSESS_POOL */
+    for (int i = 0; i < UPSESS_POOL + 5; i++)
+        ck_assert_int_eq(upsess_put(u, "k", session(TLS1_3_VERSION)), 0);
+    ck_assert_uint_eq(upsess_count(u, "k"), UPSESS_POOL);
+    for (int i = 0; i < UPSESS_POOL; i++)
+        SSL_SESSION_free(upsess_get1(u, "k"));
+    ck_assert_ptr_null(upsess_get1(u, "k")); /* a miss */
+    for (int i = 0; i < 3 * UPSESS_POOL; i++)
+        ck_assert_int_eq(upsess_put(u, "k", session(TLS1_3_VERSION)), 0);
+    ck_assert_uint_eq(upsess_count(u, "k"), 2 * UPSESS_POOL);
+    for (int i = 0; i < 2 * UPSESS_POOL; i++)
+        SSL_SESSION_free(upsess_get1(u, "k"));
+    for (int i = 0; i < 5; i++)
+        ck_assert_ptr_null(upsess_get1(u, "k")); /* doubles up to the most */
+    for (int i = 0; i < 2 * UPSESS_POOL_MAX; i++)
+        ck_assert_int_eq(upsess_put(u, "k", session(TLS1_3_VERSION)), 0);
+    ck_assert_uint_eq(upsess_count(u, "k"), UPSESS_POOL_MAX);
+    upsess_free(u);
+
+    u = upsess_new(1); /* budget: UPSESS_POOL, all of it this key's */
+    ck_assert_int_eq(upsess_put(u, "k", session(TLS1_3_VERSION)), 0);
+    SSL_SESSION_free(upsess_get1(u, "k"));
+    for (int i = 0; i < 5; i++)
+        ck_assert_ptr_null(upsess_get1(u, "k"));
+    for (int i = 0; i < UPSESS_POOL + 5; i++)
+        ck_assert_int_eq(upsess_put(u, "k", session(TLS1_3_VERSION)), 0);
+    ck_assert_uint_eq(upsess_count(u, "k"), UPSESS_POOL);
+    upsess_free(u);
+}
+END_TEST
+
+/* A server that changed versions made the other kind stale. */
+START_TEST(one_version_at_a_time)
+{
+    upsess *u = upsess_new(8);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(upsess_put(u, "k", session(TLS1_3_VERSION)), 0);
+    SSL_SESSION *s12 = session(TLS1_2_VERSION);
+    ck_assert_int_eq(upsess_put(u, "k", s12), 0);
+    ck_assert_uint_eq(upsess_count(u, "k"), 1);
+    SSL_SESSION *t13 = session(TLS1_3_VERSION);
+    ck_assert_int_eq(upsess_put(u, "k", t13), 0);
+    ck_assert_uint_eq(upsess_count(u, "k"), 1);
+    SSL_SESSION *got = upsess_get1(u, "k");
+    ck_assert_ptr_eq(got, t13);
+    SSL_SESSION_free(got);
+    upsess_free(u);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("upsess");
@@ -99,6 +231,11 @@ Suite *unit_suite(void)
     tcase_add_test(tc, other_keys_get_nothing);
     tcase_add_test(tc, forget_drops_only_that_key);
     tcase_add_test(tc, newer_session_replaces_older_in_its_slot);
+    tcase_add_test(tc, tls13_tickets_pool_and_go_out_once_each);
+    tcase_add_test(tc, full_pool_pushes_out_what_expires_first);
+    tcase_add_test(tc, expired_tickets_are_not_handed_out);
+    tcase_add_test(tc, misses_grow_the_pool_within_the_budget);
+    tcase_add_test(tc, one_version_at_a_time);
     suite_add_tcase(s, tc);
     return s;
 }
