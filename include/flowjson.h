@@ -8,11 +8,14 @@
  * which is what obs-text in HTTP/1.1 headers historically meant), so no
  * byte is ever dropped and the output is always valid JSON.
  *
- * Record keys (json_object_size() may grow in later versions):
- *   id, start, duration_ms, client, method, url, http_version, status,
- *   reason, request_headers, response_headers, request_bytes,
- *   response_bytes, websocket, tls, upstream, error, request_body,
- *   response_body
+ * Record keys, in this order (json_object_size() may grow in later
+ * versions):
+ *   id, conn_id, stream_id, replay_of, phase, start, duration_ms, client,
+ *   method, url, http_version, client_protocol, upstream_protocol, status,
+ *   reason, request_headers, response_headers, request_trailers,
+ *   response_trailers, request_bytes, response_bytes, websocket,
+ *   websocket_messages, answered_by_proxy, passthrough, passthrough_reason,
+ *   tls, upstream, error, request_body, response_body
  * See flowjson_record() for types. */
 #ifndef TLSPEEK_FLOWJSON_H
 #define TLSPEEK_FLOWJSON_H
@@ -32,18 +35,38 @@
 
 /* The record as a new JSON object (caller json_decref()s), or NULL on
  * allocation failure. Types:
- *   id, status, request_bytes, response_bytes: integer
+ *   id, conn_id, stream_id (0 for HTTP/1), status, request_bytes,
+ *   response_bytes: integer
+ *   replay_of: integer (the flow this one replays), or null
+ *   phase: "request", "response", "done" or "error" (flowjson_phase)
  *   start: "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC)
  *   duration_ms: real, end - start (0 when end is before start)
  *   client, method, url, upstream: string or null
- *   http_version: "HTTP/<major>.<minor>" of the request
- *   reason, error: string or null
- *   request_headers, response_headers: [[name, value], ...] in wire order
- *   websocket: bool
- *   tls: null for plain http, else {"client": T, "upstream": T} with
- *        T = {"version", "cipher", "sni", "alpn"}, each string or null
+ *   http_version: of the request, as flowjson_http_version() writes it
+ *   client_protocol, upstream_protocol: what each leg speaks ("HTTP/1.1",
+ *        "HTTP/2", "websocket"), string or null
+ *   reason, error, passthrough_reason: string or null
+ *   request_headers, response_headers, request_trailers,
+ *   response_trailers: [[name, value], ...] in wire order (empty: [])
+ *   websocket, answered_by_proxy, passthrough: bool
+ *   websocket_messages: {"up": n, "down": n} (client to server, server to
+ *        client) for a websocket, else null
+ *   tls: null when neither leg is TLS, else {"client": T, "upstream": T}
+ *        with T null for a plain leg or flowjson_tls()
  *   request_body, response_body: null, or {"file": name, "truncated": bool} */
 json_t *flowjson_record(const flow_record *r);
+
+/* One TLS leg as {"version", "cipher", "sni", "alpn", "client_cert"}, each
+ * a string or null; JSON null when t is NULL. NULL on allocation failure. */
+json_t *flowjson_tls(const flow_tls *t);
+
+/* The request's HTTP version as written in records: "HTTP/2" when major is
+ * 2, else "HTTP/<major>.<minor>" ("HTTP/1.1"). out holds at least 32 bytes
+ * for any version. */
+void flowjson_http_version(const flow_record *r, char *out, size_t size);
+
+/* The phase as a word: "request", "response", "done", "error". Static. */
+const char *flowjson_phase(flow_phase phase);
 
 /* Append the record to f as one compact JSON line and fflush. Returns 0,
  * or -1 when the record could not be built or written (the caller counts

@@ -39,4 +39,14 @@ void flowout_body(flowout *f, unsigned long long id, bool request,
  * writes it to every output. */
 void flowout_exchange(flowout *f, flow_record *r);
 
+/* Longest console line flowout prints (a longer URL or error is cut). */
+#define FLOWOUT_LINE_MAX 2048
+
+/* The console line of r into out (at most size bytes, NUL included):
+ * "CLIENT METHOD URL STATUS TYPE SIZE N ms" ("-" for what is unknown),
+ * then " HTTP/2", " websocket N messages up, M down", " (answered by
+ * tlspeek)", " replay of #ID" and " error: WHY" where they apply. colour:
+ * the status in ANSI green/yellow/red. */
+void flowout_console_line(const flow_record *r, bool colour, char *out, size_t size);
+
 #endif

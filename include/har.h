@@ -9,11 +9,21 @@
  * in log.comment ("N oldest entries dropped ...") and in a custom
  * log._dropped count. Entries are written sorted by startedDateTime.
  *
- * Per entry, besides the standard fields: serverIPAddress is the upstream
- * host without port or brackets; connection is the client address
- * ("127.0.0.1:53122"); custom _error (string) when the exchange failed,
- * _websocket (true) for a 101 upgrade; with a body file, _file and
- * _truncated in response.content (and request._bodyFile/_bodyTruncated).
+ * Per entry, besides the standard fields: httpVersion is "HTTP/2" for an
+ * HTTP/2 stream, else "HTTP/1.x"; serverIPAddress is the upstream host
+ * without port or brackets; connection is the client address
+ * ("127.0.0.1:53122"). Custom fields (each left out when it would say
+ * nothing: zero, false, none):
+ *   _id, _connId: the flow and its client connection (always there);
+ *   _streamId (HTTP/2), _replayOf: integers;
+ *   _clientProtocol, _upstreamProtocol: what each leg speaks;
+ *   _error: why the exchange failed; _answeredByProxy: true when tlspeek
+ *   itself answered; _passthrough (true) and _passthroughReason;
+ *   _websocket (true) and _websocketMessages {"up", "down"} after a 101;
+ *   _tls {"client", "upstream"}: each leg as flowjson_tls() or null;
+ *   request._trailers, response._trailers: [{"name", "value"}, ...];
+ *   with a body file, _file and _truncated in response.content (and
+ *   request._bodyFile/_bodyTruncated).
  * Timings: blocked, dns, connect and ssl are -1 (per exchange they are not
  * known: the connection is shared); send, wait and receive come from the
  * record's four timestamps and always add up to time. A timestamp left

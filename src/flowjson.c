@@ -165,13 +165,38 @@ static json_t *header_pairs(const http_header *h, size_t n)
     return arr;
 }
 
-static json_t *tls_side(const flow_tls *t)
+json_t *flowjson_tls(const flow_tls *t)
 {
     if (!t)
         return json_null();
-    return json_pack("{s:o, s:o, s:o, s:o}", "version", flowjson_str(t->version),
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "version", flowjson_str(t->version),
                      "cipher", flowjson_str(t->cipher), "sni", flowjson_str(t->sni),
-                     "alpn", flowjson_str(t->alpn));
+                     "alpn", flowjson_str(t->alpn),
+                     "client_cert", flowjson_str(t->client_cert));
+}
+
+void flowjson_http_version(const flow_record *r, char *out, size_t size)
+{
+    /* HTTP/2 has no minor version on the wire (RFC 9113 names it "HTTP/2"). */
+    if (r->http_major == 2)
+        snprintf(out, size, "HTTP/2");
+    else
+        snprintf(out, size, "HTTP/%d.%d", r->http_major, r->http_minor);
+}
+
+const char *flowjson_phase(flow_phase phase)
+{
+    switch (phase) {
+    case FLOW_REQUEST:
+        return "request";
+    case FLOW_RESPONSE:
+        return "response";
+    case FLOW_DONE:
+        return "done";
+    case FLOW_ERROR:
+        return "error";
+    }
+    return "error";
 }
 
 static json_t *body_info(const char *file, bool truncated)
@@ -187,28 +212,52 @@ json_t *flowjson_record(const flow_record *r)
     char version[32];
     flowjson_format_time(&r->start, start);
     double duration = flowjson_ms_between(&r->start, &r->end);
-    snprintf(version, sizeof version, "HTTP/%d.%d", r->http_major, r->http_minor);
-    json_t *tls = r->client_tls ? json_pack("{s:o, s:o}", "client", tls_side(r->client_tls),
-                                            "upstream", tls_side(r->upstream_tls))
-                                : json_null();
+    flowjson_http_version(r, version, sizeof version);
+    json_t *tls = r->client_tls || r->upstream_tls
+                      ? json_pack("{s:o, s:o}", "client", flowjson_tls(r->client_tls),
+                                  "upstream", flowjson_tls(r->upstream_tls))
+                      : json_null();
+    json_t *ws = r->websocket ? json_pack("{s:I, s:I}",
+                                          "up", (json_int_t)r->ws_messages_up,
+                                          "down", (json_int_t)r->ws_messages_down)
+                              : json_null();
     /* Counters are unsigned long long in the record; json_int_t is signed
-     * 64-bit, which no real id or byte count reaches. */
-    return json_pack(
-        "{s:I, s:s, s:f, s:o, s:o, s:o, s:s, s:i, s:o, s:o, s:o, s:I, s:I, s:b,"
-        " s:o, s:o, s:o, s:o, s:o}",
-        "id", (json_int_t)r->id, "start", start,
+     * 64-bit, which no real id or byte count reaches. The record is built
+     * in two packs only because one format string would be unreadable. */
+    json_t *o = json_pack(
+        "{s:I, s:I, s:I, s:o, s:s, s:s, s:f, s:o, s:o, s:o, s:s, s:o, s:o, s:i, s:o,"
+        " s:o, s:o, s:o, s:o}",
+        "id", (json_int_t)r->id, "conn_id", (json_int_t)r->conn_id,
+        "stream_id", (json_int_t)r->stream_id,
+        "replay_of", r->replay_of ? json_integer((json_int_t)r->replay_of) : json_null(),
+        "phase", flowjson_phase(r->phase), "start", start,
         "duration_ms", duration > 0 ? duration : 0.0,
         "client", flowjson_str(r->client), "method", flowjson_str(r->method),
-        "url", flowjson_str(r->url), "http_version", version, "status", r->status,
-        "reason", flowjson_str(r->reason),
+        "url", flowjson_str(r->url), "http_version", version,
+        "client_protocol", flowjson_str(r->client_protocol),
+        "upstream_protocol", flowjson_str(r->upstream_protocol),
+        "status", r->status, "reason", flowjson_str(r->reason),
         "request_headers", header_pairs(r->request_headers, r->n_request_headers),
         "response_headers", header_pairs(r->response_headers, r->n_response_headers),
+        "request_trailers", header_pairs(r->request_trailers, r->n_request_trailers),
+        "response_trailers", header_pairs(r->response_trailers, r->n_response_trailers));
+    json_t *rest = json_pack(
+        "{s:I, s:I, s:b, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o}",
         "request_bytes", (json_int_t)r->request_bytes,
         "response_bytes", (json_int_t)r->response_bytes,
-        "websocket", (int)r->websocket, "tls", tls,
+        "websocket", (int)r->websocket, "websocket_messages", ws,
+        "answered_by_proxy", (int)r->answered_by_proxy,
+        "passthrough", (int)r->passthrough,
+        "passthrough_reason", flowjson_str(r->passthrough_reason), "tls", tls,
         "upstream", flowjson_str(r->upstream), "error", flowjson_str(r->error),
         "request_body", body_info(r->request_body_file, r->request_body_truncated),
         "response_body", body_info(r->response_body_file, r->response_body_truncated));
+    if (!o || !rest || json_object_update(o, rest) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_decref(rest);
+    return o;
 }
 
 int flowjson_write_line(FILE *f, const flow_record *r)

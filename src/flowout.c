@@ -13,6 +13,7 @@
 #include "flowjson.h"
 #include "har.h"
 #include "log.h"
+#include "units.h"
 #include "version.h"
 
 /* Body files being written, by exchange id (few at once per connection). */
@@ -181,40 +182,50 @@ static void close_body(flowout *f, unsigned long long id, bool request,
     }
 }
 
-static void format_bytes(unsigned long long n, char *buf, size_t size)
-{
-    if (n < 1000)
-        snprintf(buf, size, "%llu B", n);
-    else if (n < 1000 * 1000)
-        snprintf(buf, size, "%.1f kB", (double)n / 1e3);
-    else
-        snprintf(buf, size, "%.1f MB", (double)n / 1e6);
-}
-
-static void console_line(flowout *f, const flow_record *r)
+void flowout_console_line(const flow_record *r, bool colour, char *out, size_t size)
 {
     const char *type = NULL;
     for (size_t i = 0; i < r->n_response_headers; i++)
         if (strcasecmp(r->response_headers[i].name, "Content-Type") == 0)
             type = r->response_headers[i].value;
-    char size[32], status[16];
-    format_bytes(r->response_bytes, size, sizeof size);
+    char bytes[UNITS_BYTES_LEN], status[16], extra[160] = "";
+    units_bytes(r->response_bytes, bytes, sizeof bytes);
     snprintf(status, sizeof status, "%d", r->status);
-    double ms = (double)(r->end.tv_sec - r->start.tv_sec) * 1e3 +
-                (double)(r->end.tv_usec - r->start.tv_usec) / 1e3;
+    double ms = flowjson_ms_between(&r->start, &r->end);
     /* Green 2xx/3xx, yellow 4xx, red 5xx and failures: the eye finds them. */
     const char *on = "", *off = "";
-    if (f->colour) {
+    if (colour) {
         on = r->error || r->status >= 500 ? "\033[31m"
              : r->status >= 400           ? "\033[33m"
                                           : "\033[32m";
         off = "\033[0m";
     }
+    /* What sets this exchange apart, in words: after the fixed columns so
+     * that the columns stay where the eye expects them. */
+    size_t n = 0;
+    if (r->http_major == 2)
+        n += (size_t)snprintf(extra + n, sizeof extra - n, " HTTP/2");
+    if (r->websocket && n < sizeof extra)
+        n += (size_t)snprintf(extra + n, sizeof extra - n,
+                              " websocket %llu messages up, %llu down",
+                              r->ws_messages_up, r->ws_messages_down);
+    if (r->answered_by_proxy && n < sizeof extra)
+        n += (size_t)snprintf(extra + n, sizeof extra - n, " (answered by tlspeek)");
+    if (r->replay_of && n < sizeof extra)
+        snprintf(extra + n, sizeof extra - n, " replay of #%llu", r->replay_of);
     int type_len = type ? (int)strcspn(type, ";") : 1;
-    log_info("%s %s %s %s%s%s %.*s %s %.0f ms%s%s%s", r->client, r->method, r->url,
-             on, r->status ? status : "-", off, type_len, type ? type : "-", size,
-             ms, r->websocket ? " websocket" : "", r->error ? " error: " : "",
-             r->error ? r->error : "");
+    snprintf(out, size, "%s %s %s %s%s%s %.*s %s %.0f ms%s%s%s",
+             r->client ? r->client : "-", r->method ? r->method : "-",
+             r->url ? r->url : "-", on, r->status ? status : "-", off, type_len,
+             type ? type : "-", bytes, ms > 0 ? ms : 0.0, extra,
+             r->error ? " error: " : "", r->error ? r->error : "");
+}
+
+static void console_line(flowout *f, const flow_record *r)
+{
+    char line[FLOWOUT_LINE_MAX];
+    flowout_console_line(r, f->colour, line, sizeof line);
+    log_info("%s", line);
 }
 
 void flowout_exchange(flowout *f, flow_record *r)

@@ -89,6 +89,18 @@ static json_t *header_list(const http_header *h, size_t n)
     return arr;
 }
 
+/* Trailers as a header list, or NULL (the key left out) when there are
+ * none: HAR 1.2 has no place for them, so they go in a custom field. */
+static json_t *trailer_list(const http_header *h, size_t n, bool *failed)
+{
+    if (n == 0)
+        return NULL;
+    json_t *list = header_list(h, n);
+    if (!list)
+        *failed = true;
+    return list;
+}
+
 /* The host of "host:port", "[v6]:port", "host" or a bare IPv6 address. */
 static json_t *upstream_host(const char *up)
 {
@@ -166,14 +178,22 @@ static json_t *build_request(const har *h, const flow_record *r,
         post = json_pack("{s:o, s:o}", "mimeType",
                          str_or_empty(header_get(hd, n, "Content-Type")), "text", text);
     const char *file = r->request_body_file;
-    return json_pack(
-        "{s:o, s:o, s:s, s:[], s:o, s:o, s:i, s:I, s:o*, s:o*, s:o*}",
+    bool failed = false;
+    json_t *trailers = trailer_list(r->request_trailers, r->n_request_trailers, &failed);
+    json_t *o = json_pack(
+        "{s:o, s:o, s:s, s:[], s:o, s:o, s:i, s:I, s:o*, s:o*, s:o*, s:o*}",
         "method", str_or_empty(r->method), "url", str_or_empty(r->url),
         "httpVersion", version, "cookies", "headers", header_list(hd, n),
         "queryString", flowjson_query(r->url), "headersSize", -1,
         "bodySize", (json_int_t)r->request_bytes, "postData", post,
         "_bodyFile", file ? flowjson_str(file) : NULL,
-        "_bodyTruncated", file ? json_boolean(r->request_body_truncated) : NULL);
+        "_bodyTruncated", file ? json_boolean(r->request_body_truncated) : NULL,
+        "_trailers", trailers);
+    if (failed) { /* a NULL meant "leave out", not "out of memory" */
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static json_t *build_response(const har *h, const flow_record *r,
@@ -188,15 +208,24 @@ static json_t *build_response(const har *h, const flow_record *r,
         "text", inline_body(h, file, r->response_body_truncated, hd, n),
         "_file", file ? flowjson_str(file) : NULL,
         "_truncated", file ? json_boolean(r->response_body_truncated) : NULL);
+    bool failed = false;
+    json_t *trailers = trailer_list(r->response_trailers, r->n_response_trailers,
+                                    &failed);
     /* The record carries the request's version only; with no response
      * head there is no version to show. */
-    return json_pack(
-        "{s:i, s:o, s:s, s:[], s:o, s:o, s:o, s:i, s:I}",
+    json_t *o = json_pack(
+        "{s:i, s:o, s:s, s:[], s:o, s:o, s:o, s:i, s:I, s:o*}",
         "status", r->status, "statusText", str_or_empty(r->reason),
         "httpVersion", r->status ? version : "", "cookies",
         "headers", header_list(hd, n), "content", content,
         "redirectURL", str_or_empty(header_get(hd, n, "Location")),
-        "headersSize", -1, "bodySize", (json_int_t)r->response_bytes);
+        "headersSize", -1, "bodySize", (json_int_t)r->response_bytes,
+        "_trailers", trailers);
+    if (failed) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static json_t *build_timings(const flow_record *r)
@@ -220,15 +249,54 @@ static json_t *build_timings(const flow_record *r)
                      "receive", (double)(t3 - t2) / 1000.0, "ssl", -1);
 }
 
+/* What tlspeek knows beyond HAR 1.2, as custom fields (a leading '_', as
+ * the spec asks), added to e; a field that would say nothing (zero, false,
+ * none) is left out. json_object_set_new() refuses a NULL value, so an
+ * allocation failure anywhere comes out as -1. */
+static int add_custom(json_t *e, const flow_record *r)
+{
+    int bad = json_object_set_new(e, "_id", json_integer((json_int_t)r->id));
+    bad |= json_object_set_new(e, "_connId", json_integer((json_int_t)r->conn_id));
+    if (r->stream_id)
+        bad |= json_object_set_new(e, "_streamId", json_integer((json_int_t)r->stream_id));
+    if (r->replay_of)
+        bad |= json_object_set_new(e, "_replayOf", json_integer((json_int_t)r->replay_of));
+    if (r->client_protocol)
+        bad |= json_object_set_new(e, "_clientProtocol", flowjson_str(r->client_protocol));
+    if (r->upstream_protocol)
+        bad |= json_object_set_new(e, "_upstreamProtocol",
+                                   flowjson_str(r->upstream_protocol));
+    if (r->answered_by_proxy)
+        bad |= json_object_set_new(e, "_answeredByProxy", json_true());
+    if (r->passthrough) {
+        bad |= json_object_set_new(e, "_passthrough", json_true());
+        bad |= json_object_set_new(e, "_passthroughReason",
+                                   flowjson_str(r->passthrough_reason));
+    }
+    if (r->websocket) {
+        bad |= json_object_set_new(e, "_websocket", json_true());
+        bad |= json_object_set_new(
+            e, "_websocketMessages",
+            json_pack("{s:I, s:I}", "up", (json_int_t)r->ws_messages_up,
+                      "down", (json_int_t)r->ws_messages_down));
+    }
+    if (r->client_tls || r->upstream_tls)
+        bad |= json_object_set_new(e, "_tls",
+                                   json_pack("{s:o, s:o}",
+                                             "client", flowjson_tls(r->client_tls),
+                                             "upstream", flowjson_tls(r->upstream_tls)));
+    return bad ? -1 : 0;
+}
+
 static json_t *build_entry(const har *h, const flow_record *r)
 {
     char started[FLOWJSON_TIME_LEN];
     char version[32];
     flowjson_format_time(&r->start, started);
-    snprintf(version, sizeof version, "HTTP/%d.%d", r->http_major, r->http_minor);
+    flowjson_http_version(r, version, sizeof version);
     long long total = usec_of(&r->end) - usec_of(&r->start);
-    return json_pack(
-        "{s:s, s:f, s:o, s:o, s:{}, s:o, s:o*, s:o*, s:o*, s:o*}",
+    json_t *e = json_pack(
+        "{s:s, s:f, s:o, s:o, s:{}, s:o, s:o*, s:o*, s:o*}",
         "startedDateTime", started,
         "time", total > 0 ? (double)total / 1000.0 : 0.0,
         "request", build_request(h, r, version),
@@ -236,8 +304,12 @@ static json_t *build_entry(const har *h, const flow_record *r)
         "timings", build_timings(r),
         "serverIPAddress", r->upstream && r->upstream[0] ? upstream_host(r->upstream) : NULL,
         "connection", r->client ? flowjson_str(r->client) : NULL,
-        "_error", r->error ? flowjson_str(r->error) : NULL,
-        "_websocket", r->websocket ? json_true() : NULL);
+        "_error", r->error ? flowjson_str(r->error) : NULL);
+    if (e && add_custom(e, r) != 0) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
 }
 
 static void drop_oldest(har *h)

@@ -144,6 +144,42 @@ static flow_record tls_record(void)
     return r;
 }
 
+/* An HTTP/2 stream with trailers (gRPC), intercepted with a client
+ * certificate offered upstream; a replay that tlspeek answered itself. */
+static http_header grpc_trailers[] = {
+    {"grpc-status", "0"},
+    {"grpc-message", "fine"},
+};
+static http_header req_trailers[] = {{"x-checksum", "abc"}};
+
+static flow_record h2_record(void)
+{
+    flow_record r = plain_record();
+    r.id = 12;
+    r.conn_id = 3;
+    r.stream_id = 5;
+    r.replay_of = 9;
+    r.phase = FLOW_DONE;
+    r.url = "https://example.com/pkg.Svc/Call";
+    r.method = "POST";
+    r.http_major = 2;
+    r.http_minor = 0;
+    r.client_protocol = "HTTP/2";
+    r.upstream_protocol = "HTTP/2";
+    r.request_trailers = req_trailers;
+    r.n_request_trailers = 1;
+    r.response_trailers = grpc_trailers;
+    r.n_response_trailers = 2;
+    r.answered_by_proxy = true;
+    static const flow_tls client = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", "example.com",
+                                    "h2", NULL};
+    static const flow_tls upstream = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", "example.com",
+                                      "h2", "CN=client"};
+    r.client_tls = &client;
+    r.upstream_tls = &upstream;
+    return r;
+}
+
 /* flowjson_write_line into a temporary file, read the line back. */
 static json_t *write_and_parse(const flow_record *r)
 {
@@ -186,7 +222,7 @@ START_TEST(record_plain)
 {
     flow_record r = plain_record();
     json_t *o = write_and_parse(&r);
-    ck_assert_uint_eq(json_object_size(o), 19);
+    ck_assert_uint_eq(json_object_size(o), 31);
     ck_assert(json_is_integer(json_object_get(o, "id")));
     ck_assert_int_eq(json_integer_value(json_object_get(o, "id")), 7);
     ck_assert_str_eq(str_at(o, "start"), "2026-11-23T10:57:02.123Z");
@@ -230,7 +266,7 @@ static void expect_tls_side(json_t *t, const char *version, const char *cipher,
                             const char *sni, const char *alpn)
 {
     ck_assert(json_is_object(t));
-    ck_assert_uint_eq(json_object_size(t), 4);
+    ck_assert_uint_eq(json_object_size(t), 5);
     ck_assert_str_eq(str_at(t, "version"), version);
     ck_assert_str_eq(str_at(t, "cipher"), cipher);
     if (sni)
@@ -247,7 +283,7 @@ START_TEST(record_tls_latin1_websocket)
 {
     flow_record r = tls_record();
     json_t *o = write_and_parse(&r);
-    ck_assert_uint_eq(json_object_size(o), 19);
+    ck_assert_uint_eq(json_object_size(o), 31);
     json_t *t = json_object_get(o, "tls");
     ck_assert(json_is_object(t));
     ck_assert_uint_eq(json_object_size(t), 2);
@@ -279,6 +315,89 @@ START_TEST(record_tls_latin1_websocket)
 }
 END_TEST
 
+static json_int_t int_at(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    ck_assert_msg(json_is_integer(v), "%s is not an integer", key);
+    return json_integer_value(v);
+}
+
+START_TEST(record_ids_protocols_trailers)
+{
+    flow_record r = h2_record();
+    json_t *o = write_and_parse(&r);
+    ck_assert_uint_eq(json_object_size(o), 31);
+    /* The documented order: ids first, then what happened. */
+    void *it = json_object_iter(o);
+    ck_assert_str_eq(json_object_iter_key(it), "id");
+    it = json_object_iter_next(o, it);
+    ck_assert_str_eq(json_object_iter_key(it), "conn_id");
+    ck_assert_int_eq(int_at(o, "id"), 12);
+    ck_assert_int_eq(int_at(o, "conn_id"), 3);
+    ck_assert_int_eq(int_at(o, "stream_id"), 5);
+    ck_assert_int_eq(int_at(o, "replay_of"), 9);
+    ck_assert_str_eq(str_at(o, "phase"), "done");
+    ck_assert_str_eq(str_at(o, "http_version"), "HTTP/2");
+    ck_assert_str_eq(str_at(o, "client_protocol"), "HTTP/2");
+    ck_assert_str_eq(str_at(o, "upstream_protocol"), "HTTP/2");
+    json_t *tr = json_object_get(o, "response_trailers");
+    ck_assert_uint_eq(json_array_size(tr), 2);
+    expect_pair(tr, 0, "grpc-status", "0");
+    expect_pair(tr, 1, "grpc-message", "fine");
+    tr = json_object_get(o, "request_trailers");
+    ck_assert_uint_eq(json_array_size(tr), 1);
+    expect_pair(tr, 0, "x-checksum", "abc");
+    ck_assert(json_is_true(json_object_get(o, "answered_by_proxy")));
+    ck_assert(json_is_false(json_object_get(o, "passthrough")));
+    ck_assert(json_is_null(json_object_get(o, "passthrough_reason")));
+    ck_assert(json_is_null(json_object_get(o, "websocket_messages")));
+    json_t *t = json_object_get(o, "tls");
+    expect_tls_side(json_object_get(t, "client"), "TLSv1.3", "TLS_AES_128_GCM_SHA256",
+                    "example.com", "h2");
+    ck_assert(json_is_null(json_object_get(json_object_get(t, "client"), "client_cert")));
+    ck_assert_str_eq(str_at(json_object_get(t, "upstream"), "client_cert"), "CN=client");
+    json_decref(o);
+
+    /* A websocket with its message counts; a passthrough tunnel. */
+    r = plain_record();
+    r.websocket = true;
+    r.ws_messages_up = 3;
+    r.ws_messages_down = 40;
+    r.phase = FLOW_ERROR;
+    r.passthrough = true;
+    r.passthrough_reason = "--ignore-hosts";
+    o = write_and_parse(&r);
+    json_t *ws = json_object_get(o, "websocket_messages");
+    ck_assert(json_is_object(ws));
+    ck_assert_uint_eq(json_object_size(ws), 2);
+    ck_assert_int_eq(int_at(ws, "up"), 3);
+    ck_assert_int_eq(int_at(ws, "down"), 40);
+    ck_assert_str_eq(str_at(o, "phase"), "error");
+    ck_assert(json_is_true(json_object_get(o, "passthrough")));
+    ck_assert_str_eq(str_at(o, "passthrough_reason"), "--ignore-hosts");
+    ck_assert(json_is_null(json_object_get(o, "replay_of")));
+    ck_assert_int_eq(int_at(o, "stream_id"), 0);
+    ck_assert(json_is_null(json_object_get(o, "tls")));
+    json_decref(o);
+
+    /* Only the upstream leg is TLS (plain http:// forwarded to https). */
+    static const flow_tls up = {"TLSv1.2", "AES128-SHA", NULL, NULL, NULL};
+    r = plain_record();
+    r.upstream_tls = &up;
+    o = flowjson_record(&r);
+    t = json_object_get(o, "tls");
+    ck_assert(json_is_null(json_object_get(t, "client")));
+    expect_tls_side(json_object_get(t, "upstream"), "TLSv1.2", "AES128-SHA", NULL, NULL);
+    json_decref(o);
+
+    char v[32];
+    flowjson_http_version(&r, v, sizeof v);
+    ck_assert_str_eq(v, "HTTP/1.1");
+    ck_assert_str_eq(flowjson_phase(FLOW_REQUEST), "request");
+    ck_assert_str_eq(flowjson_phase(FLOW_RESPONSE), "response");
+}
+END_TEST
+
 START_TEST(record_nulls)
 {
     flow_record r = {
@@ -290,12 +409,14 @@ START_TEST(record_nulls)
     };
     json_t *o = flowjson_record(&r);
     ck_assert_ptr_nonnull(o);
-    ck_assert_uint_eq(json_object_size(o), 19);
+    ck_assert_uint_eq(json_object_size(o), 31);
     ck_assert_str_eq(str_at(o, "http_version"), "HTTP/1.0");
     ck_assert_double_eq(json_number_value(json_object_get(o, "duration_ms")), 0.0);
     static const char *const nulls[] = {"client", "method", "url", "reason",
                                         "tls", "upstream", "error",
-                                        "request_body", "response_body"};
+                                        "request_body", "response_body", "replay_of",
+                                        "client_protocol", "upstream_protocol",
+                                        "passthrough_reason", "websocket_messages"};
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
         ck_assert_msg(json_is_null(json_object_get(o, nulls[i])), "%s", nulls[i]);
     ck_assert_int_eq(json_integer_value(json_object_get(o, "status")), 0);
@@ -404,9 +525,12 @@ START_TEST(allocation_failures)
     close(devnull);
     har *h = har_new(path_in("out.har"), "1");
     ck_assert_ptr_nonnull(h);
-    flow_record recs[2] = {plain_record(), tls_record()};
+    flow_record recs[3] = {plain_record(), tls_record(), h2_record()};
+    recs[1].ws_messages_up = 1;
+    recs[1].passthrough = true;
+    recs[1].passthrough_reason = "why";
     json_set_alloc_funcs(failing_malloc, free);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         bool built = false, added = false;
         for (long n = 0; !(built && added); n++) {
             ck_assert_int_lt(n, 100000);
@@ -421,7 +545,7 @@ START_TEST(allocation_failures)
         }
     }
     alloc_budget = -1;
-    ck_assert_uint_eq(har_count(h), 2);
+    ck_assert_uint_eq(har_count(h), 3);
     ck_assert_int_eq(har_write(h), 0);
     json_set_alloc_funcs(malloc, free);
     fflush(stderr);
@@ -631,6 +755,70 @@ START_TEST(har_three_entries)
     /* Rewriting replaces the file, again without leftovers. */
     ck_assert_int_eq(har_write(h), 0);
     ck_assert_int_eq(count_files(tmpdir), 1);
+    har_free(h);
+    free(path);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(har_h2_and_custom_fields)
+{
+    make_tmpdir();
+    char *path = strdup(path_in("out.har"));
+    har *h = har_new(path, "1");
+    ck_assert_ptr_nonnull(h);
+    flow_record r1 = h2_record();
+    flow_record r2 = plain_record();
+    r2.id = 13;
+    r2.url = "http://example.com/ws";
+    r2.websocket = true;
+    r2.ws_messages_up = 2;
+    r2.ws_messages_down = 7;
+    r2.passthrough = true;
+    r2.passthrough_reason = "not TLS";
+    ck_assert_int_eq(har_add(h, &r1), 0);
+    ck_assert_int_eq(har_add(h, &r2), 0);
+    ck_assert_int_eq(har_write(h), 0);
+    json_t *doc = load_har(path);
+    json_t *e1 = entry_by_url(doc, r1.url);
+    expect_entry_shape(e1);
+    ck_assert_str_eq(str_at(json_object_get(e1, "request"), "httpVersion"), "HTTP/2");
+    ck_assert_str_eq(str_at(json_object_get(e1, "response"), "httpVersion"), "HTTP/2");
+    ck_assert_int_eq((int)num_at(e1, "_id"), 12);
+    ck_assert_int_eq((int)num_at(e1, "_connId"), 3);
+    ck_assert_int_eq((int)num_at(e1, "_streamId"), 5);
+    ck_assert_int_eq((int)num_at(e1, "_replayOf"), 9);
+    ck_assert_str_eq(str_at(e1, "_clientProtocol"), "HTTP/2");
+    ck_assert_str_eq(str_at(e1, "_upstreamProtocol"), "HTTP/2");
+    ck_assert(json_is_true(json_object_get(e1, "_answeredByProxy")));
+    ck_assert_ptr_null(json_object_get(e1, "_passthrough"));
+    ck_assert_ptr_null(json_object_get(e1, "_websocketMessages"));
+    json_t *tls = json_object_get(e1, "_tls");
+    ck_assert_str_eq(str_at(json_object_get(tls, "client"), "alpn"), "h2");
+    ck_assert_str_eq(str_at(json_object_get(tls, "upstream"), "client_cert"), "CN=client");
+    json_t *tr = json_object_get(json_object_get(e1, "response"), "_trailers");
+    ck_assert_uint_eq(json_array_size(tr), 2);
+    expect_nv(tr, 0, "grpc-status", "0");
+    expect_nv(tr, 1, "grpc-message", "fine");
+    tr = json_object_get(json_object_get(e1, "request"), "_trailers");
+    ck_assert_uint_eq(json_array_size(tr), 1);
+    expect_nv(tr, 0, "x-checksum", "abc");
+
+    json_t *e2 = entry_by_url(doc, r2.url);
+    expect_entry_shape(e2);
+    ck_assert_str_eq(str_at(json_object_get(e2, "request"), "httpVersion"), "HTTP/1.1");
+    ck_assert_ptr_null(json_object_get(e2, "_streamId")); /* HTTP/1: none */
+    ck_assert_ptr_null(json_object_get(e2, "_replayOf"));
+    ck_assert_ptr_null(json_object_get(e2, "_answeredByProxy"));
+    ck_assert_ptr_null(json_object_get(e2, "_tls"));
+    ck_assert_ptr_null(json_object_get(json_object_get(e2, "response"), "_trailers"));
+    ck_assert(json_is_true(json_object_get(e2, "_websocket")));
+    json_t *ws = json_object_get(e2, "_websocketMessages");
+    ck_assert_int_eq((int)num_at(ws, "up"), 2);
+    ck_assert_int_eq((int)num_at(ws, "down"), 7);
+    ck_assert(json_is_true(json_object_get(e2, "_passthrough")));
+    ck_assert_str_eq(str_at(e2, "_passthroughReason"), "not TLS");
+    json_decref(doc);
     har_free(h);
     free(path);
     remove_tmpdir();
@@ -939,6 +1127,7 @@ Suite *unit_suite(void)
     tc = tcase_create("record");
     tcase_add_test(tc, record_plain);
     tcase_add_test(tc, record_tls_latin1_websocket);
+    tcase_add_test(tc, record_ids_protocols_trailers);
     tcase_add_test(tc, record_nulls);
     tcase_add_test(tc, text_rules);
     tcase_add_test(tc, query_parsing);
@@ -948,6 +1137,7 @@ Suite *unit_suite(void)
 
     tc = tcase_create("har");
     tcase_add_test(tc, har_three_entries);
+    tcase_add_test(tc, har_h2_and_custom_fields);
     tcase_add_test(tc, har_unwritable);
     tcase_add_test(tc, har_bounded);
     tcase_add_test(tc, har_inline_text);
