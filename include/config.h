@@ -11,6 +11,7 @@
 #include "authority.h"
 #include "ca.h"
 #include "connect_to.h"
+#include "proxyurl.h"
 
 #define CONFIG_MAX_DNS 8
 #define CONFIG_MAX_CONNECT_TO 64
@@ -50,6 +51,13 @@ typedef struct {
     size_t max_head_bytes;
     unsigned long max_conns;
     int workers;                /* --workers, default: online CPUs */
+    /* --upstream-proxy URL, or with --upstream-proxy-from-env the first
+     * of HTTPS_PROXY, https_proxy, ALL_PROXY, all_proxy that is set */
+    bool has_upstream_proxy;
+    proxyurl upstream_proxy;
+    const char *upstream_proxy_source; /* the option or variable it came from */
+    regex_t upstream_proxy_except; /* --upstream-proxy-except, when has_... */
+    bool has_upstream_proxy_except;
 } config;
 
 typedef enum {

@@ -20,6 +20,7 @@
 #include "certcache.h"
 #include "connect_to.h"
 #include "flowout.h"
+#include "parent.h"
 
 typedef struct conn conn;
 
@@ -38,6 +39,7 @@ typedef struct {
     const connect_to_rule *connect_to; /* --connect-to rules */
     size_t n_connect_to;
     bool insecure;            /* upstream certificates are not verified */
+    const parent_proxy *parent; /* --upstream-proxy, or NULL */
     const regex_t *ignore_hosts; /* CONNECT hosts relayed untouched, or NULL */
     const access_cidr *allow; /* --allow-remote: remote ranges served */
     size_t n_allow;

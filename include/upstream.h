@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "authority.h"
+#include "parent.h"
 
 typedef struct upstream_req upstream_req;
 
@@ -31,11 +32,18 @@ typedef void (*upstream_cb)(upstream_status status, struct bufferevent *bev,
                             const char *peer, const char *reason, void *arg);
 
 /* Start connecting to target. dns_timeout_s bounds the name lookup and
- * then connect_timeout_s every address together. NULL on allocation
- * failure. */
+ * then connect_timeout_s every address together. With a parent (may be
+ * NULL) whose exception pattern does not match target's host, the parent
+ * is resolved and connected to instead, and asked for a tunnel to target
+ * within another connect_timeout_s; peer is then the parent's address,
+ * and any failure is UPSTREAM_FAILED (502) with a reason naming the
+ * parent ("HTTP parent proxy 127.0.0.1:3128 refused CONNECT
+ * example.com:443: 403 Forbidden"), never its credentials. NULL on
+ * allocation failure. */
 upstream_req *upstream_connect(struct event_base *base, struct evdns_base *dns,
                                const authority *target, int dns_timeout_s,
-                               int connect_timeout_s, upstream_cb cb, void *arg);
+                               int connect_timeout_s, const parent_proxy *parent,
+                               upstream_cb cb, void *arg);
 
 /* Abandon a pending request: the callback will not be called. */
 void upstream_cancel(upstream_req *req);

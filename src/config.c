@@ -17,6 +17,8 @@ static const char usage_text[] =
     "               [--connect-timeout S] [--handshake-timeout S] [--idle-timeout S]\n"
     "               [--max-conns N] [--workers N] [--keylog FILE] [--ignore-hosts REGEX]\n"
     "               [--flows FILE|-] [--har FILE] [--bodies DIR] [--body-limit BYTES]\n"
+    "               [--upstream-proxy URL | --upstream-proxy-from-env]\n"
+    "               [--upstream-proxy-except REGEX]\n"
     "               [-k|--insecure] [-q] [--help] [--version]\n";
 
 static const char help_text[] =
@@ -37,6 +39,14 @@ static const char help_text[] =
     "                          HOST:PORT; certificate, SNI and Host stay HOST\n"
     "                          (curl's syntax; empty fields: any/same; repeatable)\n"
     "  -k, --insecure          do not verify upstream certificates\n"
+    "      --upstream-proxy URL  connect to every server through this parent:\n"
+    "                          http://[USER:PASS@]HOST:PORT (CONNECT) or\n"
+    "                          socks5://[USER:PASS@]HOST:PORT (names resolved\n"
+    "                          by the parent)\n"
+    "      --upstream-proxy-from-env  the parent from HTTPS_PROXY, https_proxy,\n"
+    "                          ALL_PROXY or all_proxy (read only with this)\n"
+    "      --upstream-proxy-except REGEX  hosts that matches are connected to\n"
+    "                          directly (POSIX extended, case-insensitive)\n"
     "      --flows FILE        one JSON object per exchange per line ('-': stdout)\n"
     "      --har FILE          a HAR 1.2 document of every exchange, kept current\n"
     "      --bodies DIR        save request and response bodies as files\n"
@@ -71,7 +81,8 @@ enum {
     OPT_HEAD_TIMEOUT, OPT_DNS_TIMEOUT, OPT_CONNECT_TIMEOUT,
     OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_KEYLOG,
     OPT_IGNORE_HOSTS, OPT_FLOWS, OPT_HAR, OPT_BODIES, OPT_BODY_LIMIT,
-    OPT_WORKERS,
+    OPT_WORKERS, OPT_UPSTREAM_PROXY, OPT_UPSTREAM_PROXY_FROM_ENV,
+    OPT_UPSTREAM_PROXY_EXCEPT,
 };
 
 static const struct option long_options[] = {
@@ -99,6 +110,9 @@ static const struct option long_options[] = {
     {"har", required_argument, NULL, OPT_HAR},
     {"bodies", required_argument, NULL, OPT_BODIES},
     {"body-limit", required_argument, NULL, OPT_BODY_LIMIT},
+    {"upstream-proxy", required_argument, NULL, OPT_UPSTREAM_PROXY},
+    {"upstream-proxy-from-env", no_argument, NULL, OPT_UPSTREAM_PROXY_FROM_ENV},
+    {"upstream-proxy-except", required_argument, NULL, OPT_UPSTREAM_PROXY_EXCEPT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -158,6 +172,47 @@ static int parse_allow_list(const char *text, config *out, const char **reason)
     return 0;
 }
 
+/* Compile a --*-hosts style pattern: POSIX extended, case-insensitive. On
+ * failure the reason goes into why. */
+static int compile_host_pattern(regex_t *re, const char *text, char *why,
+                                size_t why_size)
+{
+    int rc = regcomp(re, text, REG_EXTENDED | REG_NOSUB | REG_ICASE);
+    if (rc != 0)
+        regerror(rc, re, why, why_size);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The variables curl reads for an https:// URL, in its order. */
+static const char *const proxy_env_vars[] = {"HTTPS_PROXY", "https_proxy",
+                                             "ALL_PROXY", "all_proxy"};
+
+/* --upstream-proxy, or else --upstream-proxy-from-env: fill the parent.
+ * The URL is never echoed: it may hold a password. */
+static int take_upstream_proxy(config *out, const char *url, bool from_env,
+                               FILE *err)
+{
+    const char *source = "--upstream-proxy";
+    for (size_t i = 0; !url && from_env && i < sizeof proxy_env_vars /
+                                                  sizeof proxy_env_vars[0]; i++) {
+        const char *v = getenv(proxy_env_vars[i]);
+        if (v && *v) {
+            url = v;
+            source = proxy_env_vars[i];
+        }
+    }
+    if (!url)
+        return 0;
+    const char *why = NULL;
+    if (proxyurl_parse(url, &out->upstream_proxy, &why) != 0) {
+        fprintf(err, "tlspeek: %s: %s\n", source, why);
+        return -1;
+    }
+    out->has_upstream_proxy = true;
+    out->upstream_proxy_source = source;
+    return 0;
+}
+
 static config_result usage_error(FILE *err, const char *what, const char *arg)
 {
     if (what)
@@ -186,6 +241,8 @@ config_result config_parse(int argc, char **argv, config *out,
     out->workers = cpus < 1 ? 1 : cpus > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (int)cpus;
     const char *listen_text = CONFIG_DEFAULT_LISTEN;
     const char *ca_dir = NULL;
+    const char *proxy_url = NULL;
+    bool proxy_from_env = false;
 
     optind = 1;
     opterr = 0; /* we print our own one-line reason */
@@ -232,14 +289,23 @@ config_result config_parse(int argc, char **argv, config *out,
             if (out->has_ignore_hosts)
                 return usage_error(err_stream, "--ignore-hosts given twice; use "
                                    "one pattern with |", NULL);
-            int rc = regcomp(&out->ignore_hosts, optarg,
-                             REG_EXTENDED | REG_NOSUB | REG_ICASE);
-            if (rc != 0) {
-                char why[160];
-                regerror(rc, &out->ignore_hosts, why, sizeof why);
+            char why[160];
+            if (compile_host_pattern(&out->ignore_hosts, optarg, why, sizeof why) != 0)
                 return usage_error(err_stream, why, optarg);
-            }
             out->has_ignore_hosts = true;
+            break;
+        }
+        case OPT_UPSTREAM_PROXY: proxy_url = optarg; break;
+        case OPT_UPSTREAM_PROXY_FROM_ENV: proxy_from_env = true; break;
+        case OPT_UPSTREAM_PROXY_EXCEPT: {
+            if (out->has_upstream_proxy_except)
+                return usage_error(err_stream, "--upstream-proxy-except given twice; "
+                                   "use one pattern with |", NULL);
+            char why[160];
+            if (compile_host_pattern(&out->upstream_proxy_except, optarg, why,
+                                     sizeof why) != 0)
+                return usage_error(err_stream, why, optarg);
+            out->has_upstream_proxy_except = true;
             break;
         }
         case OPT_PROXY_AUTH:
@@ -298,6 +364,8 @@ config_result config_parse(int argc, char **argv, config *out,
     }
     if (optind < argc)
         return usage_error(err_stream, "unexpected argument", argv[optind]);
+    if (take_upstream_proxy(out, proxy_url, proxy_from_env, err_stream) != 0)
+        return usage_error(err_stream, NULL, NULL);
 
     const char *reason = NULL;
     if (authority_parse(listen_text, strlen(listen_text), CONFIG_DEFAULT_PORT,
@@ -337,6 +405,11 @@ void config_free(config *c)
     if (c->has_ignore_hosts)
         regfree(&c->ignore_hosts);
     c->has_ignore_hosts = false;
+    if (c->has_upstream_proxy_except)
+        regfree(&c->upstream_proxy_except);
+    c->has_upstream_proxy_except = false;
+    /* The parent's password lives no longer than the settings. */
+    explicit_bzero(&c->upstream_proxy, sizeof c->upstream_proxy);
     free(c->ca_dir);
     c->ca_dir = NULL;
 }

@@ -204,6 +204,16 @@ void conn_connect_upstream(conn *c)
      * present in the certificate or send as SNI. */
     authority dest = connect_to_apply(c->env->connect_to, c->env->n_connect_to,
                                       &c->target);
+    /* A parent at our own address would send every request round again. */
+    const parent_proxy *via = parent_for(c->env->parent, &dest);
+    if (via && is_self(c->env, &via->url.addr)) {
+        log_info("%s %s 508 the %s is this proxy itself", c->client_name,
+                 c->target_name, via->label);
+        c->target_name[0] = '\0';
+        conn_fail(c, 508, "the parent proxy (--upstream-proxy) is this proxy "
+                          "itself: every request would loop");
+        return;
+    }
     if (is_self(c->env, &dest)) {
         log_info("%s %s 508 request loops back to the proxy itself",
                  c->client_name, c->target_name);
@@ -213,7 +223,7 @@ void conn_connect_upstream(conn *c)
     }
     c->connecting = upstream_connect(c->env->base, c->env->dns, &dest,
                                      c->env->dns_timeout, c->env->connect_timeout,
-                                     connect_done, c);
+                                     c->env->parent, connect_done, c);
     if (!c->connecting)
         conn_fail(c, 502, "out of memory");
 }

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "ca.h"
@@ -20,6 +21,7 @@
 #include "certmint.h"
 #include "conn.h"
 #include "log.h"
+#include "parent.h"
 #include "tlsctx.h"
 #include "worker.h"
 
@@ -37,6 +39,8 @@ struct proxy {
     int n_workers;
     struct event *sigint_ev, *sigterm_ev;
     char *proxy_auth_header; /* "Basic <base64 of USER:PASS>" */
+    parent_proxy parent;     /* --upstream-proxy, when configured */
+    char *parent_auth_header; /* its Proxy-Authorization, or NULL */
     FILE *keylog;            /* --keylog / SSLKEYLOGFILE */
     conn_env env;            /* what every worker's connections share */
     atomic_ullong all_live;
@@ -114,6 +118,30 @@ static char *basic_auth_header(const char *user_pass)
     return header;
 }
 
+/* The parent proxy every worker connects through, from the settings. */
+static int setup_parent(proxy *p)
+{
+    const config *cfg = p->cfg;
+    if (!cfg->has_upstream_proxy)
+        return 0;
+    p->parent.url = cfg->upstream_proxy;
+    p->parent.except = cfg->has_upstream_proxy_except ? &cfg->upstream_proxy_except
+                                                      : NULL;
+    parent_set_label(&p->parent);
+    const proxyurl *u = &cfg->upstream_proxy;
+    if (u->kind == PROXYURL_HTTP && u->has_credentials) {
+        char user_pass[2 * PROXYURL_CRED_MAX + 2];
+        snprintf(user_pass, sizeof user_pass, "%s:%s", u->user, u->pass);
+        p->parent_auth_header = basic_auth_header(user_pass);
+        OPENSSL_cleanse(user_pass, sizeof user_pass);
+        if (!p->parent_auth_header)
+            return -1;
+        p->parent.authorization = p->parent_auth_header;
+    }
+    p->env.parent = &p->parent;
+    return 0;
+}
+
 proxy *proxy_new(const config *cfg)
 {
     proxy *p = calloc(1, sizeof *p);
@@ -138,6 +166,8 @@ proxy *proxy_new(const config *cfg)
     if (!p->ca || setup_tls(p) != 0)
         goto fail;
     if (cfg->proxy_auth && !(p->proxy_auth_header = basic_auth_header(cfg->proxy_auth)))
+        goto fail;
+    if (setup_parent(p) != 0)
         goto fail;
 
     flowout_options outputs = {
@@ -213,6 +243,12 @@ int proxy_run(proxy *p)
                worker_address(p->workers[0]), ca_get0_cert_path(p->ca),
                p->cfg->insecure ? "; upstream certificates are NOT verified "
                                   "(--insecure)" : "");
+    if (p->env.parent)
+        log_notice("connecting to servers through the %s (%s%s)%s",
+                   p->parent.label, p->cfg->upstream_proxy_source,
+                   p->cfg->upstream_proxy.has_credentials ? ", with credentials" : "",
+                   p->parent.except ? "; --upstream-proxy-except hosts directly"
+                                        : "");
     log_debug("%d worker thread%s", p->n_workers, p->n_workers == 1 ? "" : "s");
     if (event_base_dispatch(p->base) < 0) {
         log_error("the event loop failed");
@@ -243,6 +279,9 @@ void proxy_free(proxy *p)
     EVP_PKEY_free(p->env.leaf_key);
     ca_free(p->ca);
     free(p->proxy_auth_header);
+    if (p->parent_auth_header)
+        OPENSSL_cleanse(p->parent_auth_header, strlen(p->parent_auth_header));
+    free(p->parent_auth_header);
     if (p->keylog)
         fclose(p->keylog);
     if (p->base)

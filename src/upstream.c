@@ -12,11 +12,16 @@
 #include <event2/util.h>
 
 #include "log.h"
+#include "parent.h"
 
 struct upstream_req {
     struct event_base *base;
     struct evdns_base *dns;
     authority target;
+    const parent_proxy *via; /* the parent to tunnel through, or NULL */
+    authority dial;         /* what is resolved and connected to: the
+                               target, or the parent */
+    parent_req *tunnel;     /* the parent's tunnel being opened */
     upstream_cb cb;
     void *arg;
 
@@ -31,9 +36,10 @@ struct upstream_req {
     struct bufferevent *bev;       /* the attempt in progress */
     bool finished;          /* the callback has been called */
     bool cancelled;         /* abandoned by the owner */
+    bool tunnel_refused;    /* the reason is the parent's answer */
 
     char peer[INET6_ADDRSTRLEN + 8]; /* address of the current attempt */
-    char reason[320];       /* why the last attempt failed */
+    char reason[1024];      /* why the last attempt failed */
 };
 
 static void req_free(upstream_req *req)
@@ -46,6 +52,7 @@ static void req_free(upstream_req *req)
         bufferevent_free(req->bev);
     if (req->addrs)
         evutil_freeaddrinfo(req->addrs);
+    parent_cancel(req->tunnel);
     free(req);
 }
 
@@ -71,6 +78,15 @@ static void finish(upstream_req *req, upstream_status status)
         req->bev = NULL;
         bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
         bufferevent_disable(bev, EV_READ | EV_WRITE);
+    } else if (req->via && !req->tunnel_refused) {
+        /* Failing to reach the parent is the parent's failure, whatever
+         * the step: the user must see which proxy it was. A timeout too
+         * is a 502: the target was never tried. */
+        char why[sizeof req->reason];
+        snprintf(why, sizeof why, "cannot reach the %s: %.600s", req->via->label,
+                 req->reason);
+        memcpy(req->reason, why, sizeof why);
+        status = UPSTREAM_FAILED;
     }
     req->finished = true;
     req->cb(status, bev, req->peer, req->reason, req->arg);
@@ -98,6 +114,34 @@ static void format_sockaddr(const struct sockaddr *sa, char *buf, size_t size)
 
 static void try_next_address(upstream_req *req);
 
+static void tunnel_done(struct bufferevent *bev, const char *reason, void *arg)
+{
+    upstream_req *req = arg;
+    req->tunnel = NULL;
+    if (!bev) {
+        snprintf(req->reason, sizeof req->reason, "%s", reason);
+        req->tunnel_refused = true;
+        finish(req, UPSTREAM_FAILED);
+        return;
+    }
+    req->bev = bev;
+    finish(req, UPSTREAM_OK);
+}
+
+/* Connected to the parent: ask it for the tunnel, under its own deadline. */
+static void open_tunnel(upstream_req *req)
+{
+    evtimer_del(req->timer);
+    req->tunnel = parent_open(req->bev, req->via, &req->target,
+                              req->connect_timeout, tunnel_done, req);
+    if (!req->tunnel) {
+        snprintf(req->reason, sizeof req->reason, "out of memory");
+        finish(req, UPSTREAM_FAILED);
+        return;
+    }
+    req->bev = NULL; /* the tunnel request owns it now */
+}
+
 static void connect_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     upstream_req *req = arg;
@@ -105,7 +149,10 @@ static void connect_event_cb(struct bufferevent *bev, short what, void *arg)
         /* As on the client side: no Nagle delay on small exchanges. */
         int one = 1;
         setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        finish(req, UPSTREAM_OK);
+        if (req->via)
+            open_tunnel(req);
+        else
+            finish(req, UPSTREAM_OK);
         return;
     }
     int err = EVUTIL_SOCKET_ERROR();
@@ -118,7 +165,7 @@ static void connect_event_cb(struct bufferevent *bev, short what, void *arg)
     else
         snprintf(req->reason, sizeof req->reason, "cannot connect to %s",
                  req->peer);
-    log_debug("upstream %s: %s", req->target.host, req->reason);
+    log_debug("upstream %s: %s", req->dial.host, req->reason);
     bufferevent_free(req->bev);
     req->bev = NULL;
     try_next_address(req);
@@ -149,7 +196,7 @@ static void try_next_address(upstream_req *req)
     }
     if (!req->reason[0])
         snprintf(req->reason, sizeof req->reason, "%s has no usable address",
-                 req->target.host);
+                 req->dial.host);
     finish(req, UPSTREAM_FAILED);
 }
 
@@ -186,14 +233,14 @@ static void after_dns(upstream_req *req)
         status = UPSTREAM_TIMEOUT;
         snprintf(req->reason, sizeof req->reason,
                  "cannot resolve %s: the name server did not answer",
-                 req->target.host);
+                 req->dial.host);
     } else if (r == EVUTIL_EAI_NONAME || r == EVUTIL_EAI_NODATA ||
                r == EVUTIL_EAI_FAIL || r == 0) {
         snprintf(req->reason, sizeof req->reason, "cannot resolve %s",
-                 req->target.host);
+                 req->dial.host);
     } else {
         snprintf(req->reason, sizeof req->reason, "cannot resolve %s: %s",
-                 req->target.host, evutil_gai_strerror(r));
+                 req->dial.host, evutil_gai_strerror(r));
     }
     finish(req, status);
 }
@@ -206,12 +253,12 @@ static void start_lookup(upstream_req *req)
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
     char port[8];
-    snprintf(port, sizeof port, "%u", (unsigned)req->target.port);
-    if (req->target.kind != AUTHORITY_NAME) {
+    snprintf(port, sizeof port, "%u", (unsigned)req->dial.port);
+    if (req->dial.kind != AUTHORITY_NAME) {
         /* A literal address needs no resolver. */
         hints.ai_flags = EVUTIL_AI_NUMERICHOST;
         req->dns_done = true;
-        req->dns_result = evutil_getaddrinfo(req->target.host, port, &hints,
+        req->dns_result = evutil_getaddrinfo(req->dial.host, port, &hints,
                                              &req->addrs);
         req->next = req->addrs;
         after_dns(req);
@@ -219,7 +266,7 @@ static void start_lookup(upstream_req *req)
     }
     hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
     struct evdns_getaddrinfo_request *pending =
-        evdns_getaddrinfo(req->dns, req->target.host, port, &hints, dns_cb, req);
+        evdns_getaddrinfo(req->dns, req->dial.host, port, &hints, dns_cb, req);
     if (!req->dns_done)
         req->dns_req = pending;
 }
@@ -239,17 +286,18 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
     if (!req->dns_done)
         snprintf(req->reason, sizeof req->reason,
                  "cannot resolve %s: the name server did not answer in time",
-                 req->target.host);
+                 req->dial.host);
     else
         snprintf(req->reason, sizeof req->reason,
                  "connection to %s timed out", req->peer[0] ? req->peer
-                                                            : req->target.host);
+                                                            : req->dial.host);
     finish(req, UPSTREAM_TIMEOUT);
 }
 
 upstream_req *upstream_connect(struct event_base *base, struct evdns_base *dns,
                                const authority *target, int dns_timeout_s,
-                               int connect_timeout_s, upstream_cb cb, void *arg)
+                               int connect_timeout_s, const parent_proxy *parent,
+                               upstream_cb cb, void *arg)
 {
     upstream_req *req = calloc(1, sizeof *req);
     if (!req)
@@ -257,6 +305,8 @@ upstream_req *upstream_connect(struct event_base *base, struct evdns_base *dns,
     req->base = base;
     req->dns = dns;
     req->target = *target;
+    req->via = parent_for(parent, target);
+    req->dial = req->via ? req->via->url.addr : *target;
     req->cb = cb;
     req->arg = arg;
     req->connect_timeout = connect_timeout_s;
