@@ -12,10 +12,10 @@ import re
 import subprocess
 import unittest
 
+from fixtures import ProxyTestCase
 from harness import (Origin, Proxy, binary_path, clean_env, connect_request, free_port,
-                     raw_exchange)
+                     raw_exchange, wait_until)
 from parents import Dante, FixedAnswerParent, SilentParent, Socks5Parent, TinyProxy
-from test_proxy import ProxyTestCase
 
 PASSWORD = "s3cr3t%50w-x"        # as written in the URL (%50 is 'P')
 PASSWORD_DECODED = "s3cr3tPw-x"
@@ -27,7 +27,11 @@ def closed_port_authority() -> str:
 
 
 class ParentTestCase(ProxyTestCase):
-    """Helpers: the 502 a CONNECT gets, and where credentials must not be."""
+    """Helpers: the 502 a CONNECT gets, and what a tinyproxy parent logged."""
+
+    def assertParentConnected(self, parent, target):
+        wait_until(lambda: target in parent.connects(),
+                   f"tinyproxy logging CONNECT {target}")
 
     def connect_answer(self, authority, proxy=None):
         proxy = proxy or self.proxy
@@ -58,12 +62,12 @@ class HttpParentTests(ParentTestCase):
         target = f"localhost:{self.origin.port}"
         self.assertFetched(self.fetch(self.origin.url("/", "localhost")))
         self.assertIntercepted(target, since=mark)
-        self.assertIn(target, self.parent.connects())
+        self.assertParentConnected(self.parent, target)
 
     def test_plain_http_goes_through_a_connect_tunnel(self):
         target = f"localhost:{self.plain.port}"
         self.assertFetched(self.fetch(self.plain.url("/", "localhost")))
-        self.assertIn(target, self.parent.connects())
+        self.assertParentConnected(self.parent, target)
 
     def test_upstream_verification_still_applies(self):
         # The parent's tunnel changes nothing about whom we trust: this
@@ -72,7 +76,7 @@ class HttpParentTests(ParentTestCase):
         transfer = self.fetch(f"https://{target}/")
         self.assertEqual(transfer.status, 502, transfer.describe())
         self.assertIn(b"failed verification", transfer.body, transfer.describe())
-        self.assertIn(target, self.parent.connects())
+        self.assertParentConnected(self.parent, target)
 
     def test_parent_refusal_is_a_502_naming_it(self):
         mark = self.proxy.mark()

@@ -1,9 +1,10 @@
 /* Unit tests for proxyurl: parent proxy URLs, credentials, refusals. */
 #include "proxyurl.h"
 
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "check_main.h"
 
 static proxyurl parse_ok(const char *text)
 {
@@ -83,7 +84,7 @@ START_TEST(refusals)
 }
 END_TEST
 
-static Suite *proxyurl_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("proxyurl");
     TCase *tc = tcase_create("parse");
@@ -93,13 +94,4 @@ static Suite *proxyurl_suite(void)
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(proxyurl_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
