@@ -5,7 +5,8 @@
 #include "h2_flow.h"
 #include "h2_msg.h"
 
-#include <check.h>
+#include "check_main.h"
+
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -639,7 +640,7 @@ START_TEST(error_names)
 }
 END_TEST
 
-static Suite *h2_flow_suite(void)
+Suite *unit_suite(void)
 {
     Suite *s = suite_create("h2_flow");
     TCase *tc = tcase_create("core");
@@ -661,13 +662,4 @@ static Suite *h2_flow_suite(void)
     tcase_add_test(tc, error_names);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(h2_flow_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
