@@ -15,6 +15,11 @@
  *        + one GET each), P threads at a time (default 1), print "ready ...",
  *        keep them open until stdin reaches EOF.
  *
+ *   --sni NAME      send NAME as SNI (default: the target's name, none for an
+ *                   IP address);
+ *   --sni-unique D  a name never sent before on each connection:
+ *                   "<pid>-<n>.D" (a proxy's cost for a host it has not seen).
+ *
  * Results go to stdout as key=value lines (requests, errors, seconds, rps,
  * p50_ms, p99_ms, bytes, mbps).  Requests are sequential (one at a time),
  * so latency is per request and rps is 1/latency, not a saturation figure.
@@ -46,6 +51,9 @@ static const char *path = "/small";
 static long nreq = 100;
 static double max_seconds = 0;
 static long parallel = 1; /* hold mode: threads opening tunnels */
+static const char *sni;        /* --sni */
+static const char *sni_unique; /* --sni-unique domain */
+static long sni_seq;
 static SSL_CTX *ctx;
 
 struct conn {
@@ -146,8 +154,16 @@ static int conn_open(struct conn *c)
     char host[256], port[16];
     split_hp(target, host, sizeof host, port, sizeof port);
     /* SNI only for names, as a browser does (never for IP literals) */
-    if (strspn(host, "0123456789.") != strlen(host) && !strchr(host, ':'))
+    char fresh[300];
+    if (sni_unique) {
+        snprintf(fresh, sizeof fresh, "%ld-%ld.%s", (long)getpid(),
+                 __atomic_add_fetch(&sni_seq, 1, __ATOMIC_RELAXED), sni_unique);
+        SSL_set_tlsext_host_name(c->ssl, fresh);
+    } else if (sni) {
+        SSL_set_tlsext_host_name(c->ssl, sni);
+    } else if (strspn(host, "0123456789.") != strlen(host) && !strchr(host, ':')) {
         SSL_set_tlsext_host_name(c->ssl, host);
+    }
     if (SSL_connect(c->ssl) != 1)
         goto fail;
     return 0;
@@ -262,7 +278,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench-load --mode newconn|keepalive|download|hold --target HOST:PORT\n"
                     "       [--proxy HOST:PORT] [--no-connect] [-n N] [--seconds S] [--path P]\n"
-                    "       [--parallel P]\n");
+                    "       [--parallel P] [--sni NAME | --sni-unique DOMAIN]\n");
     exit(2);
 }
 
@@ -289,6 +305,10 @@ int main(int argc, char **argv)
             path = argv[++i];
         else if (!strcmp(a, "--parallel"))
             parallel = atol(argv[++i]);
+        else if (!strcmp(a, "--sni"))
+            sni = argv[++i];
+        else if (!strcmp(a, "--sni-unique"))
+            sni_unique = argv[++i];
         else
             usage();
     }
