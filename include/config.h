@@ -10,6 +10,7 @@
 #include "access.h"
 #include "authority.h"
 #include "ca.h"
+#include "clientcert.h"
 #include "connect_to.h"
 #include "proxyurl.h"
 
@@ -58,6 +59,7 @@ typedef struct {
     const char *upstream_proxy_source; /* the option or variable it came from */
     regex_t upstream_proxy_except; /* --upstream-proxy-except, when has_... */
     bool has_upstream_proxy_except;
+    clientcert_rules client_certs; /* --client-cert, loaded and checked */
 } config;
 
 typedef enum {

@@ -19,6 +19,7 @@ static const char usage_text[] =
     "               [--flows FILE|-] [--har FILE] [--bodies DIR] [--body-limit BYTES]\n"
     "               [--upstream-proxy URL | --upstream-proxy-from-env]\n"
     "               [--upstream-proxy-except REGEX]\n"
+    "               [--client-cert [HOST_REGEX=]FILE]...\n"
     "               [-k|--insecure] [-q] [--help] [--version]\n";
 
 static const char help_text[] =
@@ -39,6 +40,10 @@ static const char help_text[] =
     "                          HOST:PORT; certificate, SNI and Host stay HOST\n"
     "                          (curl's syntax; empty fields: any/same; repeatable)\n"
     "  -k, --insecure          do not verify upstream certificates\n"
+    "      --client-cert [HOST_REGEX=]FILE  PEM certificate, key (mode 600) and\n"
+    "                          chain offered to servers that ask for one; with\n"
+    "                          HOST_REGEX only to matching hosts (repeatable,\n"
+    "                          first match wins; a plain FILE is the fallback)\n"
     "      --upstream-proxy URL  connect to every server through this parent:\n"
     "                          http://[USER:PASS@]HOST:PORT (CONNECT) or\n"
     "                          socks5://[USER:PASS@]HOST:PORT (names resolved\n"
@@ -82,7 +87,7 @@ enum {
     OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_KEYLOG,
     OPT_IGNORE_HOSTS, OPT_FLOWS, OPT_HAR, OPT_BODIES, OPT_BODY_LIMIT,
     OPT_WORKERS, OPT_UPSTREAM_PROXY, OPT_UPSTREAM_PROXY_FROM_ENV,
-    OPT_UPSTREAM_PROXY_EXCEPT,
+    OPT_UPSTREAM_PROXY_EXCEPT, OPT_CLIENT_CERT,
 };
 
 static const struct option long_options[] = {
@@ -113,6 +118,7 @@ static const struct option long_options[] = {
     {"upstream-proxy", required_argument, NULL, OPT_UPSTREAM_PROXY},
     {"upstream-proxy-from-env", no_argument, NULL, OPT_UPSTREAM_PROXY_FROM_ENV},
     {"upstream-proxy-except", required_argument, NULL, OPT_UPSTREAM_PROXY_EXCEPT},
+    {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -213,6 +219,47 @@ static int take_upstream_proxy(config *out, const char *url, bool from_env,
     return 0;
 }
 
+/* --client-cert [HOST_REGEX=]FILE: load and check the file now, so that a
+ * bad one stops the start with its reason. A file that exists by the
+ * whole name is a FILE even if its name holds '='. */
+static int take_client_cert(config *out, const char *arg, FILE *err)
+{
+    clientcert_rules *rules = &out->client_certs;
+    const char *eq = strchr(arg, '=');
+    const char *file = eq && access(arg, F_OK) != 0 ? eq + 1 : arg;
+    bool fallback = file == arg;
+    if (fallback ? rules->fallback != NULL : rules->n == CLIENTCERT_MAX_RULES) {
+        fprintf(err, "tlspeek: %s\n", fallback
+                ? "--client-cert FILE given twice; only one may apply to every host"
+                : "too many --client-cert HOST_REGEX=FILE rules");
+        return -1;
+    }
+    char why[600];
+    clientcert *cc = clientcert_load(file, why, sizeof why);
+    if (!cc) {
+        fprintf(err, "tlspeek: %s\n", why);
+        return -1;
+    }
+    if (fallback) {
+        rules->fallback = cc;
+        return 0;
+    }
+    char *pattern = strndup(arg, (size_t)(eq - arg));
+    if (!pattern)
+        snprintf(why, sizeof why, "out of memory");
+    int rc = pattern ? compile_host_pattern(&rules->hosts[rules->n], pattern, why,
+                                            sizeof why)
+                     : -1;
+    free(pattern);
+    if (rc != 0) {
+        fprintf(err, "tlspeek: --client-cert %s: %s\n", file, why);
+        clientcert_free(cc);
+        return -1;
+    }
+    rules->certs[rules->n++] = cc;
+    return 0;
+}
+
 static config_result usage_error(FILE *err, const char *what, const char *arg)
 {
     if (what)
@@ -295,6 +342,10 @@ config_result config_parse(int argc, char **argv, config *out,
             out->has_ignore_hosts = true;
             break;
         }
+        case OPT_CLIENT_CERT:
+            if (take_client_cert(out, optarg, err_stream) != 0)
+                return CONFIG_EXIT_USAGE;
+            break;
         case OPT_UPSTREAM_PROXY: proxy_url = optarg; break;
         case OPT_UPSTREAM_PROXY_FROM_ENV: proxy_from_env = true; break;
         case OPT_UPSTREAM_PROXY_EXCEPT: {
@@ -408,6 +459,7 @@ void config_free(config *c)
     if (c->has_upstream_proxy_except)
         regfree(&c->upstream_proxy_except);
     c->has_upstream_proxy_except = false;
+    clientcert_rules_clear(&c->client_certs);
     /* The parent's password lives no longer than the settings. */
     explicit_bzero(&c->upstream_proxy, sizeof c->upstream_proxy);
     free(c->ca_dir);

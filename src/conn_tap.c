@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clientcert.h"
 #include "log.h"
 
 static void describe_tls(SSL *ssl, const char *sni, flow_tls *out,
@@ -70,6 +71,7 @@ static void on_exchange(void *arg, const http_exchange *ex)
             SSL *ssl = tlsm_get0_ssl(upstream_tls);
             describe_tls(ssl, SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name),
                          &upstream_leg, upstream_alpn, sizeof upstream_alpn);
+            upstream_leg.client_cert = clientcert_sent(ssl);
             r.upstream_tls = &upstream_leg;
         }
     }

@@ -19,6 +19,7 @@
 #include "ca.h"
 #include "certcache.h"
 #include "certmint.h"
+#include "clientcert.h"
 #include "conn.h"
 #include "log.h"
 #include "parent.h"
@@ -85,6 +86,7 @@ static int setup_tls(proxy *p)
     if (!p->env.leaf_key || !p->env.certs || !p->env.client_ctx ||
         !p->env.upstream_ctx)
         return -1;
+    clientcert_install(p->env.upstream_ctx, &p->cfg->client_certs);
     if (p->cfg->keylog) {
         /* Secrets: readable by the user only, like the CA key. */
         int fd = open(p->cfg->keylog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "clientcert.h"
 #include "log.h"
 
 /* ALPN wire format: length-prefixed protocol names. */
@@ -238,7 +239,12 @@ int tlsctx_prepare_upstream(SSL *ssl, const char *sni, const authority *target,
 {
     if (sni && sni[0] && SSL_set_tlsext_host_name(ssl, sni) != 1)
         return -1;
-    if (offer_session(ssl, sni, target, peer) != 0)
+    /* By the name the client asked for, as --client-cert patterns say. A
+     * resumed session would not show the server a certificate again, and
+     * the record could not say which one it took: with a client
+     * certificate, every handshake is a full one. */
+    int chosen = clientcert_choose(ssl, target->host);
+    if (chosen < 0 || (chosen == 0 && offer_session(ssl, sni, target, peer) != 0))
         return -1;
     if (insecure)
         return 0;

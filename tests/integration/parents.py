@@ -38,6 +38,22 @@ def wait_listening(port: int, process: subprocess.Popen, what: str, log: Path):
     raise RuntimeError(f"{what} did not start listening on {port}:\n{text}")
 
 
+def stop_group(process: subprocess.Popen):
+    """SIGTERM a server started with start_new_session (it and every
+    process it forked), SIGKILL if it lingers; wait for it."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=SOCKET_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=SOCKET_TIMEOUT)
+
+
 class _Daemon:
     """A parent proxy program run in the foreground in its own process group."""
 
@@ -70,16 +86,7 @@ class _Daemon:
         return self.log.read_text(errors="replace")
 
     def stop(self):
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.process.wait(timeout=SOCKET_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=SOCKET_TIMEOUT)
+        stop_group(self.process)
 
     def __enter__(self):
         return self
