@@ -80,4 +80,12 @@ tlsm_status tlsm_shutdown(tlsm *t);
  * failure". Owned by t; valid until the next call. Never NULL. */
 const char *tlsm_reason(const tlsm *t);
 
+/* The fatal alert the peer sent (its TLS AlertDescription, e.g. 48 for
+ * unknown_ca), or -1 when none was received. */
+int tlsm_peer_alert(const tlsm *t);
+
+/* Did the peer close its side (EOF) before the handshake was done,
+ * without sending an alert? */
+bool tlsm_peer_quit_handshake(const tlsm *t);
+
 #endif

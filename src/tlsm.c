@@ -35,6 +35,7 @@ struct tlsm {
     bool failed;          /* a fatal error happened: never call SSL again */
     bool closed;          /* the peer's close_notify was received */
     bool shut_sent;       /* our close_notify is queued */
+    short peer_alert;     /* fatal alert received, or -1 */
     char *reason;         /* allocated on the first failure: most sessions
                              never fail, and tens of thousands are held */
 };
@@ -69,7 +70,7 @@ static void describe_failure(tlsm *t)
          * would need an ex_data index (process-global state) and would
          * fight any callback the owner installs on the SSL. */
         if (r >= SSL_AD_REASON_OFFSET && r <= SSL_AD_REASON_OFFSET + 255)
-            alert = r - SSL_AD_REASON_OFFSET;
+            alert = t->peer_alert = (short)(r - SSL_AD_REASON_OFFSET);
         else if (r == SSL_R_CERTIFICATE_VERIFY_FAILED)
             verify_failed = true;
         else if (r == SSL_R_UNEXPECTED_EOF_WHILE_READING)
@@ -133,6 +134,7 @@ tlsm *tlsm_new(SSL_CTX *ctx, bool server_role)
     tlsm *t = calloc(1, sizeof *t);
     if (t == NULL)
         return NULL;
+    t->peer_alert = -1;
     t->ssl = SSL_new(ctx);
     t->rbio = qbio_new();
     t->wbio = qbio_new();
@@ -311,6 +313,16 @@ tlsm_status tlsm_shutdown(tlsm *t)
     ERR_clear_error();
     t->shut_sent = true;
     return TLSM_OK;
+}
+
+int tlsm_peer_alert(const tlsm *t)
+{
+    return t->peer_alert;
+}
+
+bool tlsm_peer_quit_handshake(const tlsm *t)
+{
+    return t->eof && !t->hs_done && t->peer_alert < 0;
 }
 
 const char *tlsm_reason(const tlsm *t)

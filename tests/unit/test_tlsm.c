@@ -428,6 +428,10 @@ START_TEST(test_verify_failure_and_alert)
     ck_assert_msg(strstr(tlsm_reason(s), "peer sent alert: ") == tlsm_reason(s),
                   "%s", tlsm_reason(s));
     ck_assert_uint_gt(strlen(tlsm_reason(s)), strlen("peer sent alert: "));
+    /* An OpenSSL client that does not trust the issuer says unknown_ca. */
+    ck_assert_int_eq(tlsm_peer_alert(s), SSL_AD_UNKNOWN_CA);
+    ck_assert_int_eq(tlsm_peer_alert(c), -1);
+    ck_assert(!tlsm_peer_quit_handshake(s));
 
     /* Fatal is final: every later call says ERROR, reason unchanged. */
     char saved[256];
@@ -585,6 +589,8 @@ START_TEST(test_eof_without_close_notify)
     tlsm_feed_eof(s);
     ck_assert_int_eq(tlsm_handshake(s), TLSM_ERROR);
     ck_assert_str_eq(tlsm_reason(s), "connection closed during handshake");
+    ck_assert(tlsm_peer_quit_handshake(s));
+    ck_assert_int_eq(tlsm_peer_alert(s), -1);
     tlsm_free(c);
     tlsm_free(s);
 

@@ -1,0 +1,79 @@
+/* Unit tests for autopass: the bounded, expiring passthrough list. */
+#include "autopass.h"
+
+#include <string.h>
+
+#include "check_main.h"
+
+START_TEST(added_hosts_are_listed_until_they_expire)
+{
+    autopass *a = autopass_new(4, 600);
+    char reason[AUTOPASS_REASON_MAX] = "";
+    ck_assert(!autopass_check(a, "pinned.example", 443, 100, reason, sizeof reason));
+    ck_assert_int_eq(autopass_add(a, "pinned.example", 443, "unknown CA", 100), 1);
+    ck_assert(autopass_check(a, "pinned.example", 443, 699.5, reason, sizeof reason));
+    ck_assert_str_eq(reason, "unknown CA");
+    /* Another port of the same host is another service. */
+    ck_assert(!autopass_check(a, "pinned.example", 8443, 101, NULL, 0));
+    ck_assert(!autopass_check(a, "pinned.example", 443, 700, reason, sizeof reason));
+    ck_assert_uint_eq(autopass_count(a, 700), 0);
+    autopass_free(a);
+    autopass_free(NULL);
+}
+END_TEST
+
+START_TEST(adding_again_renews)
+{
+    autopass *a = autopass_new(4, 10);
+    ck_assert_int_eq(autopass_add(a, "h", 1, "first", 0), 1);
+    ck_assert_int_eq(autopass_add(a, "h", 1, "second", 5), 0);
+    char reason[AUTOPASS_REASON_MAX];
+    ck_assert(autopass_check(a, "h", 1, 14, reason, sizeof reason));
+    ck_assert_str_eq(reason, "second");
+    ck_assert_uint_eq(autopass_count(a, 14), 1);
+    autopass_free(a);
+}
+END_TEST
+
+START_TEST(bounded_the_soonest_to_expire_goes)
+{
+    autopass *a = autopass_new(3, 100);
+    autopass_add(a, "a", 1, "", 0);
+    autopass_add(a, "b", 1, "", 1);
+    autopass_add(a, "c", 1, "", 2);
+    autopass_add(a, "a", 1, "", 3); /* renewed: now b is the oldest */
+    ck_assert_int_eq(autopass_add(a, "d", 1, "", 4), 1);
+    ck_assert_uint_eq(autopass_count(a, 4), 3);
+    ck_assert(!autopass_check(a, "b", 1, 4, NULL, 0));
+    ck_assert(autopass_check(a, "a", 1, 4, NULL, 0));
+    ck_assert(autopass_check(a, "c", 1, 4, NULL, 0));
+    ck_assert(autopass_check(a, "d", 1, 4, NULL, 0));
+    autopass_free(a);
+}
+END_TEST
+
+START_TEST(long_reasons_are_cut)
+{
+    autopass *a = autopass_new(1, 100);
+    char longer[300];
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    autopass_add(a, "h", 1, longer, 0);
+    char reason[AUTOPASS_REASON_MAX];
+    ck_assert(autopass_check(a, "h", 1, 1, reason, sizeof reason));
+    ck_assert_uint_eq(strlen(reason), AUTOPASS_REASON_MAX - 1);
+    autopass_free(a);
+}
+END_TEST
+
+Suite *unit_suite(void)
+{
+    Suite *s = suite_create("autopass");
+    TCase *tc = tcase_create("list");
+    tcase_add_test(tc, added_hosts_are_listed_until_they_expire);
+    tcase_add_test(tc, adding_again_renews);
+    tcase_add_test(tc, bounded_the_soonest_to_expire_goes);
+    tcase_add_test(tc, long_reasons_are_cut);
+    suite_add_tcase(s, tc);
+    return s;
+}
