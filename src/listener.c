@@ -20,12 +20,17 @@
 #define LISTENER_BACKLOG 1024
 
 /* Descriptors are a process-wide resource: however many workers' listeners
- * run short, the shortage is logged once. */
-static atomic_flag warned_fd_limit = ATOMIC_FLAG_INIT;
+ * run short, each episode of shortage is logged once. It ends when one of
+ * them has accepted every waiting client again (see recovered_cb), so that
+ * a later shortage is told too, as the warning's "if this repeats" asks
+ * the user to watch for. */
+static atomic_bool short_of_fds;
 
 struct listener {
     struct evconnlistener *evl;
     struct event *resume_ev;
+    struct event *recovered_ev; /* runs after a round of accepts */
+    bool round_failed;          /* that round ended out of descriptors */
     listener_accept_cb cb;
     void *arg;
     char address[AUTHORITY_HOST_MAX + 10];
@@ -36,7 +41,23 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
                       struct sockaddr *sa, int socklen, void *arg)
 {
     listener *l = arg;
+    /* A plain load: the common case writes nothing shared. */
+    if (atomic_load_explicit(&short_of_fds, memory_order_relaxed))
+        event_active(l->recovered_ev, EV_TIMEOUT, 0);
     l->cb(fd, sa, socklen, l->arg);
+}
+
+/* Runs once libevent's round of accept() calls is over (the listener
+ * accepts until the backlog is empty or a call fails). Only a round that
+ * accepted and did not run out ends the shortage: while descriptors are
+ * freed one by one, rounds that accept a few and fail again are still the
+ * same episode. */
+static void recovered_cb(evutil_socket_t fd, short what, void *arg)
+{
+    listener *l = arg;
+    if (!l->round_failed && atomic_exchange(&short_of_fds, false))
+        log_notice("accepting new connections again");
+    l->round_failed = false;
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -50,7 +71,8 @@ static void accept_error_cb(struct evconnlistener *evl, void *arg)
     listener *l = arg;
     int err = EVUTIL_SOCKET_ERROR();
     if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-        if (!atomic_flag_test_and_set(&warned_fd_limit)) {
+        l->round_failed = true;
+        if (!atomic_exchange(&short_of_fds, true)) {
             log_warn("out of file descriptors (%s): pausing new connections "
                      "briefly; raise 'ulimit -n' if this repeats",
                      evutil_socket_error_to_string(err));
@@ -138,7 +160,8 @@ listener *listener_new(struct event_base *base, const authority *where,
     l->arg = arg;
     l->evl = evconnlistener_new(base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, -1, fd);
     l->resume_ev = evtimer_new(base, resume_cb, l);
-    if (!l->evl || !l->resume_ev) {
+    l->recovered_ev = event_new(base, -1, 0, recovered_cb, l);
+    if (!l->evl || !l->resume_ev || !l->recovered_ev) {
         log_error("cannot listen on %s: out of memory", wanted);
         if (!l->evl)
             close(fd);
@@ -170,6 +193,8 @@ void listener_free(listener *l)
         evconnlistener_free(l->evl);
     if (l->resume_ev)
         event_free(l->resume_ev);
+    if (l->recovered_ev)
+        event_free(l->recovered_ev);
     free(l);
 }
 

@@ -534,6 +534,26 @@ class FileDescriptorExhaustionTests(FaultTestCase):
         self.assertEqual(len(warnings), 1, "expected exactly one warning:\n"
                          + "\n".join(warnings))
 
+    def test_each_shortage_is_warned_once(self):
+        """Issue 12, defect 12: the warning says "if this repeats", so a
+        second shortage after the proxy accepted again is warned again."""
+        for episode in (1, 2):
+            mark = self.limited.mark()
+            clients = []
+            try:
+                for _ in range(self.CLIENTS):
+                    clients.append(RawClient(self.limited.address, timeout=5))
+                self.limited.wait_for_line(self.FD_WARNING, since=mark)
+            finally:
+                for client in clients:
+                    client.close()
+            self.limited.wait_for_line(r"accepting new connections again", since=mark)
+            self.assertStillServing(proxy=self.limited)
+            warnings = [line for line in self.limited.console.lines(mark)
+                        if re.search(self.FD_WARNING, line)]
+            self.assertEqual(len(warnings), 1, f"shortage {episode}: expected one "
+                             "warning:\n" + "\n".join(warnings))
+
 
 if __name__ == "__main__":
     unittest.main()
