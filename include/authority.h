@@ -25,6 +25,10 @@ typedef struct {
     authority_kind kind;
 } authority;
 
+/* s[0..len) as a port: decimal 1..65535, no sign or spaces, at least one
+ * digit. Returns 0 and fills *port, or -1. */
+int authority_parse_port(const char *s, size_t len, uint16_t *port);
+
 /* Parse text[0..len) as host[:port], IPv6 as [addr][:port].
  * When the port is absent, default_port is used; default_port 0 means the
  * port is required. Rejects empty hosts, port 0 or > 65535, bytes that are

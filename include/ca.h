@@ -7,7 +7,7 @@
 #ifndef TLSPEEK_CA_H
 #define TLSPEEK_CA_H
 
-#include <openssl/x509.h>
+#include "tls_types.h"
 
 typedef struct ca ca;
 
@@ -24,12 +24,9 @@ typedef enum {
 /* The names ca_key_type_parse() accepts, for usage texts. */
 #define CA_KEY_TYPE_NAMES "ec-p256, rsa2048"
 
-/* "ec-p256" or "rsa2048" into *out: 0, or -1 for any other name. */
+/* "ec-p256" (or "ec") or "rsa2048" into *out: 0, or -1 for any other
+ * name. */
 int ca_key_type_parse(const char *name, ca_key_type *out);
-
-/* "AB:CD:..." (upper-case hex, colon-separated, as `openssl x509
- * -fingerprint -sha256` prints it) needs this many bytes with its NUL. */
-#define CA_FINGERPRINT_SIZE 96
 
 /* Load dir/ca.pem and dir/ca.key, or, when neither exists, create dir
  * (mode 0700, parents too) and a new CA there: EC P-256 key (or the type
@@ -37,6 +34,10 @@ int ca_key_type_parse(const char *name, ca_key_type *out);
  * self-signed certificate valid 10 years, subject
  * "CN=tlspeek CA <hostname> <YYYY-MM-DD>, O=tlspeek", basicConstraints
  * CA:TRUE critical, keyUsage keyCertSign+cRLSign critical, SKI.
+ * Processes starting at once on one directory agree: the directory is
+ * locked while the CA is looked for and made, and the files appear
+ * complete (written under temporary names, then linked), so one process
+ * creates the CA and the others load it.
  * On failure logs one plain-words error (which file, what is wrong) and
  * returns NULL. The caller owns the result: ca_free(). */
 ca *ca_load_or_create(const char *dir);
@@ -54,26 +55,27 @@ void ca_free(ca *c);
  * that did not exist. Returns 0, or -1 after logging why. */
 int ca_backup_files(const char *dir, char **cert_backup, char **key_backup);
 
-/* The SHA-256 fingerprint of x's DER into out (CA_FINGERPRINT_SIZE
- * bytes), formatted as described at CA_FINGERPRINT_SIZE. 0 or -1. */
-int ca_fingerprint_sha256(const X509 *x, char *out, size_t size);
+/* The kind of the CA's own key: CA_KEY_RSA2048 for any RSA key (a CA the
+ * user brought may have another size), else CA_KEY_EC_P256. Leaves are
+ * given the same kind by default. */
+ca_key_type ca_get_key_type(const ca *c);
 
 /* Borrowed: the CA certificate, and the path of its PEM file. */
-X509 *ca_get0_cert(const ca *c);
+tls_cert *ca_get0_cert(const ca *c);
 const char *ca_get0_cert_path(const ca *c);
 
 /* Set leaf's issuer to the CA's subject, add an authorityKeyIdentifier
  * equal to the CA's SKI (keyid only) and sign it with SHA-256.
  * Returns 0, or -1 (OpenSSL error queue holds why). */
-int ca_sign(const ca *c, X509 *leaf);
+int ca_sign(const ca *c, tls_cert *leaf);
 
 /* Give x a random positive serial of 128 bits (top bit clear, so DER
  * needs no sign byte; never zero): unique issuer+serial for every
  * certificate, as Firefox requires. Returns 0 or -1. */
-int ca_set_random_serial(X509 *x);
+int ca_set_random_serial(tls_cert *x);
 
 /* Add a subjectKeyIdentifier to x: RFC 5280 method 1, the SHA-1 of the
  * subjectPublicKey bits (x's public key must be set). Returns 0 or -1. */
-int ca_add_subject_key_id(X509 *x);
+int ca_add_subject_key_id(tls_cert *x);
 
 #endif

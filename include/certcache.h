@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include <openssl/x509.h>
+#include "tls_types.h"
 
 typedef struct certcache certcache;
 
@@ -21,23 +21,23 @@ void certcache_free(certcache *c);
  * or NULL when absent or when it expires within refresh_margin seconds
  * of now (such an entry is dropped so that the caller mints again).
  * A hit makes the entry most recently used. */
-X509 *certcache_get1(certcache *c, const char *key, time_t now,
+tls_cert *certcache_get1(certcache *c, const char *key, time_t now,
                      long refresh_margin);
 
 /* Store cert under key (the cache takes its own reference), replacing an
  * existing entry, evicting the least recently used one when full.
  * Returns 0, or -1 on allocation failure (cache unchanged). */
-int certcache_put(certcache *c, const char *key, X509 *cert);
+int certcache_put(certcache *c, const char *key, tls_cert *cert);
 
 /* Makes the leaf for a cache miss; NULL on failure. */
-typedef X509 *(*certcache_make_fn)(void *arg);
+typedef tls_cert *(*certcache_make_fn)(void *arg);
 
 /* certcache_get1(), and on a miss make(arg) and certcache_put(). Misses
  * are made one at a time, checking the cache again first, so that workers
  * racing for the same new host mint one leaf, not one each (lookups are
  * never held up by a mint). *made says whether this call minted. NULL
  * when make() failed. */
-X509 *certcache_get1_or_make(certcache *c, const char *key, time_t now,
+tls_cert *certcache_get1_or_make(certcache *c, const char *key, time_t now,
                              long refresh_margin, certcache_make_fn make,
                              void *arg, bool *made);
 

@@ -5,19 +5,20 @@
 #ifndef TLSPEEK_CERTMINT_H
 #define TLSPEEK_CERTMINT_H
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include "ca.h"
+#include "tls_types.h"
 
 /* Leaf validity: starts 2 days in the past (clock skew), lasts 199 days
  * from now (under every browser's limit), never past the CA's notAfter. */
 #define CERTMINT_BACKDATE_SECONDS (2L * 24 * 3600)
 #define CERTMINT_VALID_SECONDS (199L * 24 * 3600)
 
-/* A new EC P-256 key for leaves: one per run, shared by all leaves.
- * Returns NULL on failure (logged). Caller frees with EVP_PKEY_free. */
-EVP_PKEY *certmint_new_leaf_key(void);
+/* A new key for leaves, one per run and shared by all leaves: EC P-256,
+ * or RSA 2048 for clients that accept only RSA signatures (generating it
+ * takes tens of milliseconds more, once). Returns NULL on failure
+ * (logged). Free with certmint_free_key(). */
+tls_key *certmint_new_leaf_key(ca_key_type type);
+void certmint_free_key(tls_key *key);
 
 /* Mint a leaf for host (a DNS name, or an IPv4/IPv6 literal without
  * brackets) with public key leaf_key, signed by ca:
@@ -31,7 +32,7 @@ EVP_PKEY *certmint_new_leaf_key(void);
  *    extendedKeyUsage serverAuth, SKI of leaf_key, AKI = CA's SKI.
  * Returns a new certificate (caller frees), or NULL when host is not
  * certifiable or OpenSSL fails (logged once). */
-X509 *certmint_leaf(const ca *ca, EVP_PKEY *leaf_key, const char *host,
-                    X509 *upstream);
+tls_cert *certmint_leaf(const ca *ca, tls_key *leaf_key, const char *host,
+                        tls_cert *upstream);
 
 #endif

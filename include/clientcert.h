@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <openssl/ssl.h>
+#include "tls_types.h"
 
 /* Most --client-cert options. */
 #define CLIENTCERT_MAX_RULES 32
@@ -45,16 +45,16 @@ void clientcert_rules_clear(clientcert_rules *rules);
 
 /* Offer certificates from rules on connections made from ctx (an
  * upstream, client-role context). rules must outlive ctx. */
-void clientcert_install(SSL_CTX *ctx, const clientcert_rules *rules);
+void clientcert_install(tls_context *ctx, const clientcert_rules *rules);
 
 /* Choose the certificate for a connection to host (before its
  * handshake). 1 when one was chosen, 0 when none applies (or ctx has no
  * rules), -1 when memory is short. */
-int clientcert_choose(SSL *ssl, const char *host);
+int clientcert_choose(tls_ssl *ssl, const char *host);
 
 /* After the handshake: the subject of the certificate sent to the server,
  * or NULL when none was (not requested, none chosen, or the session was
  * resumed). Valid while the SSL lives. */
-const char *clientcert_sent(const SSL *ssl);
+const char *clientcert_sent(const tls_ssl *ssl);
 
 #endif

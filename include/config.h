@@ -1,5 +1,10 @@
-/* config — the command line, turned into an immutable settings struct.
- * Nothing else in tlspeek reads argv or the environment for settings. */
+/* config — the command line, turned into an immutable settings struct,
+ * with the environment variables that are settings ($SSLKEYLOGFILE,
+ * $TLSPEEK_DEBUG, $XDG_CONFIG_HOME and $HOME for the CA directory).
+ * Elsewhere the environment is read only where a convention says so:
+ * $SSL_CERT_FILE/$SSL_CERT_DIR in tlsctx (as openssl and curl do),
+ * $NO_COLOR in flowout, and $PATH/$HOME in trust_store, which runs
+ * certutil and finds the user's browser profiles. */
 #ifndef TLSPEEK_CONFIG_H
 #define TLSPEEK_CONFIG_H
 
@@ -21,11 +26,16 @@
 #define CONFIG_MAX_WORKERS_TEXT "256"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
 #define CONFIG_DEFAULT_PORT 8080
+/* --body-limit's largest value: 1 TiB. */
+#define CONFIG_MAX_BODY_LIMIT 1099511627776L
+#define CONFIG_MAX_BODY_LIMIT_TEXT "1099511627776"
 
 typedef struct {
     authority listen;           /* -l/--listen */
     char *ca_dir;               /* --ca-dir, or the XDG default; owned */
     ca_key_type ca_key_type;    /* --ca-key-type, for a CA created now */
+    ca_key_type leaf_key_type;  /* --leaf-key-type, when has_leaf_key_type */
+    bool has_leaf_key_type;     /* else leaves take the CA's kind */
     const char *dns[CONFIG_MAX_DNS]; /* --dns, borrowed from argv */
     int n_dns;
     const char *upstream_ca;    /* --upstream-ca, borrowed from argv */
@@ -40,6 +50,7 @@ typedef struct {
     const char *bodies;         /* --bodies DIR */
     unsigned long long body_limit; /* --body-limit BYTES */
     bool quiet;                 /* -q */
+    bool debug;                 /* $TLSPEEK_DEBUG=1: debug lines too */
     const char *proxy_auth;     /* --proxy-auth USER:PASS, borrowed */
     access_cidr allow[CONFIG_MAX_ALLOW]; /* --allow-remote ranges */
     int n_allow;

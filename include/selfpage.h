@@ -5,18 +5,28 @@
 #define TLSPEEK_SELFPAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <event2/buffer.h>
-#include <openssl/x509.h>
+
+#include "tls_types.h"
 
 /* The magic host name: http://tlspeek/ through the proxy reaches these
  * pages, as mitmproxy's mitm.it does. */
 #define SELFPAGE_MAGIC_HOST "tlspeek"
 
-/* Write the complete response to an origin-form GET/HEAD of path into
- * out: 200 for "/", "/ca.pem", "/ca.crt", 404 otherwise. proxy_address is
- * "host:port" as the user reaches the proxy. Returns the status. */
+/* Write the complete response to an origin-form request for path into
+ * out: 200 for GET or HEAD of "/", "/ca.pem", "/ca.crt" (query and
+ * fragment ignored), 404 for other paths, 405 for other methods, 500 when
+ * the certificate cannot be described. proxy_address is "host:port" as
+ * the user reaches the proxy. Returns the status. */
 int selfpage_respond(struct evbuffer *out, const char *method, const char *path,
-                     X509 *ca_cert, const char *proxy_address, bool keep_alive);
+                     const tls_cert *ca_cert, const char *proxy_address,
+                     bool keep_alive);
+
+/* in as HTML text (&, <, >, " and ' as character references) into out,
+ * always NUL-terminated; a reference that would not fit is left out
+ * whole. Returns the length written. */
+size_t selfpage_escape_html(const char *in, char *out, size_t size);
 
 #endif

@@ -7,9 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include <openssl/ssl.h>
-
 #include "authority.h"
+#include "tls_types.h"
 #include "upsess.h"
 
 /* Client-role context for upstream connections: the system trust store
@@ -18,19 +17,27 @@
  * (verified ones only, unless insecure) go into sessions (may be NULL: no
  * resumption), which must outlive the context. NULL on failure (logged,
  * naming the file when it is the CA file that is bad). */
-SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure,
+tls_context *tlsctx_new_upstream(const char *extra_ca_file, bool insecure,
                              upsess *sessions);
+
+/* What runs on every ClientHello the client-facing side receives: OpenSSL's
+ * SSL_client_hello_cb_fn, spelt without OpenSSL's header. */
+typedef int (*tlsctx_hello_fn)(tls_ssl *ssl, int *alert, void *arg);
 
 /* Server-role context for the client-facing side. hello_cb runs on every
  * ClientHello (see SSL_CTX_set_client_hello_cb) with SSL_get_app_data()
  * as its connection. ALPN: selects "http/1.1" when offered, else none;
  * never h2. NULL on failure (logged). */
-SSL_CTX *tlsctx_new_client_facing(SSL_client_hello_cb_fn hello_cb);
+tls_context *tlsctx_new_client_facing(tlsctx_hello_fn hello_cb);
+
+/* Release a context of either family; NULL is a no-op. Sessions made from
+ * it keep their own reference. */
+void tlsctx_free(tls_context *ctx);
 
 /* Append the TLS secrets of every session made from ctx to keylog (NSS
  * key log format, one line per secret, flushed at once so Wireshark can
  * follow a live capture). keylog must outlive ctx. */
-void tlsctx_set_keylog(SSL_CTX *ctx, FILE *keylog);
+void tlsctx_set_keylog(tls_context *ctx, FILE *keylog);
 
 /* Prepare an upstream SSL for target: SNI = sni when it is a name (else
  * none: never an IP literal), and, unless insecure, verification of the
@@ -38,11 +45,11 @@ void tlsctx_set_keylog(SSL_CTX *ctx, FILE *keylog);
  * connected to ("ip:port"): with the SNI and target it names the session
  * cache entry, so a session is only offered back to the same server under
  * the same name it was verified for. 0 or -1. */
-int tlsctx_prepare_upstream(SSL *ssl, const char *sni, const authority *target,
+int tlsctx_prepare_upstream(tls_ssl *ssl, const char *sni, const authority *target,
                             const char *peer, bool insecure);
 
 /* From a paused ClientHello: the SNI host name (copied, NUL-terminated,
  * lower-cased; "" when absent, over-long or not printable ASCII). */
-void tlsctx_hello_sni(SSL *ssl, char *sni, size_t sni_size);
+void tlsctx_hello_sni(tls_ssl *ssl, char *sni, size_t sni_size);
 
 #endif

@@ -5,14 +5,15 @@
  *
  * External programs run with an argv array (never a shell); a failing
  * one's output is shown. Each thing done is one line on the out stream;
- * what is missing or failed is one line on stderr. */
+ * what is missing or failed is one line on stderr. The certificate's
+ * names and bytes come from certinfo: no OpenSSL here. */
 #ifndef TLSPEEK_TRUST_STORE_H
 #define TLSPEEK_TRUST_STORE_H
 
 #include <stdbool.h>
 #include <stdio.h>
 
-#include <openssl/x509.h>
+#include "tls_types.h"
 
 #define TRUST_MAX_NSSDB 16
 #define TRUST_SYSTEM_DIR "/usr/local/share/ca-certificates"
@@ -31,12 +32,12 @@ typedef struct {
 
 /* Trust cert (whose PEM file is cert_path) everywhere opts says. Returns 0
  * when at least one place now trusts it, -1 when nothing could be done. */
-int trust_install(X509 *cert, const char *cert_path, const trust_options *opts,
+int trust_install(const tls_cert *cert, const char *cert_path, const trust_options *opts,
                   FILE *out);
 
 /* Remove what trust_install() added for cert: its NSS nickname and its
  * system store file. Returns -1 when something failed and nothing was
  * removed, else 0 (also when it was installed nowhere). */
-int trust_uninstall(X509 *cert, const trust_options *opts, FILE *out);
+int trust_uninstall(const tls_cert *cert, const trust_options *opts, FILE *out);
 
 #endif

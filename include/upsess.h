@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include <openssl/ssl.h>
+#include "tls_types.h"
 
 /* TLS 1.3 tickets kept per server to begin with, and at most. */
 #define UPSESS_POOL 8
@@ -35,12 +35,12 @@ void upsess_free(upsess *u);
  * pushing out expired tickets and, when the pool is full, the one that
  * expires first. A slot holding another key is emptied. Returns 0, or -1
  * (memory) having released nothing of the caller's. */
-int upsess_put(upsess *u, const char *key, SSL_SESSION *sess);
+int upsess_put(upsess *u, const char *key, tls_session *sess);
 
 /* A session for key with a reference for the caller, or NULL. A TLS 1.3
  * ticket is handed out once (the newest unexpired one); a TLS 1.2 session
  * stays for later connections too. */
-SSL_SESSION *upsess_get1(upsess *u, const char *key);
+tls_session *upsess_get1(upsess *u, const char *key);
 
 /* Drop what is kept for key, if anything. */
 void upsess_forget(upsess *u, const char *key);

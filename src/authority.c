@@ -36,8 +36,7 @@ static bool is_name_byte(unsigned char c)
     return is_alpha(c) || is_digit(c) || c == '-' || c == '_';
 }
 
-/* Decimal 1..65535; no sign, no spaces, at least one digit. */
-static int parse_port(const char *s, size_t len, uint16_t *port)
+int authority_parse_port(const char *s, size_t len, uint16_t *port)
 {
     unsigned long v = 0;
     if (len == 0)
@@ -175,7 +174,7 @@ int authority_parse(const char *text, size_t len, uint16_t default_port,
     if (host_len == 0)
         return fail(reason, "empty host");
     if (port) {
-        if (parse_port(port, port_len, &a.port) < 0)
+        if (authority_parse_port(port, port_len, &a.port) < 0)
             return fail(reason, "invalid port");
     } else if (default_port == 0) {
         return fail(reason, "missing port");

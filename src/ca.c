@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,7 +22,9 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "files.h"
 #include "log.h"
+#include "sslerr.h"
 
 /* The CA starts a little in the past for the same reason leaves do (a
  * client whose clock lags must still accept it), and lasts ten years:
@@ -36,73 +40,6 @@ struct ca {
     EVP_PKEY *key; /* never leaves this file */
     char *cert_path;
 };
-
-/* Log the newest OpenSSL error after our own words, then clear the queue
- * so that the next caller starts clean. */
-static void log_ssl_error(const char *what, const char *path)
-{
-    unsigned long e = ERR_peek_last_error();
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    log_error("%s %s%s%s", what, path, e ? ": " : "", e ? buf : "");
-    ERR_clear_error();
-}
-
-static char *join_path(const char *dir, const char *file)
-{
-    size_t n = strlen(dir) + 1 + strlen(file) + 1;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, file);
-    return p;
-}
-
-/* mkdir -p with mode 0700 for every directory it creates; existing
- * directories are left as they are. */
-static int make_dirs(const char *dir)
-{
-    int rc = -1;
-    char *path = strdup(dir);
-    if (!path) {
-        log_error("out of memory creating CA directory %s", dir);
-        return -1;
-    }
-    for (char *p = path + 1; ; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            log_error("cannot create CA directory %s: %s", path, strerror(errno));
-            goto cleanup;
-        }
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        log_error("CA directory %s is not a directory", dir);
-        goto cleanup;
-    }
-    rc = 0;
-cleanup:
-    free(path);
-    return rc;
-}
-
-/* 1 when path exists, 0 when it does not, -1 (logged) when we cannot
- * tell, e.g. a permission problem the user must fix. */
-static int file_exists(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0)
-        return 1;
-    if (errno == ENOENT)
-        return 0;
-    log_error("cannot access %s: %s", path, strerror(errno));
-    return -1;
-}
 
 /* A random positive serial of at most 128 bits: never zero, top bit
  * clear so that DER never needs a sign byte. */
@@ -213,61 +150,116 @@ fail:
     return NULL;
 }
 
-/* Write a PEM file that must not exist yet: O_EXCL, so a CA is never
- * silently overwritten and a concurrent start cannot mix two keys. A file
- * this function created is removed again when writing it fails. */
-static int write_new_pem(const char *path, mode_t mode, X509 *cert, EVP_PKEY *key)
+/* Write a PEM file to path + ".tmp" (replacing a leftover of a crash),
+ * to be published by link() once complete: a reader never sees half a
+ * key. Returns the temporary path (caller frees), or NULL after logging. */
+static char *write_temp_pem(const char *path, mode_t mode, X509 *cert, EVP_PKEY *key)
 {
-    int rc = -1;
-    BIO *bio = NULL;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    char *tmp = malloc(strlen(path) + sizeof ".tmp");
+    if (!tmp) {
+        log_error("out of memory writing %s", path);
+        return NULL;
+    }
+    sprintf(tmp, "%s.tmp", path);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
-        log_error("cannot create %s: %s", path, strerror(errno));
-        return -1;
+        log_error("cannot create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return NULL;
     }
-    bio = BIO_new_fd(fd, BIO_NOCLOSE);
-    int ok = bio && (cert ? PEM_write_bio_X509(bio, cert)
-                          : PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0,
-                                                     NULL, NULL));
-    if (!ok) {
-        log_ssl_error("cannot write", path);
-        goto cleanup;
-    }
-    rc = 0;
-cleanup:
+    BIO *bio = BIO_new_fd(fd, BIO_NOCLOSE);
+    bool ok = bio && (cert ? PEM_write_bio_X509(bio, cert)
+                           : PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0,
+                                                      NULL, NULL));
     BIO_free(bio);
-    if (close(fd) != 0 && rc == 0) {
-        log_error("cannot write %s: %s", path, strerror(errno));
-        rc = -1;
+    if (!ok)
+        sslerr_log("cannot write %s", tmp);
+    if (ok && fsync(fd) != 0) {
+        log_error("cannot write %s: %s", tmp, strerror(errno));
+        ok = false;
     }
+    if (close(fd) != 0 && ok) {
+        log_error("cannot write %s: %s", tmp, strerror(errno));
+        ok = false;
+    }
+    if (!ok) {
+        unlink(tmp);
+        free(tmp);
+        return NULL;
+    }
+    return tmp;
+}
+
+/* Give a finished temporary file its final name. link(), not rename():
+ * it fails instead of replacing, so an existing CA is never overwritten. */
+static int publish(char *tmp, const char *path)
+{
+    int rc = link(tmp, path);
     if (rc != 0)
-        unlink(path);
-    return rc;
+        log_error("cannot create %s: %s", path, strerror(errno));
+    unlink(tmp);
+    free(tmp);
+    return rc == 0 ? 0 : -1;
 }
 
 static int create_ca(ca *c, const char *key_path, ca_key_type type)
 {
     c->key = type == CA_KEY_RSA2048 ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
     if (!c->key) {
-        log_ssl_error("cannot generate the key for", key_path);
+        sslerr_log("cannot generate the key for %s", key_path);
         return -1;
     }
     c->cert = make_ca_cert(c->key);
     if (!c->cert) {
-        log_ssl_error("cannot build the CA certificate", c->cert_path);
+        sslerr_log("cannot build the CA certificate %s", c->cert_path);
+        return -1;
+    }
+    char *key_tmp = write_temp_pem(key_path, 0600, NULL, c->key);
+    char *cert_tmp = key_tmp ? write_temp_pem(c->cert_path, 0644, c->cert, NULL) : NULL;
+    if (!cert_tmp) {
+        if (key_tmp)
+            unlink(key_tmp);
+        free(key_tmp);
         return -1;
     }
     /* Key first: a crash in between leaves a key without a certificate,
      * which the next start reports instead of guessing. */
-    if (write_new_pem(key_path, 0600, NULL, c->key) != 0)
+    if (publish(key_tmp, key_path) != 0) {
+        unlink(cert_tmp);
+        free(cert_tmp);
         return -1;
-    if (write_new_pem(c->cert_path, 0644, c->cert, NULL) != 0) {
+    }
+    if (publish(cert_tmp, c->cert_path) != 0) {
         unlink(key_path);
         return -1;
     }
     log_info("created a new CA in %s; trust it with 'tlspeek ca install', or "
              "install it in your client's trust store", c->cert_path);
     return 0;
+}
+
+/* Several tlspeek processes may start at once on a new directory: the
+ * first to take this lock creates the CA, the others wait and load it.
+ * flock() on the directory itself: no lock file to leave behind, and the
+ * kernel drops the lock with the process. Returns the descriptor to
+ * close (which unlocks), or -1 after logging. */
+static int lock_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        log_error("cannot open CA directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int rc;
+    while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0) {
+        log_error("cannot lock CA directory %s: %s", dir, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* Never prompt for a passphrase on the terminal: the proxy may run
@@ -286,14 +278,14 @@ static int load_ca(ca *c, const char *key_path)
     c->cert = bio ? PEM_read_bio_X509(bio, NULL, no_passphrase, NULL) : NULL;
     BIO_free(bio);
     if (!c->cert) {
-        log_ssl_error("cannot read a PEM certificate from", c->cert_path);
+        sslerr_log("cannot read a PEM certificate from %s", c->cert_path);
         return -1;
     }
     bio = BIO_new_file(key_path, "r");
     c->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
     BIO_free(bio);
     if (!c->key) {
-        log_ssl_error("cannot read an unencrypted PEM private key from", key_path);
+        sslerr_log("cannot read an unencrypted PEM private key from %s", key_path);
         return -1;
     }
     if (X509_check_private_key(c->cert, c->key) != 1) {
@@ -335,7 +327,7 @@ static int check_private(const char *path, const char *wanted_mode)
 
 int ca_key_type_parse(const char *name, ca_key_type *out)
 {
-    if (strcmp(name, "ec-p256") == 0)
+    if (strcmp(name, "ec-p256") == 0 || strcmp(name, "ec") == 0)
         *out = CA_KEY_EC_P256;
     else if (strcmp(name, "rsa2048") == 0)
         *out = CA_KEY_RSA2048;
@@ -357,16 +349,19 @@ ca *ca_load_or_create_with(const char *dir, ca_key_type type)
         log_error("no CA directory given");
         return NULL;
     }
-    if (make_dirs(dir) != 0 || check_private(dir, "700") != 0)
+    if (files_make_dirs(dir, 0700) != 0 || check_private(dir, "700") != 0)
+        return NULL;
+    int lock = lock_dir(dir);
+    if (lock < 0)
         return NULL;
     c = calloc(1, sizeof *c);
-    if (!c || !(c->cert_path = join_path(dir, CA_CERT_FILE)) ||
-        !(key_path = join_path(dir, CA_KEY_FILE))) {
+    if (!c || !(c->cert_path = files_join(dir, CA_CERT_FILE)) ||
+        !(key_path = files_join(dir, CA_KEY_FILE))) {
         log_error("out of memory loading the CA from %s", dir);
         goto fail;
     }
-    int have_cert = file_exists(c->cert_path);
-    int have_key = file_exists(key_path);
+    int have_cert = files_exists(c->cert_path, NULL);
+    int have_key = files_exists(key_path, NULL);
     if (have_cert < 0 || have_key < 0)
         goto fail;
     if (have_cert != have_key) {
@@ -378,10 +373,12 @@ ca *ca_load_or_create_with(const char *dir, ca_key_type type)
     if ((have_cert ? load_ca(c, key_path) : create_ca(c, key_path, type)) != 0)
         goto fail;
     free(key_path);
+    close(lock);
     return c;
 fail:
     free(key_path);
     ca_free(c);
+    close(lock);
     return NULL;
 }
 
@@ -408,7 +405,7 @@ static int link_backups(char *const from[2], const int have[2], const char *dir,
                 continue;
             char name[64];
             snprintf(name, sizeof name, "ca-%s%s%s", stamp, suffix, ext[i]);
-            if (!(to[i] = join_path(dir, name))) {
+            if (!(to[i] = files_join(dir, name))) {
                 err = ENOMEM;
                 break;
             }
@@ -439,16 +436,19 @@ static int link_backups(char *const from[2], const int have[2], const char *dir,
 int ca_backup_files(const char *dir, char **cert_backup, char **key_backup)
 {
     int rc = -1;
-    char *from[2] = {join_path(dir, CA_CERT_FILE), join_path(dir, CA_KEY_FILE)};
+    char *from[2] = {files_join(dir, CA_CERT_FILE), files_join(dir, CA_KEY_FILE)};
     char *to[2] = {NULL, NULL};
     int have[2] = {0, 0};
+    int lock = -1;
     *cert_backup = *key_backup = NULL;
     if (!from[0] || !from[1]) {
         log_error("out of memory backing up the CA in %s", dir);
         goto cleanup;
     }
-    have[0] = file_exists(from[0]);
-    have[1] = file_exists(from[1]);
+    if ((lock = lock_dir(dir)) < 0)
+        goto cleanup;
+    have[0] = files_exists(from[0], NULL);
+    have[1] = files_exists(from[1], NULL);
     if (have[0] < 0 || have[1] < 0)
         goto cleanup;
     if ((have[0] || have[1]) && link_backups(from, have, dir, to) != 0)
@@ -467,24 +467,13 @@ int ca_backup_files(const char *dir, char **cert_backup, char **key_backup)
     to[0] = to[1] = NULL;
     rc = 0;
 cleanup:
+    if (lock >= 0)
+        close(lock);
     free(to[0]);
     free(to[1]);
     free(from[0]);
     free(from[1]);
     return rc;
-}
-
-int ca_fingerprint_sha256(const X509 *x, char *out, size_t size)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (size < CA_FINGERPRINT_SIZE || !X509_digest(x, EVP_sha256(), md, &len) ||
-        len * 3 > size)
-        return -1;
-    char *p = out;
-    for (unsigned int i = 0; i < len; i++)
-        p += sprintf(p, "%s%02X", i ? ":" : "", md[i]);
-    return 0;
 }
 
 void ca_free(ca *c)
@@ -500,6 +489,11 @@ void ca_free(ca *c)
 X509 *ca_get0_cert(const ca *c)
 {
     return c->cert;
+}
+
+ca_key_type ca_get_key_type(const ca *c)
+{
+    return EVP_PKEY_is_a(c->key, "RSA") ? CA_KEY_RSA2048 : CA_KEY_EC_P256;
 }
 
 const char *ca_get0_cert_path(const ca *c)

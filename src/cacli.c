@@ -11,11 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "ca.h"
+#include "certinfo.h"
+#include "files.h"
 #include "log.h"
 #include "trust_store.h"
 
@@ -202,56 +200,42 @@ static parse_result parse_args(int argc, char **argv, cli_args *a)
     return PARSE_RUN;
 }
 
-/* A stream BIO on stdout: PEM, DER and X509_NAME printing all go through
- * BIOs, and this keeps their bytes in order with our own printf()s. */
-static BIO *stdout_bio(void)
-{
-    BIO *bio = BIO_new_fp(stdout, BIO_NOCLOSE);
-    if (!bio)
-        log_error("out of memory");
-    return bio;
-}
-
 static int show(const ca *c)
 {
-    const X509 *cert = ca_get0_cert(c);
-    char fp[CA_FINGERPRINT_SIZE];
-    BIO *bio = stdout_bio();
-    if (!bio || ca_fingerprint_sha256(cert, fp, sizeof fp) != 0) {
-        BIO_free(bio);
-        log_error("cannot compute the fingerprint of %s", ca_get0_cert_path(c));
+    const tls_cert *cert = ca_get0_cert(c);
+    char fp[CERTINFO_FINGERPRINT_SIZE], subject[CERTINFO_TEXT_SIZE];
+    char not_before[CERTINFO_TEXT_SIZE], not_after[CERTINFO_TEXT_SIZE];
+    if (certinfo_fingerprint_sha256(cert, fp, sizeof fp) != 0 ||
+        certinfo_subject(cert, subject, sizeof subject) != 0 ||
+        certinfo_validity(cert, not_before, not_after, sizeof not_before) != 0) {
+        log_error("cannot describe the CA certificate %s", ca_get0_cert_path(c));
         return -1;
     }
-    /* The subject as `openssl x509 -subject` prints it ("CN = ..., O = ..."),
-     * UTF-8 left as is. */
-    unsigned long flags = (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) |
-                          ASN1_STRFLGS_UTF8_CONVERT;
-    BIO_puts(bio, "subject: ");
-    X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, flags);
-    BIO_printf(bio, "\nsha256: %s\nnot before: ", fp);
-    ASN1_TIME_print(bio, X509_get0_notBefore(cert));
-    BIO_puts(bio, "\nnot after: ");
-    ASN1_TIME_print(bio, X509_get0_notAfter(cert));
-    BIO_puts(bio, "\n");
-    BIO_free(bio);
+    printf("subject: %s\nsha256: %s\nnot before: %s\nnot after: %s\n", subject, fp,
+           not_before, not_after);
     return 0;
 }
 
 static int export_cert(const ca *c, int format, const char *file)
 {
     bool to_stdout = !file || strcmp(file, "-") == 0;
-    BIO *bio = to_stdout ? stdout_bio() : BIO_new_file(file, "wb");
-    if (!bio) {
-        if (!to_stdout)
-            log_error("cannot create %s: %s", file, strerror(errno));
-        ERR_clear_error();
+    unsigned char *data = NULL;
+    size_t len = 0;
+    if (certinfo_encode(ca_get0_cert(c), format == OPT_DER ? CERTINFO_DER : CERTINFO_PEM,
+                        &data, &len) != 0) {
+        log_error("cannot encode the CA certificate: out of memory");
         return -1;
     }
-    X509 *cert = ca_get0_cert(c);
-    int ok = (format == OPT_DER ? i2d_X509_bio(bio, cert) : PEM_write_bio_X509(bio, cert)) == 1 &&
-             BIO_flush(bio) == 1;
-    BIO_free(bio);
-    ERR_clear_error();
+    FILE *f = to_stdout ? stdout : fopen(file, "wb");
+    if (!f) {
+        log_error("cannot create %s: %s", file, strerror(errno));
+        free(data);
+        return -1;
+    }
+    bool ok = fwrite(data, 1, len, f) == len && fflush(f) == 0;
+    if (!to_stdout)
+        ok = fclose(f) == 0 && ok;
+    free(data);
     if (!ok) {
         log_error("cannot write the CA certificate to %s", to_stdout ? "stdout" : file);
         return -1;
@@ -271,18 +255,15 @@ static int uninstall(const char *dir, const trust_options *trust)
     }
     snprintf(path, n, "%s/%s", dir, CA_CERT_FILE);
     int rc = -1;
-    FILE *f = fopen(path, "r");
-    X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-    if (!f)
-        log_error("no CA certificate %s: nothing to uninstall (%s)", path, strerror(errno));
-    else if (!cert)
+    int exists = files_exists(path, NULL);
+    tls_cert *cert = exists == 1 ? certinfo_read_pem_file(path) : NULL;
+    if (exists == 0)
+        log_error("no CA certificate %s: nothing to uninstall", path);
+    else if (exists == 1 && !cert)
         log_error("cannot read a PEM certificate from %s", path);
     else
         rc = trust_uninstall(cert, trust, stdout);
-    if (f)
-        fclose(f);
-    X509_free(cert);
-    ERR_clear_error();
+    certinfo_free_cert(cert);
     free(path);
     return rc;
 }
@@ -293,13 +274,13 @@ static int regenerate(const char *dir, ca_key_type type)
     if (ca_backup_files(dir, &cert_backup, &key_backup) != 0)
         return -1;
     ca *c = ca_load_or_create_with(dir, type);
-    char fp[CA_FINGERPRINT_SIZE] = "?";
+    char fp[CERTINFO_FINGERPRINT_SIZE] = "?";
     int rc = -1;
     if (!c) {
         if (cert_backup || key_backup)
             log_error("the old CA is kept as %s and %s", cert_backup ? cert_backup : "-",
                       key_backup ? key_backup : "-");
-    } else if (ca_fingerprint_sha256(ca_get0_cert(c), fp, sizeof fp) == 0) {
+    } else if (certinfo_fingerprint_sha256(ca_get0_cert(c), fp, sizeof fp) == 0) {
         printf("new CA certificate: %s\nsha256: %s\n", ca_get0_cert_path(c), fp);
         if (cert_backup || key_backup)
             printf("old CA kept as %s and %s\n", cert_backup ? cert_backup : "-",

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509.h>
+
+#include "strhash.h"
+
 /* Buckets are a power of two at least the capacity, so chains average
  * under one entry; never fewer than this many. */
 #define CERTCACHE_MIN_BUCKETS 16
@@ -28,18 +32,6 @@ struct certcache {
     size_t size;
     entry *newest, *oldest;
 };
-
-/* FNV-1a: keys are short host names, and the table only needs spread,
- * not resistance to a chosen-key attack because the cache is bounded. */
-static uint64_t hash_key(const char *key)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3u;
-    }
-    return h;
-}
 
 certcache *certcache_new(size_t capacity)
 {
@@ -133,7 +125,7 @@ X509 *certcache_get1(certcache *c, const char *key, time_t now,
                      long refresh_margin)
 {
     X509 *cert = NULL;
-    uint64_t hash = hash_key(key);
+    uint64_t hash = strhash_fnv1a(key);
     time_t limit = now + refresh_margin;
     pthread_mutex_lock(&c->lock);
     entry **slot = find_slot(c, key, hash);
@@ -170,7 +162,7 @@ int certcache_put(certcache *c, const char *key, X509 *cert)
     }
     memcpy(e->key, key, len + 1);
     e->cert = cert;
-    e->hash = hash_key(key);
+    e->hash = strhash_fnv1a(key);
     e->chain = NULL;
     pthread_mutex_lock(&c->lock);
     entry **slot = find_slot(c, key, e->hash);

@@ -8,11 +8,14 @@
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "authority.h"
 #include "log.h"
+#include "sslerr.h"
 
 /* Bounds the work an upstream certificate with thousands of SANs can
  * cause per mint; real sites stay well under it. */
@@ -21,15 +24,6 @@
 #define CERTMINT_CN_MAX 64
 /* How much of a refused name the log shows. */
 #define CERTMINT_LOG_NAME_MAX 64
-
-static void log_ssl_error(const char *what, const char *host)
-{
-    unsigned long e = ERR_peek_last_error();
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    log_error("%s for %s: %s", what, host, e ? buf : "unknown error");
-    ERR_clear_error();
-}
 
 /* Names come from the wire: show only printable ASCII, bounded, so a
  * hostile name cannot forge log lines or flood the console. */
@@ -47,12 +41,17 @@ static void printable_name(const char *name, char *out, size_t size)
     out[o] = '\0';
 }
 
-EVP_PKEY *certmint_new_leaf_key(void)
+EVP_PKEY *certmint_new_leaf_key(ca_key_type type)
 {
-    EVP_PKEY *key = EVP_EC_gen("P-256");
+    EVP_PKEY *key = type == CA_KEY_RSA2048 ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
     if (!key)
-        log_ssl_error("cannot generate a key", "leaf certificates");
+        sslerr_log("cannot generate a key for leaf certificates");
     return key;
+}
+
+void certmint_free_key(EVP_PKEY *key)
+{
+    EVP_PKEY_free(key);
 }
 
 /* Copy an ASCII name lower-cased: SAN comparison is case-insensitive, so
@@ -268,7 +267,7 @@ X509 *certmint_leaf(const ca *issuer, EVP_PKEY *leaf_key, const char *host,
     }
     if (added < 0 || (upstream && add_upstream_names(gens, upstream) != 0) ||
         !(leaf = build_leaf(issuer, leaf_key, name, gens, now)))
-        log_ssl_error("cannot mint a certificate", shown);
+        sslerr_log("cannot mint a certificate for %s", shown);
 cleanup:
     GENERAL_NAMES_free(gens);
     return leaf;

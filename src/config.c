@@ -10,7 +10,8 @@
 #include "version.h"
 
 static const char usage_text[] =
-    "usage: tlspeek [-l HOST:PORT] [--ca-dir DIR] [--dns ADDR[:PORT]]...\n"
+    "usage: tlspeek [-l HOST:PORT] [--ca-dir DIR] [--ca-key-type TYPE]\n"
+    "               [--leaf-key-type TYPE] [--dns ADDR[:PORT]]...\n"
     "               [--upstream-ca FILE] [--connect-to HOST:PORT:HOST2:PORT2]...\n"
     "               [--proxy-auth USER:PASS] [--allow-remote CIDR[,CIDR...]]\n"
     "               [--max-head-bytes N] [--head-timeout S] [--dns-timeout S]\n"
@@ -32,6 +33,8 @@ static const char help_text[] =
     "      --ca-dir DIR        where the CA lives (default $XDG_CONFIG_HOME/tlspeek,\n"
     "                          else ~/.config/tlspeek); created on first use\n"
     "      --ca-key-type TYPE  key of a CA created now: " CA_KEY_TYPE_NAMES "\n"
+    "      --leaf-key-type TYPE  key of the certificates shown to clients:\n"
+    "                          " CA_KEY_TYPE_NAMES " (default: the CA's kind)\n"
     "      --dns ADDR[:PORT]   name server to use instead of /etc/resolv.conf\n"
     "                          (repeatable)\n"
     "      --upstream-ca FILE  extra PEM trust anchors for upstream servers\n"
@@ -55,7 +58,8 @@ static const char help_text[] =
     "      --flows FILE        one JSON object per exchange per line ('-': stdout)\n"
     "      --har FILE          a HAR 1.2 document of every exchange, kept current\n"
     "      --bodies DIR        save request and response bodies as files\n"
-    "      --body-limit BYTES  most bytes saved per body (1048576)\n"
+    "      --body-limit BYTES  most bytes saved per body (1048576; at most\n"
+    "                          " CONFIG_MAX_BODY_LIMIT_TEXT ", 1 TiB)\n"
     "      --keylog FILE       append TLS secrets of both legs (NSS key log\n"
     "                          format, for Wireshark); default $SSLKEYLOGFILE\n"
     "      --ignore-hosts REGEX  tunnels to matching hosts are relayed\n"
@@ -87,13 +91,14 @@ enum {
     OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_KEYLOG,
     OPT_IGNORE_HOSTS, OPT_FLOWS, OPT_HAR, OPT_BODIES, OPT_BODY_LIMIT,
     OPT_WORKERS, OPT_UPSTREAM_PROXY, OPT_UPSTREAM_PROXY_FROM_ENV,
-    OPT_UPSTREAM_PROXY_EXCEPT, OPT_CLIENT_CERT,
+    OPT_UPSTREAM_PROXY_EXCEPT, OPT_CLIENT_CERT, OPT_LEAF_KEY_TYPE,
 };
 
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, 'l'},
     {"ca-dir", required_argument, NULL, OPT_CA_DIR},
     {"ca-key-type", required_argument, NULL, OPT_CA_KEY_TYPE},
+    {"leaf-key-type", required_argument, NULL, OPT_LEAF_KEY_TYPE},
     {"dns", required_argument, NULL, OPT_DNS},
     {"upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA},
     {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
@@ -146,18 +151,22 @@ char *config_default_ca_dir(void)
     return dir;
 }
 
-/* A whole number in [min, max], or -1 when text is anything else. */
+/* A whole number in [min, max] (max >= 0), or -1 when text is anything
+ * else. Any number of digits: the bound, not the length, decides. */
 static long parse_number(const char *text, long min, long max)
 {
-    if (!*text || strlen(text) > 12)
+    if (!*text)
         return -1;
     long v = 0;
     for (const char *p = text; *p; p++) {
         if (*p < '0' || *p > '9')
             return -1;
-        v = v * 10 + (*p - '0');
+        int digit = *p - '0';
+        if (v > (max - digit) / 10)
+            return -1;
+        v = v * 10 + digit;
     }
-    return v >= min && v <= max ? v : -1;
+    return v >= min ? v : -1;
 }
 
 static int parse_allow_list(const char *text, config *out, const char **reason)
@@ -274,6 +283,8 @@ config_result config_parse(int argc, char **argv, config *out,
 {
     memset(out, 0, sizeof *out);
     out->keylog = getenv("SSLKEYLOGFILE"); /* what browsers honour too */
+    const char *debug = getenv("TLSPEEK_DEBUG");
+    out->debug = debug && debug[0] == '1';
     if (out->keylog && !*out->keylog)
         out->keylog = NULL;
     out->body_limit = 1024 * 1024;
@@ -303,6 +314,12 @@ config_result config_parse(int argc, char **argv, config *out,
                 return usage_error(err_stream, "--ca-key-type takes " CA_KEY_TYPE_NAMES,
                                    optarg);
             break;
+        case OPT_LEAF_KEY_TYPE:
+            if (ca_key_type_parse(optarg, &out->leaf_key_type) != 0)
+                return usage_error(err_stream, "--leaf-key-type takes " CA_KEY_TYPE_NAMES,
+                                   optarg);
+            out->has_leaf_key_type = true;
+            break;
         case OPT_DNS:
             if (out->n_dns == CONFIG_MAX_DNS)
                 return usage_error(err_stream, "too many --dns servers", NULL);
@@ -326,9 +343,10 @@ config_result config_parse(int argc, char **argv, config *out,
         case OPT_HAR: out->har = optarg; break;
         case OPT_BODIES: out->bodies = optarg; break;
         case OPT_BODY_LIMIT: {
-            long v = parse_number(optarg, 0, 1L << 40);
+            long v = parse_number(optarg, 0, CONFIG_MAX_BODY_LIMIT);
             if (v < 0)
-                return usage_error(err_stream, "not a valid number", optarg);
+                return usage_error(err_stream, "--body-limit takes a number of bytes "
+                                   "from 0 to " CONFIG_MAX_BODY_LIMIT_TEXT, optarg);
             out->body_limit = (unsigned long long)v;
             break;
         }

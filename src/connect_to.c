@@ -29,23 +29,11 @@ static int split_fields(const char *text, const char *field[4], size_t len[4])
     return n == 4 ? 0 : -1;
 }
 
+/* A rule's port: empty means any (or the same), as 0. */
 static int parse_port(const char *s, size_t len, uint16_t *port)
 {
     *port = 0;
-    if (len == 0)
-        return 0;
-    if (len > 5)
-        return -1;
-    unsigned long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (unsigned long)(s[i] - '0');
-    }
-    if (v == 0 || v > 65535)
-        return -1;
-    *port = (uint16_t)v;
-    return 0;
+    return len == 0 ? 0 : authority_parse_port(s, len, port);
 }
 
 /* A host field: empty, or a host that authority_parse accepts. */

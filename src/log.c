@@ -19,8 +19,8 @@ void log_msg(log_level level, const char *fmt, ...)
         return;
     if (level == LOG_DEBUG && !debug_mode)
         return;
-    /* One buffer and one write per line, so that lines from a future
-     * multi-threaded proxy never interleave mid-line. */
+    /* One buffer and one write per line, so that lines from the worker
+     * threads never interleave mid-line. */
     char line[2048];
     size_t off = 0;
     if (level <= LOG_WARN)

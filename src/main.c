@@ -25,8 +25,7 @@ int main(int argc, char **argv)
     case CONFIG_RUN:
         break;
     }
-    const char *debug = getenv("TLSPEEK_DEBUG");
-    log_configure(cfg.quiet, debug && debug[0] == '1');
+    log_configure(cfg.quiet, cfg.debug);
     /* A peer closing mid-write must fail that write, not kill the proxy. */
     signal(SIGPIPE, SIG_IGN);
     /* A bulk transfer allocates and frees buffers of 64-300 KiB at every

@@ -13,13 +13,12 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "ca.h"
 #include "certcache.h"
 #include "certmint.h"
 #include "clientcert.h"
+#include "codec.h"
 #include "conn.h"
 #include "log.h"
 #include "parent.h"
@@ -75,7 +74,11 @@ static void raise_fd_limit(void)
 
 static int setup_tls(proxy *p)
 {
-    p->env.leaf_key = certmint_new_leaf_key();
+    /* The leaf key's kind follows the CA's unless --leaf-key-type says:
+     * a client that takes only RSA signatures then gets RSA all along. */
+    p->env.leaf_key = certmint_new_leaf_key(p->cfg->has_leaf_key_type
+                                                ? p->cfg->leaf_key_type
+                                                : ca_get_key_type(p->ca));
     p->env.certs = certcache_new(PROXY_CERT_CACHE_SIZE);
     p->env.client_ctx = tlsctx_new_client_facing(conn_hello_cb);
     p->upstream_sessions = upsess_new(PROXY_UPSTREAM_SESSIONS);
@@ -104,19 +107,21 @@ static int setup_tls(proxy *p)
     return 0;
 }
 
-/* The Proxy-Authorization value a client sends for user:pass. */
+/* The Proxy-Authorization value a client sends for user:pass. The
+ * intermediate copy holds the credentials too: wiped before it is freed. */
 static char *basic_auth_header(const char *user_pass)
 {
-    size_t n = strlen(user_pass);
-    size_t b64 = 4 * ((n + 2) / 3);
-    char *header = malloc(sizeof "Basic " + b64);
-    if (!header) {
+    char *b64 = codec_base64(user_pass, strlen(user_pass));
+    size_t n = b64 ? sizeof "Basic " + strlen(b64) : 0;
+    char *header = b64 ? malloc(n) : NULL;
+    if (header)
+        snprintf(header, n, "Basic %s", b64);
+    else
         log_error("out of memory");
-        return NULL;
+    if (b64) {
+        codec_wipe(b64, strlen(b64));
+        free(b64);
     }
-    memcpy(header, "Basic ", 6);
-    EVP_EncodeBlock((unsigned char *)header + 6, (const unsigned char *)user_pass,
-                    (int)n);
     return header;
 }
 
@@ -135,7 +140,7 @@ static int setup_parent(proxy *p)
         char user_pass[2 * PROXYURL_CRED_MAX + 2];
         snprintf(user_pass, sizeof user_pass, "%s:%s", u->user, u->pass);
         p->parent_auth_header = basic_auth_header(user_pass);
-        OPENSSL_cleanse(user_pass, sizeof user_pass);
+        codec_wipe(user_pass, sizeof user_pass);
         if (!p->parent_auth_header)
             return -1;
         p->parent.authorization = p->parent_auth_header;
@@ -274,15 +279,15 @@ void proxy_free(proxy *p)
         event_free(p->sigint_ev);
     if (p->sigterm_ev)
         event_free(p->sigterm_ev);
-    SSL_CTX_free(p->env.client_ctx);
-    SSL_CTX_free(p->env.upstream_ctx);
+    tlsctx_free(p->env.client_ctx);
+    tlsctx_free(p->env.upstream_ctx);
     upsess_free(p->upstream_sessions);
     certcache_free(p->env.certs);
-    EVP_PKEY_free(p->env.leaf_key);
+    certmint_free_key(p->env.leaf_key);
     ca_free(p->ca);
     free(p->proxy_auth_header);
     if (p->parent_auth_header)
-        OPENSSL_cleanse(p->parent_auth_header, strlen(p->parent_auth_header));
+        codec_wipe(p->parent_auth_header, strlen(p->parent_auth_header));
     free(p->parent_auth_header);
     if (p->keylog)
         fclose(p->keylog);

@@ -1,12 +1,11 @@
 /* selfpage — the proxy's own page and the CA certificate downloads. */
 #include "selfpage.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/pem.h>
-
-#include "ca.h"
+#include "certinfo.h"
 #include "front.h"
 
 /* The page: how to point a client at the proxy and trust its CA, per
@@ -59,6 +58,28 @@ static const char page_format[] =
     "on Linux).</p>\n"
     "</body></html>\n";
 
+size_t selfpage_escape_html(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+    if (size == 0)
+        return 0;
+    for (; *in; in++) {
+        const char *ref = *in == '&'    ? "&amp;"
+                          : *in == '<'  ? "&lt;"
+                          : *in == '>'  ? "&gt;"
+                          : *in == '"'  ? "&quot;"
+                          : *in == '\'' ? "&#39;"
+                                        : NULL;
+        size_t n = ref ? strlen(ref) : 1;
+        if (o + n >= size)
+            break;
+        memcpy(out + o, ref ? ref : in, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return o;
+}
+
 static void respond_with(struct evbuffer *out, const char *method,
                          const char *type, const void *body, size_t len,
                          bool keep_alive)
@@ -67,58 +88,67 @@ static void respond_with(struct evbuffer *out, const char *method,
                      strcmp(method, "HEAD") == 0);
 }
 
+/* The page, with the CA's fingerprint and subject filled in. The subject
+ * is whatever the CA's maker wrote (a CA the user brought may hold '<' or
+ * '&'): escaped, like everything else that is not ours. */
+static int respond_page(struct evbuffer *out, const char *method, const tls_cert *ca_cert,
+                        const char *proxy_address, bool keep_alive)
+{
+    char fingerprint[CERTINFO_FINGERPRINT_SIZE] = "?";
+    char subject[CERTINFO_TEXT_SIZE] = "?";
+    char subject_html[6 * CERTINFO_TEXT_SIZE];
+    char address_html[6 * 272]; /* a host name of 254 bytes, ":" and a port */
+    certinfo_fingerprint_sha256(ca_cert, fingerprint, sizeof fingerprint);
+    certinfo_subject(ca_cert, subject, sizeof subject);
+    selfpage_escape_html(subject, subject_html, sizeof subject_html);
+    selfpage_escape_html(proxy_address, address_html, sizeof address_html);
+    int n = snprintf(NULL, 0, page_format, address_html, fingerprint, subject_html,
+                     address_html);
+    char *page = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (!page) {
+        front_write_error(out, 500, "out of memory");
+        return 500;
+    }
+    snprintf(page, (size_t)n + 1, page_format, address_html, fingerprint,
+             subject_html, address_html);
+    respond_with(out, method, "text/html; charset=utf-8", page, (size_t)n, keep_alive);
+    free(page);
+    return 200;
+}
+
+/* The certificate itself, for /ca.pem and /ca.crt. */
+static int respond_cert(struct evbuffer *out, const char *method, const tls_cert *ca_cert,
+                        certinfo_format format, bool keep_alive)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    if (certinfo_encode(ca_cert, format, &data, &len) != 0) {
+        front_write_error(out, 500, "cannot encode the CA certificate");
+        return 500;
+    }
+    respond_with(out, method,
+                 format == CERTINFO_PEM ? "application/x-pem-file"
+                                        : "application/x-x509-ca-cert",
+                 data, len, keep_alive);
+    free(data);
+    return 200;
+}
+
 int selfpage_respond(struct evbuffer *out, const char *method, const char *path,
-                     X509 *ca_cert, const char *proxy_address, bool keep_alive)
+                     const tls_cert *ca_cert, const char *proxy_address,
+                     bool keep_alive)
 {
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         front_write_error(out, 405, "the proxy's own pages only answer GET");
         return 405;
     }
     size_t path_len = strcspn(path, "?#");
-    if (path_len == 1 && path[0] == '/') {
-        char fingerprint[CA_FINGERPRINT_SIZE] = "?";
-        char subject[256] = "?";
-        ca_fingerprint_sha256(ca_cert, fingerprint, sizeof fingerprint);
-        X509_NAME_oneline(X509_get_subject_name(ca_cert), subject, sizeof subject);
-        int n = snprintf(NULL, 0, page_format, proxy_address, fingerprint, subject,
-                         proxy_address);
-        char *page = malloc((size_t)n + 1);
-        if (!page) {
-            front_write_error(out, 500, "out of memory");
-            return 500;
-        }
-        snprintf(page, (size_t)n + 1, page_format, proxy_address, fingerprint,
-                 subject, proxy_address);
-        respond_with(out, method, "text/html; charset=utf-8", page, (size_t)n,
-                     keep_alive);
-        free(page);
-        return 200;
-    }
-    if (path_len == 7 && strncmp(path, "/ca.pem", 7) == 0) {
-        BIO *mem = BIO_new(BIO_s_mem());
-        char *data = NULL;
-        long len = 0;
-        if (mem && PEM_write_bio_X509(mem, ca_cert) == 1)
-            len = BIO_get_mem_data(mem, &data);
-        if (len > 0)
-            respond_with(out, method, "application/x-pem-file", data,
-                         (size_t)len, keep_alive);
-        else
-            front_write_error(out, 500, "cannot encode the CA certificate");
-        BIO_free(mem);
-        return len > 0 ? 200 : 500;
-    }
-    if (path_len == 7 && strncmp(path, "/ca.crt", 7) == 0) {
-        unsigned char *der = NULL;
-        int len = i2d_X509(ca_cert, &der);
-        if (len > 0)
-            respond_with(out, method, "application/x-x509-ca-cert", der,
-                         (size_t)len, keep_alive);
-        else
-            front_write_error(out, 500, "cannot encode the CA certificate");
-        OPENSSL_free(der);
-        return len > 0 ? 200 : 500;
-    }
+    if (path_len == 1 && path[0] == '/')
+        return respond_page(out, method, ca_cert, proxy_address, keep_alive);
+    if (path_len == 7 && strncmp(path, "/ca.pem", 7) == 0)
+        return respond_cert(out, method, ca_cert, CERTINFO_PEM, keep_alive);
+    if (path_len == 7 && strncmp(path, "/ca.crt", 7) == 0)
+        return respond_cert(out, method, ca_cert, CERTINFO_DER, keep_alive);
     front_write_error(out, 404, "no such page on the proxy; try / or /ca.pem");
     return 404;
 }

@@ -8,22 +8,15 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "clientcert.h"
 #include "log.h"
+#include "sslerr.h"
 
 /* ALPN wire format: length-prefixed protocol names. */
 static const unsigned char alpn_http11[] = "\x08http/1.1";
-
-static void log_ssl_error(const char *what)
-{
-    unsigned long e = ERR_peek_last_error();
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    log_error("%s: %s", what, e ? buf : "unknown error");
-    ERR_clear_error();
-}
 
 /* The system trust store as a bundle file plus a hashed directory
  * ($SSL_CERT_FILE / $SSL_CERT_DIR override them, as for openssl and curl).
@@ -115,7 +108,7 @@ SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure,
     pthread_once(&indexes_once, make_indexes);
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
-        log_ssl_error("cannot create the upstream TLS context");
+        sslerr_log("cannot create the upstream TLS context");
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -126,9 +119,8 @@ SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure,
                  "anchors will be trusted");
     if (extra_ca_file &&
         SSL_CTX_load_verify_locations(ctx, extra_ca_file, NULL) != 1) {
-        log_ssl_error(extra_ca_file);
-        log_error("--upstream-ca %s is not a readable PEM certificate file",
-                  extra_ca_file);
+        sslerr_log("--upstream-ca %s is not a readable PEM certificate file",
+                   extra_ca_file);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -142,7 +134,7 @@ SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure,
         SSL_CTX_set_info_callback(ctx, on_handshake_event);
     }
     if (SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0) {
-        log_ssl_error("cannot set ALPN");
+        sslerr_log("cannot set ALPN");
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -165,11 +157,11 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_NOACK;
 }
 
-SSL_CTX *tlsctx_new_client_facing(SSL_client_hello_cb_fn hello_cb)
+SSL_CTX *tlsctx_new_client_facing(tlsctx_hello_fn hello_cb)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
-        log_ssl_error("cannot create the client-facing TLS context");
+        sslerr_log("cannot create the client-facing TLS context");
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -185,6 +177,11 @@ SSL_CTX *tlsctx_new_client_facing(SSL_client_hello_cb_fn hello_cb)
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
     return ctx;
+}
+
+void tlsctx_free(SSL_CTX *ctx)
+{
+    SSL_CTX_free(ctx);
 }
 
 static void write_keylog_line(const SSL *ssl, const char *line)

@@ -13,9 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
-
-#include "ca.h"
+#include "certinfo.h"
+#include "files.h"
 #include "log.h"
 
 /* Enough of a tool's output to show why it failed. */
@@ -173,37 +172,6 @@ static tool_status run_tool(const char *const argv[], char *output, size_t size)
     return TOOL_FAILED;
 }
 
-/* mkdir -p, with mode for each directory it creates. */
-static int make_dirs(const char *dir, mode_t mode)
-{
-    char path[PATH_BUF];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
-        log_error("cannot create %s: name too long", dir);
-        return -1;
-    }
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, mode) != 0 && errno != EEXIST) {
-            log_error("cannot create %s: %s", path, strerror(errno));
-            return -1;
-        }
-        *p = saved;
-        if (!saved)
-            return 0;
-    }
-}
-
-static bool file_exists(const char *dir, const char *name)
-{
-    char path[PATH_BUF];
-    struct stat st;
-    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
-    return n > 0 && (size_t)n < sizeof path && stat(path, &st) == 0;
-}
-
 static const char *home_dir(void)
 {
     const char *home = getenv("HOME");
@@ -213,25 +181,20 @@ static const char *home_dir(void)
     return pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : NULL;
 }
 
-static int make_names(X509 *cert, ca_names *names)
+static int make_names(const tls_cert *cert, ca_names *names)
 {
-    char fp[CA_FINGERPRINT_SIZE], hex[65];
+    char fp[CERTINFO_FINGERPRINT_SIZE], hex[65];
     size_t n = 0;
-    if (ca_fingerprint_sha256(cert, fp, sizeof fp) != 0)
+    if (certinfo_fingerprint_sha256(cert, fp, sizeof fp) != 0)
         return -1;
     for (const char *p = fp; *p && n < sizeof hex - 1; p++)
         if (*p != ':')
             hex[n++] = *p;
     hex[n] = '\0';
 
-    char cn[NICKNAME_MAX - 16] = "tlspeek CA";
-    X509_NAME *subject = X509_get_subject_name(cert);
-    int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-    unsigned char *utf8 = NULL;
-    if (i >= 0 && ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-                                                 X509_NAME_get_entry(subject, i))) > 0)
-        snprintf(cn, sizeof cn, "%s", (char *)utf8);
-    OPENSSL_free(utf8);
+    char cn[NICKNAME_MAX - 16];
+    if (certinfo_common_name(cert, cn, sizeof cn) != 0)
+        snprintf(cn, sizeof cn, "tlspeek CA");
     /* NSS reads "token:nickname", so no colon may appear in ours. */
     for (char *p = cn; *p; p++)
         if (*p == ':')
@@ -273,7 +236,7 @@ static int nss_targets(const trust_options *opts, str_list *dirs, bool *explicit
             continue;
         char profile[PATH_BUF];
         int n = snprintf(profile, sizeof profile, "%s/%s", firefox, e->d_name);
-        if (n < 0 || (size_t)n >= sizeof profile || !file_exists(profile, "cert9.db"))
+        if (n < 0 || (size_t)n >= sizeof profile || files_exists(profile, "cert9.db") != 1)
             continue;
         if (str_list_add(dirs, profile, "") != 0) {
             closedir(d);
@@ -299,9 +262,9 @@ static void nss_install(const char *dir, const char *cert_path, const ca_names *
     }
     /* Chromium makes ~/.pki/nssdb only when it first needs it: make it
      * the way it would, with an empty password, so it needs no prompt. */
-    if (!file_exists(dir, "cert9.db")) {
+    if (files_exists(dir, "cert9.db") != 1) {
         const char *create[] = {"certutil", "-N", "--empty-password", "-d", sql, NULL};
-        if (make_dirs(dir, 0700) != 0) {
+        if (files_make_dirs(dir, 0700) != 0) {
             t->failed++;
             return;
         }
@@ -332,7 +295,7 @@ static void nss_uninstall(const char *dir, bool explicit, const ca_names *names,
         t->failed++;
         return;
     }
-    if (!file_exists(dir, "cert9.db")) {
+    if (files_exists(dir, "cert9.db") != 1) {
         /* A default location the browser never created: nothing to say. */
         if (explicit)
             fprintf(out, "no NSS database in %s: nothing to remove\n", dir);
@@ -404,31 +367,37 @@ static void refresh_system_store(bool removed, FILE *out, tally *t)
 
 /* Written to a temporary name and renamed, so update-ca-certificates never
  * sees half a certificate; 0644 whatever the umask, as the store wants. */
-static int write_cert_file(const char *path, X509 *cert)
+static int write_cert_file(const char *path, const tls_cert *cert)
 {
     char tmp[PATH_BUF];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
         log_error("cannot create %s: name too long", path);
         return -1;
     }
+    unsigned char *pem = NULL;
+    size_t len = 0;
+    if (certinfo_encode(cert, CERTINFO_PEM, &pem, &len) != 0) {
+        log_error("cannot encode the CA certificate for %s", path);
+        return -1;
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         log_error("cannot create %s: %s", tmp, strerror(errno));
+        free(pem);
         return -1;
     }
-    BIO *bio = BIO_new_fd(fd, BIO_NOCLOSE);
-    int ok = fchmod(fd, 0644) == 0 && bio && PEM_write_bio_X509(bio, cert) == 1;
-    BIO_free(bio);
+    bool ok = fchmod(fd, 0644) == 0 && write(fd, pem, len) == (ssize_t)len;
+    free(pem);
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
-        log_error("cannot write %s: %s", path, ok ? strerror(errno) : "write failed");
+        log_error("cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
     return 0;
 }
 
-static void system_store(X509 *cert, bool install, const trust_options *opts,
+static void system_store(const tls_cert *cert, bool install, const trust_options *opts,
                          const ca_names *names, FILE *out, tally *t)
 {
     bool real = opts->system_dir == NULL;
@@ -439,7 +408,7 @@ static void system_store(X509 *cert, bool install, const trust_options *opts,
         t->failed++;
         return;
     }
-    if (!install && !file_exists(dir, names->file_name)) {
+    if (!install && files_exists(dir, names->file_name) != 1) {
         fprintf(out, "not in system store %s\n", dir);
         return;
     }
@@ -460,7 +429,7 @@ static void system_store(X509 *cert, bool install, const trust_options *opts,
             t->failed++;
             return;
         }
-        if (make_dirs(dir, 0755) != 0 || write_cert_file(path, cert) != 0) {
+        if (files_make_dirs(dir, 0755) != 0 || write_cert_file(path, cert) != 0) {
             t->failed++;
             return;
         }
@@ -478,7 +447,7 @@ static void system_store(X509 *cert, bool install, const trust_options *opts,
         refresh_system_store(!install, out, t);
 }
 
-int trust_install(X509 *cert, const char *cert_path, const trust_options *opts,
+int trust_install(const tls_cert *cert, const char *cert_path, const trust_options *opts,
                   FILE *out)
 {
     ca_names names;
@@ -496,7 +465,7 @@ int trust_install(X509 *cert, const char *cert_path, const trust_options *opts,
     return t.done > 0 ? 0 : -1;
 }
 
-int trust_uninstall(X509 *cert, const trust_options *opts, FILE *out)
+int trust_uninstall(const tls_cert *cert, const trust_options *opts, FILE *out)
 {
     ca_names names;
     tally t = {0, 0};

@@ -8,6 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/ssl.h>
+
+#include "strhash.h"
+
 typedef struct {
     char *key;              /* NULL: empty slot */
     SSL_SESSION **pool;     /* the table's references, oldest first */
@@ -23,13 +27,9 @@ struct upsess {
     size_t budget;          /* past this, no pool grows beyond UPSESS_POOL */
 };
 
-/* FNV-1a: keys are short and not attacker-chosen in bulk. */
 static size_t slot_of(const upsess *u, const char *key)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return (size_t)(h % u->n);
+    return (size_t)(strhash_fnv1a(key) % u->n);
 }
 
 static bool is_tls13(const SSL_SESSION *s)

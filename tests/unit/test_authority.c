@@ -282,12 +282,32 @@ START_TEST(parse_then_certify)
 }
 END_TEST
 
+START_TEST(port_alone)
+{
+    uint16_t port = 7;
+    ck_assert_int_eq(authority_parse_port("443", 3, &port), 0);
+    ck_assert_uint_eq(port, 443);
+    ck_assert_int_eq(authority_parse_port("65535", 5, &port), 0);
+    ck_assert_uint_eq(port, 65535);
+    ck_assert_int_eq(authority_parse_port("00080", 5, &port), 0);
+    ck_assert_uint_eq(port, 80);
+    const char *bad[] = {"", "0", "65536", "99999999999", "-1", "+1", " 1", "1a", "8O"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(authority_parse_port(bad[i], strlen(bad[i]), &port) == -1,
+                      "accepted '%s'", bad[i]);
+    /* Only len bytes are read. */
+    ck_assert_int_eq(authority_parse_port("80x", 2, &port), 0);
+    ck_assert_uint_eq(port, 80);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("authority");
     TCase *tc;
 
     tc = tcase_create("parse");
+    tcase_add_test(tc, port_alone);
     tcase_add_test(tc, names);
     tcase_add_test(tc, ipv4);
     tcase_add_test(tc, ipv6);

@@ -67,7 +67,7 @@ static void ca_setup(void)
     tmp_setup();
     fx.ca = ca_load_or_create(fx.cadir);
     ck_assert_ptr_nonnull(fx.ca);
-    fx.leaf_key = certmint_new_leaf_key();
+    fx.leaf_key = certmint_new_leaf_key(CA_KEY_EC_P256);
     ck_assert_ptr_nonnull(fx.leaf_key);
 }
 

@@ -203,6 +203,63 @@ START_TEST(allow_remote_ranges)
 }
 END_TEST
 
+/* Issue 12, defect 13: the documented maximum (1 TiB) must be accepted,
+ * whatever the number of digits, and one more byte refused. */
+START_TEST(body_limit_accepts_its_documented_maximum)
+{
+    config cfg;
+    const char *max[] = {"--body-limit", CONFIG_MAX_BODY_LIMIT_TEXT, NULL};
+    ck_assert_int_eq(parse(&cfg, max), CONFIG_RUN);
+    ck_assert_uint_eq(cfg.body_limit, 1ULL << 40);
+    config_free(&cfg);
+    const char *padded[] = {"--body-limit", "000000000000000042", NULL};
+    ck_assert_int_eq(parse(&cfg, padded), CONFIG_RUN);
+    ck_assert_uint_eq(cfg.body_limit, 42);
+    config_free(&cfg);
+    const char *zero[] = {"--body-limit", "0", NULL};
+    ck_assert_int_eq(parse(&cfg, zero), CONFIG_RUN);
+    ck_assert_uint_eq(cfg.body_limit, 0);
+    config_free(&cfg);
+    const char *bad[][3] = {
+        {"--body-limit", "1099511627777", NULL},        /* max + 1 */
+        {"--body-limit", "99999999999999999999999", NULL}, /* past any long */
+        {"--body-limit", "-1", NULL},
+        {"--body-limit", "", NULL},
+        {"--body-limit", "1k", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_msg(parse(&cfg, bad[i]) == CONFIG_EXIT_USAGE, "accepted %s", bad[i][1]);
+        config_free(&cfg);
+    }
+}
+END_TEST
+
+START_TEST(leaf_key_type_and_debug)
+{
+    config cfg;
+    unsetenv("TLSPEEK_DEBUG");
+    const char *none[] = {NULL};
+    ck_assert_int_eq(parse(&cfg, none), CONFIG_RUN);
+    ck_assert(!cfg.has_leaf_key_type); /* leaves follow the CA */
+    ck_assert(!cfg.debug);
+    config_free(&cfg);
+    setenv("TLSPEEK_DEBUG", "1", 1);
+    const char *rsa[] = {"--leaf-key-type", "rsa2048", NULL};
+    ck_assert_int_eq(parse(&cfg, rsa), CONFIG_RUN);
+    ck_assert(cfg.has_leaf_key_type);
+    ck_assert_int_eq(cfg.leaf_key_type, CA_KEY_RSA2048);
+    ck_assert(cfg.debug);
+    config_free(&cfg);
+    const char *ec[] = {"--leaf-key-type", "ec", NULL};
+    ck_assert_int_eq(parse(&cfg, ec), CONFIG_RUN);
+    ck_assert_int_eq(cfg.leaf_key_type, CA_KEY_EC_P256);
+    config_free(&cfg);
+    const char *bad[] = {"--leaf-key-type", "dsa", NULL};
+    ck_assert_int_eq(parse(&cfg, bad), CONFIG_EXIT_USAGE);
+    config_free(&cfg);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("config");
@@ -216,6 +273,8 @@ Suite *unit_suite(void)
     tcase_add_test(tc, help_and_version_exit_zero);
     tcase_add_test(tc, connect_to_rules);
     tcase_add_test(tc, allow_remote_ranges);
+    tcase_add_test(tc, body_limit_accepts_its_documented_maximum);
+    tcase_add_test(tc, leaf_key_type_and_debug);
     suite_add_tcase(s, tc);
     return s;
 }

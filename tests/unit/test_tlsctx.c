@@ -1,0 +1,296 @@
+/* Unit tests for tlsctx: both SSL_CTX families, handshaking with each other
+ * in memory (a BIO pair), and what they read from a ClientHello. */
+#include "check_main.h"
+#include "tlsctx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+
+/* Checked fixtures run in each forked test, so this state is per test. */
+static struct {
+    EVP_PKEY *key;
+    X509 *cert;            /* self-signed, SAN localhost and 127.0.0.1 */
+    char ca_file[64];      /* cert in PEM, for --upstream-ca */
+    char sni[256];         /* what the hello callback read */
+    int hellos;            /* hello callback runs */
+} fx;
+
+static void add_ext(X509 *x, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    ck_assert_ptr_nonnull(ext);
+    ck_assert(X509_add_ext(x, ext, -1));
+    X509_EXTENSION_free(ext);
+}
+
+static void setup(void)
+{
+    memset(&fx, 0, sizeof fx);
+    fx.key = EVP_EC_gen("P-256");
+    fx.cert = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    ck_assert(fx.key && fx.cert && name);
+    ck_assert(X509_set_version(fx.cert, X509_VERSION_3));
+    ck_assert(ASN1_INTEGER_set(X509_get_serialNumber(fx.cert), 7));
+    ck_assert(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                         (const unsigned char *)"localhost", -1, -1, 0));
+    ck_assert(X509_set_subject_name(fx.cert, name) && X509_set_issuer_name(fx.cert, name));
+    X509_NAME_free(name);
+    ck_assert(X509_gmtime_adj(X509_getm_notBefore(fx.cert), -3600));
+    ck_assert(X509_gmtime_adj(X509_getm_notAfter(fx.cert), 3600));
+    ck_assert(X509_set_pubkey(fx.cert, fx.key));
+    add_ext(fx.cert, NID_basic_constraints, "critical,CA:TRUE");
+    add_ext(fx.cert, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+    ck_assert(X509_sign(fx.cert, fx.key, EVP_sha256()));
+    snprintf(fx.ca_file, sizeof fx.ca_file, "/tmp/tlspeek-tlsctx-XXXXXX");
+    int fd = mkstemp(fx.ca_file);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    ck_assert(f && PEM_write_X509(f, fx.cert));
+    fclose(f);
+}
+
+static void teardown(void)
+{
+    unlink(fx.ca_file);
+    X509_free(fx.cert);
+    EVP_PKEY_free(fx.key);
+}
+
+/* The proxy's hello callback reads the SNI and lets the handshake go on
+ * with the fixture's certificate (the real one pauses for the upstream). */
+static int on_hello(SSL *ssl, int *alert, void *arg)
+{
+    (void)alert, (void)arg;
+    fx.hellos++;
+    tlsctx_hello_sni(ssl, fx.sni, sizeof fx.sni);
+    return SSL_use_certificate(ssl, fx.cert) == 1 && SSL_use_PrivateKey(ssl, fx.key) == 1
+               ? SSL_CLIENT_HELLO_SUCCESS
+               : SSL_CLIENT_HELLO_ERROR;
+}
+
+/* Handshake client and server over a BIO pair. 1 when both finished, 0
+ * when either failed. */
+static int handshake(SSL *client, SSL *server)
+{
+    BIO *cb = NULL, *sb = NULL;
+    ck_assert(BIO_new_bio_pair(&cb, 0, &sb, 0));
+    SSL_set_bio(client, cb, cb);
+    SSL_set_bio(server, sb, sb);
+    SSL_set_connect_state(client);
+    SSL_set_accept_state(server);
+    int c = 0, s = 0;
+    for (int round = 0; round < 20 && (c != 1 || s != 1); round++) {
+        if (c != 1) {
+            c = SSL_do_handshake(client);
+            if (c <= 0 && SSL_get_error(client, c) != SSL_ERROR_WANT_READ)
+                return 0;
+        }
+        if (s != 1) {
+            s = SSL_do_handshake(server);
+            if (s <= 0 && SSL_get_error(server, s) != SSL_ERROR_WANT_READ)
+                return 0;
+        }
+    }
+    return c == 1 && s == 1;
+}
+
+static authority target(const char *text)
+{
+    authority a;
+    const char *why = NULL;
+    ck_assert_int_eq(authority_parse(text, strlen(text), 443, &a, &why), 0);
+    return a;
+}
+
+/* One upstream-role connection from up to a client-facing server. */
+static int connect_pair(SSL_CTX *up, SSL_CTX *server_ctx, const char *sni,
+                        const char *host, bool insecure, SSL **client_out, SSL **server_out)
+{
+    SSL *client = SSL_new(up);
+    SSL *server = SSL_new(server_ctx);
+    ck_assert(client && server);
+    authority t = target(host);
+    ck_assert_int_eq(tlsctx_prepare_upstream(client, sni, &t, "127.0.0.1:443", insecure), 0);
+    int ok = handshake(client, server);
+    *client_out = client;
+    *server_out = server;
+    return ok;
+}
+
+static void alpn_of(SSL *ssl, char *out, size_t size)
+{
+    const unsigned char *p = NULL;
+    unsigned int len = 0;
+    SSL_get0_alpn_selected(ssl, &p, &len);
+    snprintf(out, size, "%.*s", (int)len, p ? (const char *)p : "");
+}
+
+START_TEST(families_build_with_their_settings)
+{
+    SSL_CTX *up = tlsctx_new_upstream(NULL, false, NULL);
+    SSL_CTX *insecure = tlsctx_new_upstream(NULL, true, NULL);
+    SSL_CTX *front = tlsctx_new_client_facing(on_hello);
+    ck_assert(up && insecure && front);
+    ck_assert_int_eq(SSL_CTX_get_verify_mode(up), SSL_VERIFY_PEER);
+    ck_assert_int_eq(SSL_CTX_get_verify_mode(insecure), SSL_VERIFY_NONE);
+    ck_assert_int_eq(SSL_CTX_get_min_proto_version(up), TLS1_2_VERSION);
+    ck_assert_int_eq(SSL_CTX_get_min_proto_version(front), TLS1_2_VERSION);
+    /* Clients resume with tickets; no server-side store. */
+    ck_assert_int_eq(SSL_CTX_get_session_cache_mode(front), SSL_SESS_CACHE_OFF);
+    tlsctx_free(up);
+    tlsctx_free(insecure);
+    tlsctx_free(front);
+    tlsctx_free(NULL);
+}
+END_TEST
+
+START_TEST(bad_upstream_ca_file_is_refused)
+{
+    ck_assert_ptr_null(tlsctx_new_upstream("/nonexistent/ca.pem", false, NULL));
+    ck_assert_ptr_null(tlsctx_new_upstream("/dev/null", false, NULL));
+}
+END_TEST
+
+START_TEST(upstream_verifies_name_and_offers_http11)
+{
+    SSL_CTX *up = tlsctx_new_upstream(fx.ca_file, false, NULL);
+    SSL_CTX *front = tlsctx_new_client_facing(on_hello);
+    SSL *client, *server;
+    ck_assert_int_eq(connect_pair(up, front, "LocalHost", "localhost", false, &client,
+                                  &server), 1);
+    ck_assert_int_eq(SSL_get_verify_result(client), X509_V_OK);
+    ck_assert_int_eq(fx.hellos, 1);
+    ck_assert_str_eq(fx.sni, "localhost"); /* lower-cased */
+    char alpn[32];
+    alpn_of(client, alpn, sizeof alpn);
+    ck_assert_str_eq(alpn, "http/1.1");
+    SSL_free(client);
+    SSL_free(server);
+    tlsctx_free(up);
+    tlsctx_free(front);
+}
+END_TEST
+
+START_TEST(upstream_refuses_another_name)
+{
+    SSL_CTX *up = tlsctx_new_upstream(fx.ca_file, false, NULL);
+    SSL_CTX *front = tlsctx_new_client_facing(on_hello);
+    SSL *client, *server;
+    ck_assert_int_eq(connect_pair(up, front, "example.com", "example.com", false,
+                                  &client, &server), 0);
+    ck_assert_int_eq(SSL_get_verify_result(client), X509_V_ERR_HOSTNAME_MISMATCH);
+    SSL_free(client);
+    SSL_free(server);
+    /* The same with --insecure: nothing is checked. */
+    SSL_CTX *insecure = tlsctx_new_upstream(NULL, true, NULL);
+    ck_assert_int_eq(connect_pair(insecure, front, "example.com", "example.com", true,
+                                  &client, &server), 1);
+    SSL_free(client);
+    SSL_free(server);
+    tlsctx_free(insecure);
+    tlsctx_free(up);
+    tlsctx_free(front);
+}
+END_TEST
+
+START_TEST(ip_target_gets_no_sni_and_ip_verification)
+{
+    SSL_CTX *up = tlsctx_new_upstream(fx.ca_file, false, NULL);
+    SSL_CTX *front = tlsctx_new_client_facing(on_hello);
+    SSL *client, *server;
+    ck_assert_int_eq(connect_pair(up, front, NULL, "127.0.0.1", false, &client, &server),
+                     1);
+    ck_assert_str_eq(fx.sni, "");
+    ck_assert_int_eq(SSL_get_verify_result(client), X509_V_OK);
+    SSL_free(client);
+    SSL_free(server);
+    tlsctx_free(up);
+    tlsctx_free(front);
+}
+END_TEST
+
+/* A client of our own with its own ALPN list, against the client-facing
+ * context: http/1.1 is chosen when offered, h2 never. */
+static void client_facing_alpn(const unsigned char *offer, size_t offer_len,
+                               const char *expected)
+{
+    SSL_CTX *front = tlsctx_new_client_facing(on_hello);
+    SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+    ck_assert(front && cctx);
+    SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
+    ck_assert_int_eq(SSL_CTX_set_alpn_protos(cctx, offer, (unsigned int)offer_len), 0);
+    SSL *client = SSL_new(cctx);
+    SSL *server = SSL_new(front);
+    ck_assert_int_eq(handshake(client, server), 1);
+    char alpn[32];
+    alpn_of(server, alpn, sizeof alpn);
+    ck_assert_str_eq(alpn, expected);
+    SSL_free(client);
+    SSL_free(server);
+    SSL_CTX_free(cctx);
+    tlsctx_free(front);
+}
+
+START_TEST(client_facing_selects_http11_never_h2)
+{
+    static const unsigned char both[] = "\x02h2\x08http/1.1";
+    static const unsigned char h2_only[] = "\x02h2";
+    client_facing_alpn(both, sizeof both - 1, "http/1.1");
+    client_facing_alpn(h2_only, sizeof h2_only - 1, "");
+}
+END_TEST
+
+START_TEST(keylog_gets_the_secrets_of_both_sides)
+{
+    FILE *log = tmpfile();
+    ck_assert_ptr_nonnull(log);
+    SSL_CTX *up = tlsctx_new_upstream(fx.ca_file, false, NULL);
+    SSL_CTX *front = tlsctx_new_client_facing(on_hello);
+    tlsctx_set_keylog(up, log);
+    tlsctx_set_keylog(front, log);
+    SSL *client, *server;
+    ck_assert_int_eq(connect_pair(up, front, "localhost", "localhost", false, &client,
+                                  &server), 1);
+    rewind(log);
+    char line[512];
+    int client_traffic = 0;
+    while (fgets(line, sizeof line, log))
+        client_traffic += strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0;
+    ck_assert_int_eq(client_traffic, 2); /* one line from each side */
+    SSL_free(client);
+    SSL_free(server);
+    tlsctx_free(up);
+    tlsctx_free(front);
+    fclose(log);
+}
+END_TEST
+
+Suite *unit_suite(void)
+{
+    log_configure(true, false); /* only warnings and errors */
+    Suite *s = suite_create("tlsctx");
+    TCase *tc = tcase_create("contexts");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, families_build_with_their_settings);
+    tcase_add_test(tc, bad_upstream_ca_file_is_refused);
+    tcase_add_test(tc, upstream_verifies_name_and_offers_http11);
+    tcase_add_test(tc, upstream_refuses_another_name);
+    tcase_add_test(tc, ip_target_gets_no_sni_and_ip_verification);
+    tcase_add_test(tc, client_facing_selects_http11_never_h2);
+    tcase_add_test(tc, keylog_gets_the_secrets_of_both_sides);
+    suite_add_tcase(s, tc);
+    return s;
+}
