@@ -14,9 +14,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
-# The crypto layer: the only sources that may include OpenSSL.
-CRYPTO = {"ca", "certmint", "certcache", "upsess", "tlsctx", "tlsm", "qbio",
-          "clientcert", "certinfo", "codec", "sslerr"}
+
+def crypto_modules() -> set[str]:
+    """The crypto layer, as meson.build's crypto_src lists it: the only
+    sources that may include OpenSSL."""
+    text = (ROOT / "meson.build").read_text()
+    block = re.search(r"^crypto_src\s*=\s*files\((.*?)\)", text, re.M | re.S)
+    assert block, "meson.build has no crypto_src = files(...)"
+    return set(re.findall(r"src/(\w+)\.c", block.group(1)))
+
+
+CRYPTO = crypto_modules()
 # Crypto headers the io layer's pump includes (it drives tlsm over qbio),
 # so they may name OpenSSL's types themselves.
 OPENSSL_HEADERS = {"tlsm", "qbio"}
