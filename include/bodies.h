@@ -9,12 +9,21 @@
  *
  * Write errors never stop the proxy: they are counted, reported once per
  * bodies object with log_warn, and the affected body is reported as
- * truncated. Not thread-safe: one event loop owns a bodies and its sinks. */
+ * truncated.
+ *
+ * Threads: a bodies may be shared by every worker thread (its error count
+ * and warn-once flag are atomic, and nothing else in it changes after
+ * bodies_new). A sink belongs to one thread at a time: the caller that
+ * opened it writes and closes it. bodies_read() touches no bodies at all. */
 #ifndef TLSPEEK_BODIES_H
 #define TLSPEEK_BODIES_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Room for a body file name ("18446744073709551615-response.bin") and
+ * its NUL. */
+#define BODIES_NAME_MAX 48
 
 typedef struct bodies bodies;
 typedef struct bodies_sink bodies_sink;
@@ -45,14 +54,13 @@ bodies_sink *bodies_open(bodies *b, unsigned long long id, const char *which);
  * only counted). Never fatal. NULL s is a no-op returning 0. */
 int bodies_write(bodies_sink *s, const void *data, size_t len);
 
-/* Close and free the sink. Returns the file name relative to the
- * directory, or NULL when no file was made (empty body, limit 0, a failed
- * open). The name is owned by b and stays valid until the next
- * bodies_close() on the same bodies (or bodies_free): copy it before
- * closing the other body of the exchange. *truncated (when not NULL) says
- * whether the body had more bytes than the file holds: over the limit, or
- * cut short by a write error. NULL s returns NULL with *truncated false. */
-const char *bodies_close(bodies_sink *s, bool *truncated);
+/* Close and free the sink. When a file was made, its name relative to the
+ * directory goes into name (BODIES_NAME_MAX bytes, the caller's) and name
+ * is returned; NULL when no file was made (empty body, limit 0, a failed
+ * open). *truncated (when not NULL) says whether the body had more bytes
+ * than the file holds: over the limit, or cut short by a write error.
+ * NULL s returns NULL with *truncated false. */
+const char *bodies_close(bodies_sink *s, char *name, bool *truncated);
 
 /* Total bytes written to s so far, stored or not. */
 unsigned long long bodies_sink_total(const bodies_sink *s);

@@ -1,7 +1,17 @@
-/* flowout — where completed exchanges go: the console line, --flows (JSON
- * lines), --har (rewritten at most every HAR_REWRITE_SECONDS), and
- * --bodies (payload files). One per process; connections of every worker
- * thread hand it records (it serialises them).
+/* flowout — where exchanges go: the console line, --flows (JSON lines),
+ * --har (its own writer thread, see harwriter.h), --bodies (payload
+ * files), and observers (the web UI's store). One per process; the
+ * connections of every worker thread hand it records and body chunks.
+ *
+ * An exchange is reported in phases (flow_record.phase): FLOW_REQUEST,
+ * FLOW_RESPONSE, then FLOW_DONE or FLOW_ERROR. Observers see every phase
+ * and every body chunk; the console, --flows, --har and --bodies write
+ * only the final record (DONE or ERROR).
+ *
+ * Nothing here makes a worker wait for a disk it does not write itself:
+ * the HAR is built, inlined and rewritten on its own thread; a --flows
+ * line and a body chunk are one write each, under a lock held only for
+ * that write (--flows) or for a table lookup (--bodies).
  * An output that fails (disk full, file removed) never stops traffic: it
  * says so once and counts the records it lost. */
 #ifndef TLSPEEK_FLOWOUT_H
@@ -13,7 +23,9 @@
 #include <event2/event.h>
 
 #include "flow_record.h"
+#include "harwriter.h"
 
+/* The HAR document is rewritten at most this often. */
 #define HAR_REWRITE_SECONDS 5
 
 typedef struct {
@@ -22,24 +34,54 @@ typedef struct {
     const char *bodies_dir;   /* NULL = none */
     unsigned long long body_limit; /* bytes stored per body */
     bool console;             /* one line per exchange (not -q) */
+    /* Tests only: how the HAR writer writes (NULL: har_write). */
+    harwriter_write_fn har_write_hook;
+    void *har_write_hook_arg;
 } flowout_options;
 
 typedef struct flowout flowout;
 
-/* Open the outputs. NULL on failure, logged with the file and reason. */
+/* Open the outputs. NULL on failure, logged with the file and reason.
+ * base is not used (the HAR no longer needs an event loop's timer); it
+ * stays so that callers did not have to change this round. */
 flowout *flowout_new(struct event_base *base, const flowout_options *o);
-/* Writes the HAR a last time, then frees. NULL is a no-op. */
+/* Writes the HAR a last time, says how many records were lost, then
+ * frees. Call after the workers stopped. NULL is a no-op. */
 void flowout_free(flowout *f);
 
-/* Body payload of exchange id as it passes (for --bodies). */
+/* Observers (the web UI's store) see every phase of every exchange and
+ * every body chunk, on the worker thread that produced it, with no lock of
+ * flowout held. They must never block: copy and return. */
+typedef struct {
+    void (*on_record)(void *arg, const flow_record *r);
+    void (*on_body)(void *arg, unsigned long long id, bool request,
+                    const char *data, size_t len);
+} flowout_observer;
+
+/* Most observers one flowout takes. */
+#define FLOWOUT_MAX_OBSERVERS 4
+
+/* Add an observer (o is copied; arg must outlive f). Call from one thread
+ * (start-up); an observer added while traffic flows sees what follows.
+ * 0, or -1 when FLOWOUT_MAX_OBSERVERS are there already. */
+int flowout_add_observer(flowout *f, const flowout_observer *o, void *arg);
+
+/* Body payload of exchange id as it passes: to the observers, and to
+ * --bodies. Chunks of one exchange come from one thread. */
 void flowout_body(flowout *f, unsigned long long id, bool request,
                   const char *data, size_t len);
 
-/* An exchange completed or failed: fills in the body file names, then
- * writes it to every output. */
+/* One phase of an exchange. For the final phase (FLOW_DONE, FLOW_ERROR)
+ * the body files are closed and their names filled in r (valid during
+ * this call); then the observers see r, and a final record goes to the
+ * console, --flows and --har. */
 void flowout_exchange(flowout *f, flow_record *r);
 
-/* Longest console line flowout prints (a longer URL or error is cut). */
+/* Records the outputs lost so far (--flows write failures, HAR entries
+ * dropped), for tests and stats. */
+unsigned long long flowout_lost(const flowout *f);
+
+/* Longest console line (log.c's line buffer: a longer URL is cut there). */
 #define FLOWOUT_LINE_MAX 2048
 
 /* The console line of r into out (at most size bytes, NUL included):

@@ -30,7 +30,9 @@
  * zero is taken as the next known one, so an exchange without a response
  * spends its time in wait.
  *
- * Not thread-safe: one event loop owns a har. */
+ * Threads: a har belongs to one thread at a time (in tlspeek, the HAR
+ * writer thread of harwriter.h); nothing in it is locked. Entries can be
+ * built on any thread with har_item_new() (harentry.h) and handed over. */
 #ifndef TLSPEEK_HAR_H
 #define TLSPEEK_HAR_H
 
@@ -38,6 +40,7 @@
 #include <stddef.h>
 
 #include "flow_record.h"
+#include "harentry.h"
 
 /* Default limits. The bytes bound what is held in memory and rewritten
  * at each har_write() (which blocks the caller while it writes). */
@@ -68,17 +71,26 @@ int har_set_bodies_dir(har *h, const char *dir);
  * dropped now. */
 void har_set_limits(har *h, size_t max_entries, size_t max_bytes);
 
-/* Append one entry built from r (nothing of r is kept). Returns 0, or -1
- * on allocation failure (logged, entry lost). Marks the log dirty. */
+/* Append one entry built from r (nothing of r is kept):
+ * har_add_item(h, har_item_new(r)). Returns 0, or -1 on allocation
+ * failure (logged, entry lost). Marks the log dirty. */
 int har_add(har *h, const flow_record *r);
+
+/* Append e, taking it (freed on failure too). With a bodies directory
+ * set, the body files e names are read now and inlined when they qualify
+ * (see har_set_bodies_dir): this reads files, so it belongs on the thread
+ * that owns h, not on an event loop. Returns 0, or -1 on allocation
+ * failure (logged, entry lost). Marks the log dirty. */
+int har_add_item(har *h, har_item *e);
 
 /* Write the whole document to path atomically: a uniquely named
  * temporary file beside it (mkstemp; mode 0600: headers carry cookies and
- * tokens), fsync'ed, then renamed over path. Returns 0 and clears
- * dirty, or -1 (dirty stays set, so a later call retries; the failure is
- * logged with log_warn once until a write succeeds again; errno says why).
- * Blocks while it writes: entries are already text, so this is about
- * 0.3 s per 90 MB plus the fsync (measured). */
+ * tokens), fsync'ed, then renamed over path, so that a reader always finds
+ * a whole document. Returns 0 and clears dirty, or -1 (dirty stays set,
+ * so a later call retries; the failure is logged with log_warn once until
+ * a write succeeds again; errno says why). Blocks while it writes:
+ * entries are already text, so this is about 0.3 s per 90 MB plus the
+ * fsync (measured); call it off the event loops (harwriter does). */
 int har_write(har *h);
 
 /* Entries were added (or dropped) since the last successful write. */

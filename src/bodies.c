@@ -3,6 +3,7 @@
 #include "bodies.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +13,13 @@
 
 #include "log.h"
 
-/* "18446744073709551615-response.bin" and its NUL fit. */
-#define BODIES_NAME_MAX 48
-
 struct bodies {
     char *dir;
     int dirfd;  /* files are made relative to it: immune to chdir and renames */
     unsigned long long limit;
-    unsigned long long errors;
-    bool warned;
-    char last_name[BODIES_NAME_MAX]; /* what bodies_close() returned last */
+    /* Sinks of every worker thread count here. */
+    atomic_ullong errors;
+    atomic_bool warned;
 };
 
 struct bodies_sink {
@@ -75,7 +73,7 @@ const char *bodies_dir(const bodies *b)
 
 unsigned long long bodies_errors(const bodies *b)
 {
-    return b->errors;
+    return atomic_load(&b->errors);
 }
 
 bodies_sink *bodies_open(bodies *b, unsigned long long id, const char *which)
@@ -96,11 +94,10 @@ bodies_sink *bodies_open(bodies *b, unsigned long long id, const char *which)
 static void sink_fail(bodies_sink *s, const char *what, int err)
 {
     bodies *b = s->b;
-    b->errors++;
-    if (!b->warned)
+    atomic_fetch_add(&b->errors, 1);
+    if (!atomic_exchange(&b->warned, true))
         log_warn("bodies %s/%s: %s: %s (further body write errors are only "
                  "counted)", b->dir, s->name, what, strerror(err));
-    b->warned = true;
     s->failed = true;
     if (s->fd >= 0)
         close(s->fd);
@@ -144,7 +141,7 @@ int bodies_write(bodies_sink *s, const void *data, size_t len)
     return 0;
 }
 
-const char *bodies_close(bodies_sink *s, bool *truncated)
+const char *bodies_close(bodies_sink *s, char *name_out, bool *truncated)
 {
     const char *name = NULL;
     bool cut = false;
@@ -155,11 +152,10 @@ const char *bodies_close(bodies_sink *s, bool *truncated)
     s->fd = -1;
     cut = s->failed || s->stored < s->total;
     /* A file exists when some bytes were stored, even if a later write
-     * failed: what is there is still the start of the body. The name is
-     * kept in b so that the caller needs no free() and none can fail. */
+     * failed: what is there is still the start of the body. */
     if (s->stored > 0) {
-        memcpy(s->b->last_name, s->name, sizeof s->name);
-        name = s->b->last_name;
+        memcpy(name_out, s->name, sizeof s->name);
+        name = name_out;
     }
 cleanup:
     if (truncated)

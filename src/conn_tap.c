@@ -38,6 +38,7 @@ static void on_exchange(void *arg, const http_exchange *ex)
         snprintf(url, sizeof url, "%s", target);
     flow_record r = {
         .id = ex->id,
+        .phase = ex->error ? FLOW_ERROR : FLOW_DONE,
         .start = ex->start,
         .request_end = ex->request_end,
         .response_start = ex->response_start,

@@ -1,8 +1,9 @@
-/* flowout — the outputs of completed exchanges. See include/flowout.h. */
+/* flowout — the outputs of exchanges. See include/flowout.h. */
 #include "flowout.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,48 +23,52 @@
 typedef struct open_body {
     unsigned long long id;
     bool request;
-    bodies_sink *sink;
+    bodies_sink *sink;         /* written by its exchange's thread only */
     struct open_body *next;
 } open_body;
 
 struct flowout {
-    /* Workers hand records over from their own threads: one at a time. */
-    pthread_mutex_t lock;
     bool console;
     bool colour;              /* the console is a terminal */
+    /* --flows: one lock so that lines stay whole and records never mix. */
+    pthread_mutex_t flows_lock;
     FILE *flows;
     const char *flows_path;
     bool flows_failed;        /* said once */
-    har *har;
-    struct event *har_timer;
+    harwriter *har;
+    /* --bodies: the lock guards the table of open sinks, not the writes. */
+    pthread_mutex_t bodies_lock;
     bodies *bodies;
     open_body *open[FLOWOUT_SINK_BUCKETS];
-    unsigned long long lost;
+    atomic_ullong lost;
+    /* Written at start-up, read by every worker: the count is published
+     * after the slot is filled. */
+    flowout_observer observers[FLOWOUT_MAX_OBSERVERS];
+    void *observer_args[FLOWOUT_MAX_OBSERVERS];
+    atomic_size_t n_observers;
 };
-
-static void har_tick(evutil_socket_t fd, short what, void *arg)
-{
-    flowout *f = arg;
-    /* har_write() reports its own failures, once per run of them; traffic
-     * goes on and the next tick tries again. */
-    pthread_mutex_lock(&f->lock);
-    if (har_dirty(f->har))
-        har_write(f->har);
-    pthread_mutex_unlock(&f->lock);
-}
 
 flowout *flowout_new(struct event_base *base, const flowout_options *o)
 {
+    (void)base;
     flowout *f = calloc(1, sizeof *f);
     if (!f) {
         log_error("out of memory");
         return NULL;
     }
-    if (pthread_mutex_init(&f->lock, NULL) != 0) {
-        log_error("cannot set up the outputs");
+    if (pthread_mutex_init(&f->flows_lock, NULL) != 0) {
         free(f);
+        log_error("cannot set up the outputs");
         return NULL;
     }
+    if (pthread_mutex_init(&f->bodies_lock, NULL) != 0) {
+        pthread_mutex_destroy(&f->flows_lock);
+        free(f);
+        log_error("cannot set up the outputs");
+        return NULL;
+    }
+    atomic_init(&f->lost, 0);
+    atomic_init(&f->n_observers, 0);
     f->console = o->console;
     f->colour = isatty(STDERR_FILENO) && !getenv("NO_COLOR");
     if (o->flows_path) {
@@ -75,25 +80,27 @@ flowout *flowout_new(struct event_base *base, const flowout_options *o)
             goto fail;
         }
     }
-    if (o->har_path) {
-        /* har_new() writes the empty document at once (viewers can open it
-         * from the start) and logs why when it cannot. */
-        f->har = har_new(o->har_path, TLSPEEK_VERSION);
-        if (!f->har)
-            goto fail;
-        f->har_timer = event_new(base, -1, EV_PERSIST, har_tick, f);
-        struct timeval tv = {HAR_REWRITE_SECONDS, 0};
-        if (!f->har_timer || event_add(f->har_timer, &tv) != 0) {
-            log_error("cannot set up --har %s", o->har_path);
-            goto fail;
-        }
-    }
     if (o->bodies_dir) {
         f->bodies = bodies_new(o->bodies_dir, o->body_limit);
         if (!f->bodies)
             goto fail;
-        if (f->har)
-            har_set_bodies_dir(f->har, bodies_dir(f->bodies)); /* small text inlined */
+    }
+    if (o->har_path) {
+        /* har_new() writes the empty document at once (viewers can open it
+         * from the start, and a path that cannot be written is a start-up
+         * error) and logs why when it cannot. */
+        har *h = har_new(o->har_path, TLSPEEK_VERSION);
+        if (!h)
+            goto fail;
+        if (f->bodies && har_set_bodies_dir(h, bodies_dir(f->bodies)) != 0) {
+            har_free(h);
+            log_error("out of memory");
+            goto fail;
+        }
+        if (!(f->har = harwriter_new(h, HAR_REWRITE_SECONDS))) /* takes h */
+            goto fail;
+        if (o->har_write_hook)
+            harwriter_set_write(f->har, o->har_write_hook, o->har_write_hook_arg);
     }
     return f;
 fail:
@@ -110,75 +117,108 @@ void flowout_free(flowout *f)
 {
     if (!f)
         return;
-    if (f->har && har_dirty(f->har))
-        har_write(f->har);
-    if (f->lost)
-        log_warn("%llu exchange record%s could not be written", f->lost,
-                 f->lost == 1 ? "" : "s");
+    /* The writer writes the document a last time; what it lost counts. */
+    atomic_fetch_add(&f->lost, harwriter_free(f->har));
+    f->har = NULL;
+    unsigned long long lost = flowout_lost(f);
+    if (lost)
+        log_warn("%llu exchange record%s could not be written", lost,
+                 lost == 1 ? "" : "s");
     for (size_t i = 0; i < FLOWOUT_SINK_BUCKETS; i++) {
         while (f->open[i]) {
             open_body *b = f->open[i];
             f->open[i] = b->next;
-            bool truncated;
-            bodies_close(b->sink, &truncated);
+            char name[BODIES_NAME_MAX];
+            bodies_close(b->sink, name, NULL);
             free(b);
         }
     }
-    if (f->har_timer)
-        event_free(f->har_timer);
-    har_free(f->har);
     bodies_free(f->bodies);
     if (f->flows && f->flows != stdout)
         fclose(f->flows);
-    pthread_mutex_destroy(&f->lock);
+    pthread_mutex_destroy(&f->bodies_lock);
+    pthread_mutex_destroy(&f->flows_lock);
     free(f);
+}
+
+unsigned long long flowout_lost(const flowout *f)
+{
+    return atomic_load(&f->lost) + (f->har ? harwriter_lost(f->har) : 0);
+}
+
+int flowout_add_observer(flowout *f, const flowout_observer *o, void *arg)
+{
+    size_t n = atomic_load(&f->n_observers);
+    if (n == FLOWOUT_MAX_OBSERVERS)
+        return -1;
+    f->observers[n] = *o;
+    f->observer_args[n] = arg;
+    atomic_store(&f->n_observers, n + 1);
+    return 0;
+}
+
+/* The sink of (id, request), made on its first chunk; NULL when it cannot
+ * be (out of memory: that body is simply not stored). */
+static bodies_sink *sink_for(flowout *f, unsigned long long id, bool request)
+{
+    pthread_mutex_lock(&f->bodies_lock);
+    open_body *b = *bucket(f, id);
+    while (b && !(b->id == id && b->request == request))
+        b = b->next;
+    if (!b && (b = calloc(1, sizeof *b))) {
+        b->id = id;
+        b->request = request;
+        /* No file yet (made on the first stored byte, outside the lock). */
+        b->sink = bodies_open(f->bodies, id, request ? "request" : "response");
+        if (b->sink) {
+            b->next = *bucket(f, id);
+            *bucket(f, id) = b;
+        } else {
+            free(b);
+            b = NULL;
+        }
+    }
+    pthread_mutex_unlock(&f->bodies_lock);
+    return b ? b->sink : NULL;
 }
 
 void flowout_body(flowout *f, unsigned long long id, bool request,
                   const char *data, size_t len)
 {
-    if (!f->bodies || len == 0)
+    if (len == 0)
         return;
-    pthread_mutex_lock(&f->lock);
-    open_body *b = *bucket(f, id);
-    while (b && !(b->id == id && b->request == request))
-        b = b->next;
-    if (!b) {
-        b = calloc(1, sizeof *b);
-        if (!b)
-            goto out;
-        b->id = id;
-        b->request = request;
-        b->sink = bodies_open(f->bodies, id, request ? "request" : "response");
-        if (!b->sink) {
-            free(b);
-            goto out;
-        }
-        b->next = *bucket(f, id);
-        *bucket(f, id) = b;
-    }
-    bodies_write(b->sink, data, len);
-out:
-    pthread_mutex_unlock(&f->lock);
+    size_t n = atomic_load(&f->n_observers);
+    for (size_t i = 0; i < n; i++)
+        if (f->observers[i].on_body)
+            f->observers[i].on_body(f->observer_args[i], id, request, data, len);
+    if (!f->bodies)
+        return;
+    /* The sink stays in the table until this exchange's final record, which
+     * comes from this same thread: writing it unlocked is safe. Failures
+     * are counted and said once by bodies. */
+    bodies_write(sink_for(f, id, request), data, len);
 }
 
 /* Close the body file of (id, request) if one was opened; its name goes
- * into name (empty when none). */
+ * into name (BODIES_NAME_MAX bytes; empty when none). */
 static void close_body(flowout *f, unsigned long long id, bool request,
-                       char *name, size_t size, bool *truncated)
+                       char *name, bool *truncated)
 {
     name[0] = '\0';
     *truncated = false;
+    open_body *found = NULL;
+    pthread_mutex_lock(&f->bodies_lock);
     for (open_body **p = bucket(f, id); *p; p = &(*p)->next) {
-        open_body *b = *p;
-        if (b->id != id || b->request != request)
-            continue;
-        const char *file = bodies_close(b->sink, truncated);
-        if (file)
-            snprintf(name, size, "%s", file);
-        *p = b->next;
-        free(b);
-        return;
+        if ((*p)->id == id && (*p)->request == request) {
+            found = *p;
+            *p = found->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&f->bodies_lock);
+    if (found) {
+        bodies_close(found->sink, name, truncated);
+        free(found);
     }
 }
 
@@ -228,28 +268,39 @@ static void console_line(flowout *f, const flow_record *r)
     log_info("%s", line);
 }
 
-void flowout_exchange(flowout *f, flow_record *r)
+static void write_flows(flowout *f, const flow_record *r)
 {
-    char request_file[64], response_file[64];
-    pthread_mutex_lock(&f->lock);
-    if (f->bodies) {
-        close_body(f, r->id, true, request_file, sizeof request_file,
-                   &r->request_body_truncated);
-        close_body(f, r->id, false, response_file, sizeof response_file,
-                   &r->response_body_truncated);
-        r->request_body_file = request_file[0] ? request_file : NULL;
-        r->response_body_file = response_file[0] ? response_file : NULL;
-    }
-    if (f->console)
-        console_line(f, r);
-    if (f->flows && flowjson_write_line(f->flows, r) != 0) {
-        f->lost++;
+    pthread_mutex_lock(&f->flows_lock);
+    if (flowjson_write_line(f->flows, r) != 0) {
+        atomic_fetch_add(&f->lost, 1);
         if (!f->flows_failed)
             log_warn("cannot write --flows %s: %s; traffic goes on, records "
                      "are being lost", f->flows_path, strerror(errno));
         f->flows_failed = true;
     }
-    if (f->har && har_add(f->har, r) != 0)
-        f->lost++;
-    pthread_mutex_unlock(&f->lock);
+    pthread_mutex_unlock(&f->flows_lock);
+}
+
+void flowout_exchange(flowout *f, flow_record *r)
+{
+    bool final = r->phase == FLOW_DONE || r->phase == FLOW_ERROR;
+    char request_file[BODIES_NAME_MAX], response_file[BODIES_NAME_MAX];
+    if (final && f->bodies) {
+        close_body(f, r->id, true, request_file, &r->request_body_truncated);
+        close_body(f, r->id, false, response_file, &r->response_body_truncated);
+        r->request_body_file = request_file[0] ? request_file : NULL;
+        r->response_body_file = response_file[0] ? response_file : NULL;
+    }
+    size_t n = atomic_load(&f->n_observers);
+    for (size_t i = 0; i < n; i++)
+        if (f->observers[i].on_record)
+            f->observers[i].on_record(f->observer_args[i], r);
+    if (!final)
+        return;
+    if (f->console)
+        console_line(f, r);
+    if (f->flows)
+        write_flows(f, r);
+    if (f->har)
+        harwriter_add(f->har, r); /* losses counted there */
 }

@@ -3,11 +3,14 @@ through untouched."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import threading
+import time
 import unittest
 
-from harness import Proxy, pem_certificates, run_tool
+from harness import POLL_INTERVAL, Proxy, pem_certificates, run_tool, wait_until
 from fixtures import HELLO, ProxyTestCase
 
 
@@ -213,3 +216,57 @@ class OutputFailureTests(ProxyTestCase):
         warnings = [line for line in self.proxy.console.lines(since)
                     if "cannot write --flows" in line]
         self.assertEqual(len(warnings), 1, warnings)
+
+
+class HarDuringTrafficTests(ProxyTestCase):
+    """--har while traffic flows: a viewer that opens the file at any moment
+    finds a whole HAR document, and in the end every exchange is there."""
+
+    EXCHANGES = 60
+    HAR_REWRITE_SECONDS = 5  # include/flowout.h
+
+    @classmethod
+    def start_servers(cls):
+        cls.har = cls.tmp / "live.har"
+        cls.proxy_args = ("--har", cls.har)
+
+    def read_har(self):
+        """(number of our entries, None) or (None, why the file is not a HAR)."""
+        try:
+            doc = json.loads(self.har.read_bytes())
+            entries = doc["log"]["entries"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return None, repr(error)
+        return sum("har-live=" in e["request"]["url"] for e in entries), None
+
+    def test_har_is_whole_at_every_moment_and_complete_at_the_end(self):
+        stop = threading.Event()
+        seen, bad = set(), []
+
+        def reader():
+            while not stop.is_set():
+                count, error = self.read_har()
+                if error:
+                    bad.append(error)
+                else:
+                    seen.add(count)
+                time.sleep(POLL_INTERVAL / 2)
+
+        thread = threading.Thread(target=reader, daemon=True)
+        thread.start()
+        try:
+            urls = [self.origin.url(f"/?har-live={i}") for i in range(self.EXCHANGES)]
+            # Several curl runs, so that the document is rewritten between them.
+            for start in range(0, self.EXCHANGES, 20):
+                for transfer in self.fetch_many(urls[start:start + 20]):
+                    self.assertFetched(transfer)
+            wait_until(lambda: self.read_har()[0] == self.EXCHANGES,
+                       f"all {self.EXCHANGES} exchanges in the HAR",
+                       timeout=self.HAR_REWRITE_SECONDS + 10)
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+        self.assertEqual(bad, [], "the HAR file was not a whole document at times")
+        self.assertGreater(len(seen), 1, f"the reader saw only {seen}: it never "
+                           "overlapped a rewrite")
+

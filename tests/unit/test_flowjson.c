@@ -3,6 +3,7 @@
  * with a limit). Records are built by hand; every output is parsed back
  * with jansson and checked key by key. */
 #include "check_main.h"
+#include "scratch.h"
 #include "bodies.h"
 #include "flowjson.h"
 #include "har.h"
@@ -18,40 +19,6 @@
 
 /* 2026-11-23T10:57:02Z */
 #define T0 1795431422
-
-static char tmpdir[64];
-
-static void make_tmpdir(void)
-{
-    strcpy(tmpdir, "/tmp/test_flowjson-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-/* Remove tmpdir and what is in it (one level: all the tests make). */
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char p[512];
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        if (unlink(p) != 0)
-            rmdir(p);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-static char *path_in(const char *name)
-{
-    static char p[256];
-    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* Directory entries other than . and .. */
 static int count_files(const char *dir)
@@ -514,7 +481,7 @@ static void *failing_malloc(size_t size)
  * never a crash, and nothing leaked (the sanitizer build checks that). */
 START_TEST(allocation_failures)
 {
-    make_tmpdir();
+    scratch_make("test_flowjson");
     /* har_add warns at each failure: silence stderr for the loop. */
     int saved_stderr = dup(STDERR_FILENO);
     int devnull = open("/dev/null", O_WRONLY);
@@ -523,7 +490,7 @@ START_TEST(allocation_failures)
     fflush(stderr);
     dup2(devnull, STDERR_FILENO);
     close(devnull);
-    har *h = har_new(path_in("out.har"), "1");
+    har *h = har_new(scratch_path("out.har"), "1");
     ck_assert_ptr_nonnull(h);
     flow_record recs[3] = {plain_record(), tls_record(), h2_record()};
     recs[1].ws_messages_up = 1;
@@ -552,7 +519,7 @@ START_TEST(allocation_failures)
     dup2(saved_stderr, STDERR_FILENO);
     close(saved_stderr);
     har_free(h);
-    remove_tmpdir();
+    scratch_remove();
 }
 END_TEST
 
@@ -632,8 +599,8 @@ static void expect_entry_shape(json_t *e)
 
 START_TEST(har_three_entries)
 {
-    make_tmpdir();
-    char *path = strdup(path_in("out.har"));
+    scratch_make("test_flowjson");
+    char *path = strdup(scratch_path("out.har"));
     har *h = har_new(path, "9.9.9");
     ck_assert_ptr_nonnull(h);
     ck_assert(!har_dirty(h));
@@ -677,7 +644,7 @@ START_TEST(har_three_entries)
     ck_assert_uint_eq(har_count(h), 3);
     ck_assert_int_eq(har_write(h), 0);
     ck_assert(!har_dirty(h));
-    ck_assert_int_eq(count_files(tmpdir), 1); /* no temporary file left */
+    ck_assert_int_eq(count_files(scratch_dir), 1); /* no temporary file left */
 
     doc = load_har(path);
     ck_assert_str_eq(str_at(json_object_get(json_object_get(doc, "log"), "creator"),
@@ -754,17 +721,17 @@ START_TEST(har_three_entries)
 
     /* Rewriting replaces the file, again without leftovers. */
     ck_assert_int_eq(har_write(h), 0);
-    ck_assert_int_eq(count_files(tmpdir), 1);
+    ck_assert_int_eq(count_files(scratch_dir), 1);
     har_free(h);
     free(path);
-    remove_tmpdir();
+    scratch_remove();
 }
 END_TEST
 
 START_TEST(har_h2_and_custom_fields)
 {
-    make_tmpdir();
-    char *path = strdup(path_in("out.har"));
+    scratch_make("test_flowjson");
+    char *path = strdup(scratch_path("out.har"));
     har *h = har_new(path, "1");
     ck_assert_ptr_nonnull(h);
     flow_record r1 = h2_record();
@@ -821,7 +788,7 @@ START_TEST(har_h2_and_custom_fields)
     json_decref(doc);
     har_free(h);
     free(path);
-    remove_tmpdir();
+    scratch_remove();
 }
 END_TEST
 
@@ -829,13 +796,13 @@ START_TEST(har_unwritable)
 {
     ck_assert_ptr_null(har_new("/nonexistent-tlspeek-dir/x.har", "1"));
 
-    make_tmpdir();
-    char *path = strdup(path_in("out.har"));
+    scratch_make("test_flowjson");
+    char *path = strdup(scratch_path("out.har"));
     har *h = har_new(path, "1");
     ck_assert_ptr_nonnull(h);
     /* The directory disappears under it (chmod would not stop root). */
     ck_assert_int_eq(unlink(path), 0);
-    ck_assert_int_eq(rmdir(tmpdir), 0);
+    ck_assert_int_eq(rmdir(scratch_dir), 0);
     flow_record r = plain_record();
     ck_assert_int_eq(har_add(h, &r), 0);
     errno = 0;
@@ -844,7 +811,7 @@ START_TEST(har_unwritable)
     ck_assert(har_dirty(h)); /* retried later */
     ck_assert_int_eq(har_write(h), -1);
     /* It comes back: the next write works. */
-    ck_assert_int_eq(mkdir(tmpdir, 0700), 0);
+    ck_assert_int_eq(mkdir(scratch_dir, 0700), 0);
     ck_assert_int_eq(har_write(h), 0);
     ck_assert(!har_dirty(h));
     json_t *doc = load_har(path);
@@ -852,14 +819,14 @@ START_TEST(har_unwritable)
     json_decref(doc);
     har_free(h);
     free(path);
-    remove_tmpdir();
+    scratch_remove();
 }
 END_TEST
 
 START_TEST(har_bounded)
 {
-    make_tmpdir();
-    char *path = strdup(path_in("out.har"));
+    scratch_make("test_flowjson");
+    char *path = strdup(scratch_path("out.har"));
     har *h = har_new(path, "1");
     ck_assert_ptr_nonnull(h);
     har_set_limits(h, 2, HAR_MAX_BYTES);
@@ -895,9 +862,12 @@ START_TEST(har_bounded)
     json_decref(doc);
     har_free(h);
     free(path);
-    remove_tmpdir();
+    scratch_remove();
 }
 END_TEST
+
+/* Where bodies_close() puts names in these tests. */
+static char name_buf[BODIES_NAME_MAX];
 
 /* Store data as a body file of exchange id; returns the name (copied). */
 static char *store_body(bodies *b, unsigned long long id, const char *which,
@@ -907,7 +877,7 @@ static char *store_body(bodies *b, unsigned long long id, const char *which,
     ck_assert_ptr_nonnull(s);
     ck_assert_int_eq(bodies_write(s, data, strlen(data)), 0);
     bool truncated = true;
-    const char *name = bodies_close(s, &truncated);
+    const char *name = bodies_close(s, name_buf, &truncated);
     ck_assert_ptr_nonnull(name);
     ck_assert(!truncated);
     return strdup(name);
@@ -915,14 +885,14 @@ static char *store_body(bodies *b, unsigned long long id, const char *which,
 
 START_TEST(har_inline_text)
 {
-    make_tmpdir();
-    bodies *b = bodies_new(tmpdir, 1024);
+    scratch_make("test_flowjson");
+    bodies *b = bodies_new(scratch_dir, 1024);
     ck_assert_ptr_nonnull(b);
     char *text_file = store_body(b, 1, "response", "hello, world");
     char *post_file = store_body(b, 1, "request", "{\"a\":1}");
     char *bin_file = store_body(b, 2, "response", "PNG\x01\x02");
 
-    har *h = har_new(path_in("out.har"), "1");
+    har *h = har_new(scratch_path("out.har"), "1");
     ck_assert_ptr_nonnull(h);
     ck_assert_int_eq(har_set_bodies_dir(h, bodies_dir(b)), 0);
     http_header text_hdrs[] = {{"Content-Type", "text/plain; charset=utf-8"}};
@@ -956,7 +926,7 @@ START_TEST(har_inline_text)
     ck_assert_int_eq(har_add(h, &r), 0);
     ck_assert_int_eq(har_write(h), 0);
 
-    json_t *doc = load_har(path_in("out.har"));
+    json_t *doc = load_har(scratch_path("out.har"));
     json_t *e = entry_by_url(doc, "http://a/text");
     json_t *content = json_object_get(json_object_get(e, "response"), "content");
     ck_assert_str_eq(str_at(content, "text"), "hello, world");
@@ -977,7 +947,7 @@ START_TEST(har_inline_text)
     free(text_file);
     free(post_file);
     free(bin_file);
-    remove_tmpdir();
+    scratch_remove();
 }
 END_TEST
 
@@ -991,8 +961,8 @@ static long file_size(const char *path)
 
 START_TEST(bodies_truncates_at_limit)
 {
-    make_tmpdir();
-    bodies *b = bodies_new(tmpdir, 4);
+    scratch_make("test_flowjson");
+    bodies *b = bodies_new(scratch_dir, 4);
     ck_assert_ptr_nonnull(b);
     bodies_sink *s = bodies_open(b, 42, "response");
     ck_assert_ptr_nonnull(s);
@@ -1000,65 +970,65 @@ START_TEST(bodies_truncates_at_limit)
     ck_assert_int_eq(bodies_write(s, "56789", 5), 0);
     ck_assert_uint_eq(bodies_sink_total(s), 10);
     bool truncated = false;
-    const char *name = bodies_close(s, &truncated);
+    const char *name = bodies_close(s, name_buf, &truncated);
     ck_assert_ptr_nonnull(name);
     ck_assert_str_eq(name, "000042-response.bin");
     ck_assert(truncated);
-    ck_assert_int_eq(file_size(path_in(name)), 4);
-    FILE *f = fopen(path_in(name), "rb");
+    ck_assert_int_eq(file_size(scratch_path(name)), 4);
+    FILE *f = fopen(scratch_path(name), "rb");
     char buf[8] = {0};
     ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), 4);
     fclose(f);
     ck_assert_str_eq(buf, "0123");
     struct stat st;
-    ck_assert_int_eq(stat(path_in(name), &st), 0);
+    ck_assert_int_eq(stat(scratch_path(name), &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0600);
 
     /* Exactly the limit is not truncated. */
     s = bodies_open(b, 43, "response");
     bodies_write(s, "abcd", 4);
-    name = bodies_close(s, &truncated);
+    name = bodies_close(s, name_buf, &truncated);
     ck_assert_str_eq(name, "000043-response.bin");
     ck_assert(!truncated);
-    ck_assert_int_eq(file_size(path_in(name)), 4);
+    ck_assert_int_eq(file_size(scratch_path(name)), 4);
     ck_assert_uint_eq(bodies_errors(b), 0);
     bodies_free(b);
-    remove_tmpdir();
+    scratch_remove();
 }
 END_TEST
 
 START_TEST(bodies_empty_makes_no_file)
 {
-    make_tmpdir();
-    bodies *b = bodies_new(tmpdir, 100);
+    scratch_make("test_flowjson");
+    bodies *b = bodies_new(scratch_dir, 100);
     bodies_sink *s = bodies_open(b, 1, "request");
     bool truncated = true;
-    ck_assert_ptr_null(bodies_close(s, &truncated));
+    ck_assert_ptr_null(bodies_close(s, name_buf, &truncated));
     ck_assert(!truncated);
     s = bodies_open(b, 2, "request");
     ck_assert_int_eq(bodies_write(s, "", 0), 0);
-    ck_assert_ptr_null(bodies_close(s, &truncated));
-    ck_assert_int_eq(count_files(tmpdir), 0);
+    ck_assert_ptr_null(bodies_close(s, name_buf, &truncated));
+    ck_assert_int_eq(count_files(scratch_dir), 0);
 
     /* Limit 0: counted, never stored. */
-    bodies *none = bodies_new(tmpdir, 0);
+    bodies *none = bodies_new(scratch_dir, 0);
     s = bodies_open(none, 3, "response");
     ck_assert_int_eq(bodies_write(s, "xyz", 3), 0);
-    ck_assert_ptr_null(bodies_close(s, &truncated));
+    ck_assert_ptr_null(bodies_close(s, name_buf, &truncated));
     ck_assert(truncated);
-    ck_assert_int_eq(count_files(tmpdir), 0);
-    ck_assert_ptr_null(bodies_close(NULL, &truncated));
+    ck_assert_int_eq(count_files(scratch_dir), 0);
+    ck_assert_ptr_null(bodies_close(NULL, name_buf, &truncated));
     ck_assert(!truncated);
     bodies_free(none);
     bodies_free(b);
-    remove_tmpdir();
+    scratch_remove();
 }
 END_TEST
 
 START_TEST(bodies_names_unique)
 {
-    make_tmpdir();
-    bodies *b = bodies_new(tmpdir, 100);
+    scratch_make("test_flowjson");
+    bodies *b = bodies_new(scratch_dir, 100);
     char *names[4];
     names[0] = store_body(b, 42, "request", "a");
     names[1] = store_body(b, 42, "response", "b");
@@ -1071,19 +1041,19 @@ START_TEST(bodies_names_unique)
     for (int i = 0; i < 4; i++)
         for (int j = i + 1; j < 4; j++)
             ck_assert_str_ne(names[i], names[j]);
-    ck_assert_int_eq(count_files(tmpdir), 4);
+    ck_assert_int_eq(count_files(scratch_dir), 4);
     ck_assert_ptr_null(bodies_open(b, 1, "other"));
     for (int i = 0; i < 4; i++)
         free(names[i]);
     bodies_free(b);
-    remove_tmpdir();
+    scratch_remove();
 }
 END_TEST
 
 START_TEST(bodies_directory)
 {
-    make_tmpdir();
-    char *sub = strdup(path_in("bodies"));
+    scratch_make("test_flowjson");
+    char *sub = strdup(scratch_path("bodies"));
     bodies *b = bodies_new(sub, 10); /* created */
     ck_assert_ptr_nonnull(b);
     struct stat st;
@@ -1095,10 +1065,10 @@ START_TEST(bodies_directory)
     ck_assert_ptr_nonnull(again);
     bodies_free(again);
 
-    ck_assert_ptr_null(bodies_new(path_in("missing/parent"), 10));
-    FILE *f = fopen(path_in("plain"), "w");
+    ck_assert_ptr_null(bodies_new(scratch_path("missing/parent"), 10));
+    FILE *f = fopen(scratch_path("plain"), "w");
     fclose(f);
-    ck_assert_ptr_null(bodies_new(path_in("plain"), 10));
+    ck_assert_ptr_null(bodies_new(scratch_path("plain"), 10));
 
     /* The directory vanishes: writes fail, are counted, never fatal. */
     ck_assert_int_eq(rmdir(sub), 0);
@@ -1107,15 +1077,15 @@ START_TEST(bodies_directory)
     ck_assert_int_eq(bodies_write(s, "more", 4), -1);
     ck_assert_uint_eq(bodies_sink_total(s), 8);
     bool truncated = false;
-    ck_assert_ptr_null(bodies_close(s, &truncated));
+    ck_assert_ptr_null(bodies_close(s, name_buf, &truncated));
     ck_assert(truncated);
     s = bodies_open(b, 6, "response");
     ck_assert_int_eq(bodies_write(s, "x", 1), -1);
-    bodies_close(s, NULL);
+    bodies_close(s, name_buf, NULL);
     ck_assert_uint_eq(bodies_errors(b), 2);
     bodies_free(b);
     free(sub);
-    remove_tmpdir();
+    scratch_remove();
 }
 END_TEST
 
