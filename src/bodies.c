@@ -117,9 +117,12 @@ int bodies_write(bodies_sink *s, const void *data, size_t len)
         return 0;
     if (s->fd < 0) {
         /* Lazily, so empty bodies make no file. O_NOFOLLOW: a link planted
-         * in the directory must not redirect the write elsewhere. */
+         * in the directory must not redirect the write elsewhere;
+         * O_NONBLOCK: nor a FIFO hang the worker in open() (ENXIO instead;
+         * a regular file ignores the flag). */
         s->fd = openat(s->b->dirfd, s->name,
-                       O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+                       O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+                       0600);
         if (s->fd < 0) {
             sink_fail(s, "cannot create", errno);
             return -1;
@@ -180,7 +183,9 @@ void *bodies_read(const char *dir, const char *name, size_t max, size_t *len)
         path = NULL;
         goto cleanup;
     }
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put in its place must not hang the reader in
+     * open() (it is then refused as not a regular file). */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         goto cleanup;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= max &&

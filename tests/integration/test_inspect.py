@@ -114,16 +114,12 @@ class FlowOutputTests(ProxyTestCase):
 
     def records_for(self, url_part: str, count: int = 1, timeout: float = 5):
         """The JSON records whose url contains url_part, waiting for count."""
-        import json
-        import time
-        deadline = time.monotonic() + timeout
-        while True:
+        def found():
             lines = self.flows.read_text().splitlines() if self.flows.exists() else []
             records = [json.loads(line) for line in lines]
-            found = [r for r in records if url_part in r["url"]]
-            if len(found) >= count or time.monotonic() > deadline:
-                self.assertGreaterEqual(len(found), count, f"records: {records}")
-                return found
+            matching = [r for r in records if url_part in r["url"]]
+            return matching if len(matching) >= count else None
+        return wait_until(found, f"{count} --flows record(s) for {url_part}", timeout)
 
     def test_get_in_a_tunnel(self):
         self.assertFetched(self.fetch(self.origin.url("/?q=1")))
@@ -176,17 +172,15 @@ class FlowOutputTests(ProxyTestCase):
         self.assertEqual(r["status"], 200)
 
     def test_har_has_one_entry_per_exchange(self):
-        import json
-        import time
         self.assertFetched(self.fetch(self.origin.url("/?har=1")))
         self.records_for("/?har=1")
-        deadline = time.monotonic() + 8  # rewritten at most every 5 s
-        while True:
+
+        def har_with_it():
             doc = json.loads(self.har.read_text())
             urls = [e["request"]["url"] for e in doc["log"]["entries"]]
-            if any(u.endswith("/?har=1") for u in urls) or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+            return (doc, urls) if any(u.endswith("/?har=1") for u in urls) else None
+        # Rewritten at most every 5 s.
+        doc, urls = wait_until(har_with_it, "the exchange in the HAR", timeout=10)
         self.assertEqual(doc["log"]["version"], "1.2")
         self.assertEqual(doc["log"]["creator"]["name"], "tlspeek")
         self.assertTrue(any(u.endswith("/?har=1") for u in urls), urls)

@@ -997,6 +997,27 @@ START_TEST(bodies_truncates_at_limit)
 }
 END_TEST
 
+/* A FIFO where a body file goes hangs neither the writer (a worker) nor
+ * the reader (the HAR writer) in open(). */
+START_TEST(bodies_fifo_does_not_hang)
+{
+    scratch_make("test_flowjson");
+    bodies *b = bodies_new(scratch_dir, 100);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(mkfifo(scratch_path("000007-response.bin"), 0600), 0);
+    size_t len = 0;
+    ck_assert_ptr_null(bodies_read(scratch_dir, "000007-response.bin", 100, &len));
+    bodies_sink *s = bodies_open(b, 7, "response");
+    ck_assert_int_eq(bodies_write(s, "abc", 3), -1); /* no reader: ENXIO */
+    bool truncated = false;
+    ck_assert_ptr_null(bodies_close(s, name_buf, &truncated));
+    ck_assert(truncated);
+    ck_assert_uint_eq(bodies_errors(b), 1);
+    bodies_free(b);
+    scratch_remove();
+}
+END_TEST
+
 START_TEST(bodies_empty_makes_no_file)
 {
     scratch_make("test_flowjson");
@@ -1116,6 +1137,7 @@ Suite *unit_suite(void)
     tc = tcase_create("bodies");
     tcase_add_test(tc, bodies_truncates_at_limit);
     tcase_add_test(tc, bodies_empty_makes_no_file);
+    tcase_add_test(tc, bodies_fifo_does_not_hang);
     tcase_add_test(tc, bodies_names_unique);
     tcase_add_test(tc, bodies_directory);
     suite_add_tcase(s, tc);
