@@ -42,6 +42,7 @@ typedef struct {
     connect_to_rule connect_to[CONFIG_MAX_CONNECT_TO]; /* --connect-to */
     int n_connect_to;
     bool insecure;              /* -k/--insecure */
+    bool no_http2;              /* --no-http2: ALPN http/1.1 only */
     const char *keylog;         /* --keylog, else $SSLKEYLOGFILE, or NULL */
     regex_t ignore_hosts;       /* --ignore-hosts, when has_ignore_hosts */
     bool has_ignore_hosts;

@@ -26,8 +26,8 @@ typedef int (*tlsctx_hello_fn)(tls_ssl *ssl, int *alert, void *arg);
 
 /* Server-role context for the client-facing side. hello_cb runs on every
  * ClientHello (see SSL_CTX_set_client_hello_cb) with SSL_get_app_data()
- * as its connection. ALPN: selects "http/1.1" when offered, else none;
- * never h2. NULL on failure (logged). */
+ * as its connection. ALPN: what tlsctx_answer_alpn() noted (mirroring);
+ * without it, "http/1.1" when offered, else none. NULL on failure (logged). */
 tls_context *tlsctx_new_client_facing(tlsctx_hello_fn hello_cb);
 
 /* Release a context of either family; NULL is a no-op. Sessions made from
@@ -47,6 +47,21 @@ void tlsctx_set_keylog(tls_context *ctx, FILE *keylog);
  * the same name it was verified for. 0 or -1. */
 int tlsctx_prepare_upstream(tls_ssl *ssl, const char *sni, const authority *target,
                             const char *peer, bool insecure);
+
+/* ALPN mirroring, in handshake order:
+ * tlsctx_hello_alpn, in the client-hello callback: note the protocols the
+ * client offers that the proxy relays (h2, unless http2 is false, and
+ * http/1.1), its order kept. 0, or -1 when memory is short. */
+int tlsctx_hello_alpn(tls_ssl *client, bool http2);
+/* Offer upstream exactly what client offered of those (nothing if nothing). 0/-1. */
+int tlsctx_offer_alpn(tls_ssl *upstream, const tls_ssl *client);
+/* Before the client's handshake resumes: it gets what upstream selected
+ * (upstream NULL, failed or silent: nothing). A client that offers h2 and
+ * not http/1.1 and cannot have h2 is refused with a no_application_protocol
+ * alert. */
+void tlsctx_answer_alpn(tls_ssl *client, const tls_ssl *upstream);
+/* Why the ALPN selection refused client (static), or NULL. */
+const char *tlsctx_alpn_refusal(const tls_ssl *client);
 
 /* From a paused ClientHello: the SNI host name (copied, NUL-terminated,
  * lower-cased; "" when absent, over-long or not printable ASCII). */

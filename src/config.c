@@ -21,7 +21,7 @@ static const char usage_text[] =
     "               [--upstream-proxy URL | --upstream-proxy-from-env]\n"
     "               [--upstream-proxy-except REGEX]\n"
     "               [--client-cert [HOST_REGEX=]FILE]...\n"
-    "               [-k|--insecure] [-q] [--help] [--version]\n";
+    "               [--no-http2] [-k|--insecure] [-q] [--help] [--version]\n";
 
 static const char help_text[] =
     "\n"
@@ -47,6 +47,8 @@ static const char help_text[] =
     "                          chain offered to servers that ask for one; with\n"
     "                          HOST_REGEX only to matching hosts (repeatable,\n"
     "                          first match wins; a plain FILE is the fallback)\n"
+    "      --no-http2          offer and select http/1.1 only (ALPN); by default\n"
+    "                          each leg gets what the other negotiated\n"
     "      --upstream-proxy URL  connect to every server through this parent:\n"
     "                          http://[USER:PASS@]HOST:PORT (CONNECT) or\n"
     "                          socks5://[USER:PASS@]HOST:PORT (names resolved\n"
@@ -91,7 +93,7 @@ enum {
     OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_KEYLOG,
     OPT_IGNORE_HOSTS, OPT_FLOWS, OPT_HAR, OPT_BODIES, OPT_BODY_LIMIT,
     OPT_WORKERS, OPT_UPSTREAM_PROXY, OPT_UPSTREAM_PROXY_FROM_ENV,
-    OPT_UPSTREAM_PROXY_EXCEPT, OPT_CLIENT_CERT, OPT_LEAF_KEY_TYPE,
+    OPT_UPSTREAM_PROXY_EXCEPT, OPT_CLIENT_CERT, OPT_LEAF_KEY_TYPE, OPT_NO_HTTP2,
 };
 
 static const struct option long_options[] = {
@@ -104,6 +106,7 @@ static const struct option long_options[] = {
     {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
     {"insecure", no_argument, NULL, 'k'},
     {"quiet", no_argument, NULL, 'q'},
+    {"no-http2", no_argument, NULL, OPT_NO_HTTP2},
     {"proxy-auth", required_argument, NULL, OPT_PROXY_AUTH},
     {"allow-remote", required_argument, NULL, OPT_ALLOW_REMOTE},
     {"max-head-bytes", required_argument, NULL, OPT_MAX_HEAD_BYTES},
@@ -338,6 +341,7 @@ config_result config_parse(int argc, char **argv, config *out,
         }
         case 'k': out->insecure = true; break;
         case 'q': out->quiet = true; break;
+        case OPT_NO_HTTP2: out->no_http2 = true; break;
         case OPT_KEYLOG: out->keylog = optarg; break;
         case OPT_FLOWS: out->flows = optarg; break;
         case OPT_HAR: out->har = optarg; break;

@@ -141,18 +141,132 @@ SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure,
     return ctx;
 }
 
-/* Select http/1.1 if the client offers it; otherwise carry on without
- * ALPN, so the client falls back to HTTP/1.1 by default. We never claim
- * h2: the relay and the inspection speak HTTP/1.x only. */
+/* ALPN mirroring. A client-facing session keeps, from its ClientHello, the
+ * protocols it offers that the proxy relays (h2, http/1.1, in the client's
+ * order); the upstream is offered exactly those, and the client later gets
+ * exactly what the upstream selected. */
+typedef struct {
+    unsigned char offer[2 * (1 + 8)]; /* wire format: "\x02h2\x08http/1.1" at most */
+    size_t offer_len;
+    bool h2_only;          /* offers h2 and not http/1.1 */
+    bool http2;            /* h2 may be relayed (no --no-http2) */
+    bool answered;         /* the upstream's choice is known */
+    unsigned char selected[1 + 8]; /* it, in wire format; [0] == 0: none */
+    const char *refusal;   /* why the client was refused, or NULL */
+} alpn_state;
+
+static int alpn_index = -1;
+static pthread_once_t alpn_once = PTHREAD_ONCE_INIT;
+
+static void free_alpn_state(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+                            long argl, void *argp)
+{
+    free(ptr);
+}
+
+static void make_alpn_index(void)
+{
+    alpn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, free_alpn_state);
+}
+
+static alpn_state *get_alpn(const SSL *ssl)
+{
+    return alpn_index < 0 ? NULL : SSL_get_ex_data(ssl, alpn_index);
+}
+
+int tlsctx_hello_alpn(SSL *client, bool http2)
+{
+    pthread_once(&alpn_once, make_alpn_index);
+    if (get_alpn(client))
+        return 0; /* the hello callback runs again when the handshake resumes */
+    alpn_state *a = calloc(1, sizeof *a);
+    if (!a || alpn_index < 0 || SSL_set_ex_data(client, alpn_index, a) != 1) {
+        free(a);
+        return -1;
+    }
+    a->http2 = http2;
+    const unsigned char *ext = NULL;
+    size_t len = 0;
+    if (!SSL_client_hello_get0_ext(client, TLSEXT_TYPE_application_layer_protocol_negotiation,
+                                   &ext, &len) ||
+        len < 2 || (((size_t)ext[0] << 8) | ext[1]) != len - 2)
+        return 0; /* no (usable) offer: none upstream either */
+    bool h2 = false, http11 = false;
+    for (size_t i = 2; i < len && i + 1 + ext[i] <= len; i += 1 + ext[i]) {
+        const unsigned char *name = ext + i;
+        bool is_h2 = name[0] == 2 && memcmp(name + 1, "h2", 2) == 0;
+        bool is_http11 = name[0] == 8 && memcmp(name + 1, "http/1.1", 8) == 0;
+        if ((is_h2 && h2) || (is_http11 && http11))
+            continue; /* listed twice */
+        h2 |= is_h2;
+        http11 |= is_http11;
+        if ((is_h2 && http2) || is_http11) {
+            memcpy(a->offer + a->offer_len, name, 1 + (size_t)name[0]);
+            a->offer_len += 1 + (size_t)name[0];
+        }
+    }
+    a->h2_only = h2 && !http11;
+    return 0;
+}
+
+int tlsctx_offer_alpn(SSL *upstream, const SSL *client)
+{
+    const alpn_state *a = get_alpn(client);
+    if (!a)
+        return 0; /* the context's default offer */
+    /* Clearing takes an empty list (and returns 0 for success). */
+    return SSL_set_alpn_protos(upstream, a->offer_len ? a->offer : NULL,
+                               (unsigned)a->offer_len) == 0 ? 0 : -1;
+}
+
+void tlsctx_answer_alpn(SSL *client, const SSL *upstream)
+{
+    alpn_state *a = get_alpn(client);
+    if (!a)
+        return;
+    a->answered = true;
+    a->selected[0] = 0;
+    const unsigned char *p = NULL;
+    unsigned int len = 0;
+    if (upstream)
+        SSL_get0_alpn_selected(upstream, &p, &len);
+    if (len > 0 && len < sizeof a->selected) {
+        a->selected[0] = (unsigned char)len;
+        memcpy(a->selected + 1, p, len);
+    }
+}
+
+const char *tlsctx_alpn_refusal(const SSL *client)
+{
+    const alpn_state *a = get_alpn(client);
+    return a ? a->refusal : NULL;
+}
+
+/* The client gets what the upstream selected, nothing when it selected
+ * nothing, and a no_application_protocol alert when it offers only h2
+ * and cannot have it. Sessions without mirroring (the upstream's choice
+ * never noted) get http/1.1 when they offer it, else no ALPN. */
 static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
+    alpn_state *a = get_alpn(ssl);
+    const unsigned char *ours = alpn_http11;
+    unsigned int ours_len = sizeof alpn_http11 - 1;
+    if (a && a->answered) {
+        ours = a->selected;
+        ours_len = a->selected[0] ? 1u + a->selected[0] : 0;
+    }
     unsigned char *selected = NULL;
-    if (SSL_select_next_proto(&selected, outlen, alpn_http11,
-                              sizeof alpn_http11 - 1, in, inlen) ==
-        OPENSSL_NPN_NEGOTIATED) {
+    if (ours_len && SSL_select_next_proto(&selected, outlen, ours, ours_len, in, inlen) ==
+                        OPENSSL_NPN_NEGOTIATED) {
         *out = selected;
         return SSL_TLSEXT_ERR_OK;
+    }
+    if (a && a->answered && a->h2_only) {
+        a->refusal = a->http2 ? "the client offers only h2 (ALPN) and the server "
+                                "did not select it"
+                              : "the client offers only h2 (ALPN) and --no-http2 is set";
+        return SSL_TLSEXT_ERR_ALERT_FATAL; /* no_application_protocol */
     }
     return SSL_TLSEXT_ERR_NOACK;
 }

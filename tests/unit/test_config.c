@@ -36,6 +36,7 @@ START_TEST(defaults)
     ck_assert_str_eq(cfg.ca_dir, "/home/someone/.config/tlspeek");
     ck_assert(!cfg.insecure);
     ck_assert(!cfg.quiet);
+    ck_assert(!cfg.no_http2);
     ck_assert_int_eq(cfg.n_dns, 0);
     config_free(&cfg);
 }
@@ -57,7 +58,7 @@ START_TEST(all_options)
     config cfg;
     const char *args[] = {"-l", "[::1]:9000", "--ca-dir", "/tmp/ca", "--dns",
                           "127.0.0.1:5353", "--dns", "[::1]:53", "--upstream-ca",
-                          "extra.pem", "-k", "-q", NULL};
+                          "extra.pem", "-k", "-q", "--no-http2", NULL};
     ck_assert_int_eq(parse(&cfg, args), CONFIG_RUN);
     ck_assert_str_eq(cfg.listen.host, "::1");
     ck_assert_int_eq(cfg.listen.kind, AUTHORITY_IPV6);
@@ -68,6 +69,7 @@ START_TEST(all_options)
     ck_assert_str_eq(cfg.upstream_ca, "extra.pem");
     ck_assert(cfg.insecure);
     ck_assert(cfg.quiet);
+    ck_assert(cfg.no_http2);
     config_free(&cfg);
 }
 END_TEST
