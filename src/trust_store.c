@@ -251,15 +251,23 @@ oom:
     return -1;
 }
 
+/* certutil's name for the database in dir: "sql:DIR". -1 (counted as a
+ * failure, logged) when it does not fit. */
+static int nss_database_name(const char *dir, char *sql, size_t size, tally *t)
+{
+    if (snprintf(sql, size, "sql:%s", dir) < (int)size)
+        return 0;
+    log_error("NSS database name too long: %s", dir);
+    t->failed++;
+    return -1;
+}
+
 static void nss_install(const char *dir, const char *cert_path, const ca_names *names,
                         FILE *out, tally *t)
 {
     char sql[PATH_BUF], output[TOOL_OUTPUT_MAX];
-    if (snprintf(sql, sizeof sql, "sql:%s", dir) >= (int)sizeof sql) {
-        log_error("NSS database name too long: %s", dir);
-        t->failed++;
+    if (nss_database_name(dir, sql, sizeof sql, t) != 0)
         return;
-    }
     /* Chromium makes ~/.pki/nssdb only when it first needs it: make it
      * the way it would, with an empty password, so it needs no prompt. */
     if (files_exists(dir, "cert9.db") != 1) {
@@ -290,11 +298,8 @@ static void nss_uninstall(const char *dir, bool explicit, const ca_names *names,
                           FILE *out, tally *t)
 {
     char sql[PATH_BUF], output[TOOL_OUTPUT_MAX];
-    if (snprintf(sql, sizeof sql, "sql:%s", dir) >= (int)sizeof sql) {
-        log_error("NSS database name too long: %s", dir);
-        t->failed++;
+    if (nss_database_name(dir, sql, sizeof sql, t) != 0)
         return;
-    }
     if (files_exists(dir, "cert9.db") != 1) {
         /* A default location the browser never created: nothing to say. */
         if (explicit)
