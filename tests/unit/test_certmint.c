@@ -504,6 +504,30 @@ START_TEST(leaf_key_is_p256)
 }
 END_TEST
 
+/* Issue 12, defect 21: an RSA CA's leaves get an RSA key (what a client
+ * that takes only RSA signatures needs), an EC CA's an EC one. */
+START_TEST(leaf_key_follows_the_ca_kind)
+{
+    ck_assert_int_eq(ca_get_key_type(fx.ca), CA_KEY_EC_P256);
+    char rsa_dir[PATH_MAX];
+    path_in(rsa_dir, fx.dir, "rsa-ca");
+    ca *rsa_ca = ca_load_or_create_with(rsa_dir, CA_KEY_RSA2048);
+    ck_assert_ptr_nonnull(rsa_ca);
+    ck_assert_int_eq(ca_get_key_type(rsa_ca), CA_KEY_RSA2048);
+    EVP_PKEY *key = certmint_new_leaf_key(ca_get_key_type(rsa_ca));
+    ck_assert_ptr_nonnull(key);
+    ck_assert_int_eq(EVP_PKEY_is_a(key, "RSA"), 1);
+    ck_assert_int_eq(EVP_PKEY_get_bits(key), 2048);
+    X509 *leaf = certmint_leaf(rsa_ca, key, "localhost", NULL);
+    ck_assert_ptr_nonnull(leaf);
+    ck_assert_int_eq(verify(ca_get0_cert(rsa_ca), leaf, "localhost", NULL), X509_V_OK);
+    ck_assert_int_eq(EVP_PKEY_is_a(X509_get0_pubkey(leaf), "RSA"), 1);
+    X509_free(leaf);
+    certmint_free_key(key);
+    ca_free(rsa_ca);
+}
+END_TEST
+
 START_TEST(mint_localhost)
 {
     X509 *leaf = certmint_leaf(fx.ca, fx.leaf_key, "localhost", NULL);
@@ -936,6 +960,7 @@ Suite *unit_suite(void)
     tc = tcase_create("mint");
     tcase_add_checked_fixture(tc, ca_setup, ca_teardown);
     tcase_add_test(tc, leaf_key_is_p256);
+    tcase_add_test(tc, leaf_key_follows_the_ca_kind);
     tcase_add_test(tc, mint_localhost);
     tcase_add_test(tc, mint_lowercases);
     tcase_add_test(tc, mint_ip_literals);
