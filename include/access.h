@@ -1,5 +1,5 @@
-/* access — who may use the proxy: client address ranges (CIDR) and the
- * loopback test. Pure: libc only. */
+/* access — who may use the proxy: client address ranges (CIDR), the
+ * loopback test, and socket addresses as text. Pure: libc only. */
 #ifndef TLSPEEK_ACCESS_H
 #define TLSPEEK_ACCESS_H
 
@@ -29,5 +29,9 @@ bool access_is_loopback(const struct sockaddr *sa);
 /* Is the textual host (an authority host: name, IPv4 or IPv6 without
  * brackets) a loopback name or address: localhost, 127.0.0.0/8, ::1? */
 bool access_host_is_loopback(const char *host);
+
+/* sa as "127.0.0.1:53122" or "[::1]:443" ("unknown address" for other
+ * families), cut to size. */
+void access_format_sockaddr(const struct sockaddr *sa, char *buf, size_t size);
 
 #endif

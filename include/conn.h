@@ -12,15 +12,15 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
-#include <openssl/ssl.h>
 
 #include "access.h"
 #include "authority.h"
-#include "ca.h"
-#include "certcache.h"
 #include "connect_to.h"
 #include "flowout.h"
 #include "parent.h"
+
+typedef struct ca ca;                 /* ca.h: for the proxy's own pages */
+typedef struct intercept intercept;   /* intercept.h: TLS contexts, leaves */
 
 typedef struct conn conn;
 
@@ -31,11 +31,8 @@ typedef struct {
     struct event_base *base;  /* the worker's own loop and resolver */
     struct evdns_base *dns;
     int worker_id;            /* 1..N, for the debug log */
-    SSL_CTX *client_ctx;      /* client-facing, from tlsctx_new_client_facing(conn_hello_cb) */
-    SSL_CTX *upstream_ctx;
-    const ca *ca;
-    EVP_PKEY *leaf_key;
-    certcache *certs;
+    const intercept *tls;     /* contexts, leaf key and leaf cache (shared) */
+    const ca *ca;             /* the CA, for the proxy's own pages */
     const connect_to_rule *connect_to; /* --connect-to rules */
     size_t n_connect_to;
     bool insecure;            /* upstream certificates are not verified */
@@ -57,20 +54,18 @@ typedef struct {
 
     flowout *out;             /* where completed exchanges go (shared) */
     atomic_ullong *next_exchange_id; /* shared by every worker */
+    atomic_ullong *next_conn_id;     /* likewise, for connection ids */
     atomic_ullong *all_live;  /* open connections of every worker */
 
     conn *live;               /* this worker's open connections, for shutdown */
 } conn_env;
 
-/* Take over an accepted client socket. On allocation failure the socket
- * is closed and a warning logged. */
+/* Take over an accepted client socket: admission, then the request head.
+ * On allocation failure the socket is closed and a warning logged. */
 void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
                  int socklen);
 
 /* Close every live connection at once (shutdown): no flushing. */
 void conn_close_all(conn_env *env);
-
-/* The client-hello callback for the client-facing SSL_CTX. */
-int conn_hello_cb(SSL *ssl, int *alert, void *arg);
 
 #endif

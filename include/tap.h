@@ -57,6 +57,9 @@ typedef struct {
                                           and HTTP/2 padding removed */
     unsigned long long response_bytes;
     bool upgraded;                 /* 101: the stream is no longer HTTP */
+    size_t upgrade_tail;           /* TAP_DONE of an upgrade: how many bytes at
+                                      the end of the piece being fed follow
+                                      the 101 (the new protocol's first) */
     const char *error;             /* TAP_DONE: NULL when complete, else why not */
     tap_side reset_by;             /* HTTP/2: who sent RST_STREAM */
 } tap_exchange;

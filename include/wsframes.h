@@ -1,4 +1,4 @@
-/* wsframes — count WebSocket frames (RFC 6455) in one direction of an
+/* wsframes — count WebSocket frames and messages (RFC 6455) in one direction of an
  * upgraded connection, reading only frame headers and skipping payloads.
  * Pure: libc only. */
 #ifndef TLSPEEK_WSFRAMES_H
@@ -10,6 +10,8 @@
 
 typedef struct {
     unsigned long long frames;    /* complete frame headers seen */
+    unsigned long long messages;  /* data messages: final (FIN) text, binary
+                                     or continuation frames */
     uint64_t skip;                /* payload bytes still to skip */
     unsigned char header[14];     /* a header split across pieces */
     size_t have;

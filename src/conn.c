@@ -1,11 +1,9 @@
-/* conn — a client connection's life: accept, the state machine's
- * callbacks, the relay with backpressure and half-close, timers, and the
- * one close path. The plaintext front is in conn_front.c, interception in
- * conn_tls.c and plain forwarding in conn_forward.c. */
+/* conn — the core of a client connection: creation, the phase it is in,
+ * timers, the relay with backpressure and half-close, the one close path
+ * and the deferred free. Everything a phase does is in its own file (see
+ * conn_priv.h); the core reaches it only through its conn_phase table. */
 #include "conn_priv.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,25 +13,19 @@
 
 #include "front.h"
 #include "log.h"
+#include "units.h"
 
-static const char *const state_names[] = {
-    [CONN_READ_HEAD] = "read-head",
-    [CONN_CONNECTING] = "connecting",
-    [CONN_TUNNEL_PEEK] = "tunnel-peek",
-    [CONN_RAW] = "raw-relay",
-    [CONN_CLIENT_HELLO] = "client-hello",
-    [CONN_CLIENT_HANDSHAKE] = "client-handshake",
-    [CONN_TLS_RELAY] = "tls-relay",
-    [CONN_TLS_REFUSE] = "tls-refuse",
-    [CONN_FORWARD] = "forward",
-    [CONN_CLOSING] = "closing",
-};
+/* Closing is a phase too: every event is ignored or drained. */
+static const conn_phase closing_phase = {.name = "closing"};
 
-void conn_set_state(conn *c, conn_state state)
+bool conn_set_phase(conn *c, const conn_phase *phase)
 {
-    log_debug("%s %s -> %s", c->client_name, state_names[c->state],
-              state_names[state]);
-    c->state = state;
+    if (c->closing)
+        return false;
+    log_debug("%s %s -> %s", c->client_name, c->phase ? c->phase->name : "accepted",
+              phase->name);
+    c->phase = phase;
+    return true;
 }
 
 void conn_touch(conn *c)
@@ -52,20 +44,21 @@ static void schedule_reap(conn *c)
     event_active(c->reap_ev, EV_TIMEOUT, 0);
 }
 
-void conn_retire_upstream(conn *c)
+int conn_retire_upstream(conn *c)
 {
     if (!c->upstream)
-        return;
+        return 0;
     /* The pump may be on the call stack: free it from the loop. */
     if (c->n_retired == CONN_MAX_RETIRED) {
         conn_close(c, "too many upstream connections at once");
-        return;
+        return -1;
     }
     pump_set_reading(c->upstream, false);
     c->retired[c->n_retired++] = c->upstream;
     c->upstream = NULL;
     c->upstream_ended = false;
     schedule_reap(c);
+    return 0;
 }
 
 static double elapsed_seconds(const struct timeval *since)
@@ -76,30 +69,17 @@ static double elapsed_seconds(const struct timeval *since)
            (double)(now.tv_usec - since->tv_usec) / 1e6;
 }
 
-void conn_format_bytes(unsigned long long n, char *buf, size_t size)
-{
-    if (n < 1000)
-        snprintf(buf, size, "%llu B", n);
-    else if (n < 1000 * 1000)
-        snprintf(buf, size, "%.1f kB", (double)n / 1e3);
-    else if (n < 1000ULL * 1000 * 1000)
-        snprintf(buf, size, "%.1f MB", (double)n / 1e6);
-    else
-        snprintf(buf, size, "%.2f GB", (double)n / 1e9);
-}
-
 static void log_final_line(conn *c)
 {
-    if (!c->target_name[0] || !c->client)
+    if (!c->report_tunnel || !c->client)
         return;
-    char up[32], down[32];
-    conn_format_bytes(pump_bytes_in(c->client) - c->tunnel_base_in, up, sizeof up);
-    conn_format_bytes(pump_bytes_out(c->client) - c->tunnel_base_out, down,
-                      sizeof down);
+    char up[UNITS_BYTES_LEN], down[UNITS_BYTES_LEN];
+    units_bytes(pump_bytes_in(c->client) - c->tunnel_base_in, up, sizeof up);
+    units_bytes(pump_bytes_out(c->client) - c->tunnel_base_out, down, sizeof down);
     char frames[96] = "";
-    if (c->websocket_open)
+    if (c->tap.websocket_open)
         snprintf(frames, sizeof frames, ", websocket %llu frames up, %llu down",
-                 c->ws_up.frames, c->ws_down.frames);
+                 c->tap.ws_up.frames, c->tap.ws_down.frames);
     log_info("%s closed %s after %.3f s: %s up, %s down%s (%s)", c->client_name,
              c->target_name, elapsed_seconds(&c->started), up, down, frames,
              c->close_reason);
@@ -119,15 +99,16 @@ static bool output_flushed(conn *c)
 
 void conn_close(conn *c, const char *reason)
 {
-    if (c->state == CONN_CLOSING)
+    if (c->closing)
         return;
     conn_set_text(&c->close_reason_buf, reason);
     c->close_reason = c->close_reason_buf ? c->close_reason_buf : "closed";
     conn_tap_abort(c, c->close_reason);
     log_final_line(c);
-    conn_set_state(c, CONN_CLOSING);
-    upstream_cancel(c->connecting);
-    c->connecting = NULL;
+    conn_set_phase(c, &closing_phase);
+    c->closing = true;
+    upstream_cancel(c->connect.req);
+    c->connect.req = NULL;
     /* Flush what is queued (a 502, the last response bytes, close_notify)
      * and then free; a peer that never reads gets CONN_DRAIN_SECONDS. */
     if (c->client) {
@@ -143,12 +124,18 @@ void conn_close(conn *c, const char *reason)
         schedule_reap(c);
 }
 
+void conn_send_client(conn *c, struct evbuffer *out)
+{
+    if (pump_send_buffer(c->client, out) != 0)
+        evbuffer_drain(out, evbuffer_get_length(out));
+}
+
 void conn_fail(conn *c, int status, const char *reason)
 {
     struct evbuffer *out = evbuffer_new();
     if (out) {
         front_write_error(out, status, reason);
-        pump_send_buffer(c->client, out);
+        conn_send_client(c, out);
         evbuffer_free(out);
     }
     conn_close(c, reason);
@@ -165,22 +152,21 @@ static void conn_free(conn *c)
         c->next->prev = c->prev;
     atomic_fetch_sub(env->all_live, 1);
 
-    upstream_cancel(c->connecting);
+    upstream_cancel(c->connect.req);
     for (int i = 0; i < c->n_retired; i++)
         pump_free(c->retired[i]);
     pump_free(c->client);
     pump_free(c->upstream);
     http_msg_parser_free(c->requests);
-    http_msg_parser_free(c->responses);
-    http_flow_free(c->flow);
-    if (c->pending_head)
-        evbuffer_free(c->pending_head);
-    X509_free(c->leaf);
+    http_msg_parser_free(c->fwd.responses);
+    if (c->fwd.pending_head)
+        evbuffer_free(c->fwd.pending_head);
+    free(c->tls.refuse_reason);
+    free(c->tls.client_leg);
+    free(c->tls.upstream_leg);
     event_free(c->timer);
     event_free(c->reap_ev);
     free(c->sni);
-    free(c->refuse_reason);
-    free(c->url);
     free(c->close_reason_buf);
     free(c);
 }
@@ -191,51 +177,40 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     for (int i = 0; i < c->n_retired; i++)
         pump_free(c->retired[i]);
     c->n_retired = 0;
-    if (c->state == CONN_CLOSING && output_flushed(c))
+    if (c->closing && output_flushed(c))
         conn_free(c);
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     conn *c = arg;
-    switch (c->state) {
-    case CONN_READ_HEAD:
-        conn_close(c, "no complete request head in time");
-        return;
-    case CONN_CLIENT_HELLO:
-    case CONN_CLIENT_HANDSHAKE:
-        conn_tls_timeout(c);
-        return;
-    case CONN_CLOSING:
+    if (c->closing) {
         conn_free(c);
         return;
-    default: {
-        double idle = elapsed_seconds(&c->last_activity);
-        if (idle >= c->env->idle_timeout) {
-            char reason[64];
-            snprintf(reason, sizeof reason, "idle for %d s", c->env->idle_timeout);
-            conn_close(c, reason);
-        } else {
-            conn_arm_timer(c, c->env->idle_timeout - (int)idle);
-        }
+    }
+    if (c->phase->timeout) {
+        c->phase->timeout(c);
         return;
     }
+    double idle = elapsed_seconds(&c->last_activity);
+    if (idle >= c->env->idle_timeout) {
+        char reason[64];
+        snprintf(reason, sizeof reason, "idle for %d s", c->env->idle_timeout);
+        conn_close(c, reason);
+    } else {
+        conn_arm_timer(c, c->env->idle_timeout - (int)idle);
     }
 }
 
-void conn_relay(conn *c, pump *from, struct evbuffer *data)
+/* ---- the relay ---- */
+
+void conn_relay_data(conn *c, pump *from, struct evbuffer *data)
 {
-    pump *to = from == c->client ? c->upstream : c->client;
-    if (c->flow || c->websocket_open)
-        conn_tap(c, from, data);
-    if (!to || pump_ended(to) == true) {
-        /* The other side is gone; what it would have got is dropped. */
-        if (!to) {
-            evbuffer_drain(data, evbuffer_get_length(data));
-            return;
-        }
-    }
-    if (pump_send_buffer(to, data) != 0) {
+    bool from_client = from == c->client;
+    pump *to = from_client ? c->upstream : c->client;
+    conn_tap_buffer(c, from_client, data);
+    /* The other side is gone: what it would have got is dropped. */
+    if (!to || pump_send_buffer(to, data) != 0) {
         evbuffer_drain(data, evbuffer_get_length(data));
         return;
     }
@@ -243,145 +218,113 @@ void conn_relay(conn *c, pump *from, struct evbuffer *data)
         pump_set_reading(from, false);
 }
 
-void conn_side_ended(conn *c, pump *p, bool error, const char *reason)
+void conn_relay_side_ended(conn *c, bool client_side, bool error, const char *reason)
 {
-    bool is_client = p == c->client;
-    if (is_client)
-        c->client_ended = true;
-    else
-        c->upstream_ended = true;
-    if (c->state == CONN_CLOSING)
-        return;
-    char why[600];
-    /* In TLS 1.3 the server may still refuse the handshake after ours is
-     * done (a client certificate it requires): if nothing of its has
-     * reached the client, the client's request is answered with why. */
-    if (error && !is_client && c->state == CONN_TLS_RELAY &&
-        pump_bytes_in(p) == 0) {
-        snprintf(why, sizeof why, "TLS handshake with %s failed: %s",
-                 c->target_name, reason);
-        log_info("%s CONNECT %s 502 %s", c->client_name, c->target_name, why);
-        conn_fail(c, 502, why);
-        return;
-    }
     if (error) {
-        snprintf(why, sizeof why, "%s: %s", is_client ? "client" : "server",
-                 reason);
+        char why[600];
+        snprintf(why, sizeof why, "%s: %s", client_side ? "client" : "server", reason);
         conn_close(c, why);
         return;
     }
-    if (c->state != CONN_RAW && c->state != CONN_TLS_RELAY) {
-        conn_close(c, is_client ? "client closed" : "server closed");
-        return;
-    }
-    if (c->flow)
-        conn_tap_end(c, p);
+    conn_tap_end(c, client_side);
     /* Half-close: pass the end on, keep relaying the other direction. */
-    pump *other = is_client ? c->upstream : c->client;
-    pump_finish_output(other);
-    if (c->client_ended && c->upstream_ended)
-        conn_close(c, is_client ? "client closed" : "server closed");
+    pump *other = client_side ? c->upstream : c->client;
+    if (other)
+        pump_finish_output(other);
+    if (c->client_ended && (c->upstream_ended || !c->upstream))
+        conn_close(c, client_side ? "client closed" : "server closed");
 }
+
+void conn_relay_drained(conn *c, pump *p)
+{
+    /* Backpressure released: read the side that feeds p again. */
+    pump *feeder = p == c->client ? c->upstream : c->client;
+    if (feeder)
+        pump_set_reading(feeder, true);
+}
+
+static void relay_client_data(conn *c, struct evbuffer *in)
+{
+    conn_relay_data(c, c->client, in);
+}
+
+static void relay_upstream_data(conn *c, struct evbuffer *in)
+{
+    conn_relay_data(c, c->upstream, in);
+}
+
+static void relay_client_end(conn *c, bool error, const char *reason)
+{
+    conn_relay_side_ended(c, true, error, reason);
+}
+
+static void relay_upstream_end(conn *c, bool error, const char *reason)
+{
+    conn_relay_side_ended(c, false, error, reason);
+}
+
+const conn_phase conn_relay_phase = {
+    .name = "relay",
+    .client_data = relay_client_data,
+    .upstream_data = relay_upstream_data,
+    .client_end = relay_client_end,
+    .upstream_end = relay_upstream_end,
+    .drained = conn_relay_drained,
+};
+
+void conn_start_relay(conn *c, const conn_phase *phase)
+{
+    if (!conn_set_phase(c, phase))
+        return;
+    conn_touch(c);
+    conn_arm_timer(c, c->env->idle_timeout);
+    if (evbuffer_get_length(pump_input(c->client)) > 0)
+        conn_relay_data(c, c->client, pump_input(c->client));
+    if (c->upstream && evbuffer_get_length(pump_input(c->upstream)) > 0)
+        conn_relay_data(c, c->upstream, pump_input(c->upstream));
+    if (c->closing)
+        return;
+    pump_set_reading(c->client, true);
+    if (c->upstream)
+        pump_set_reading(c->upstream, true);
+}
+
+/* ---- the pumps' callbacks: to the phase's operations ---- */
 
 static void client_on_data(void *arg, pump *p, struct evbuffer *data)
 {
     conn *c = arg;
     conn_touch(c);
-    switch (c->state) {
-    case CONN_READ_HEAD:
-        conn_process_client_input(c);
-        return;
-    case CONN_TUNNEL_PEEK:
-        conn_tunnel_first_bytes(c);
-        return;
-    case CONN_RAW:
-    case CONN_TLS_RELAY:
-        conn_relay(c, p, data);
-        return;
-    case CONN_TLS_REFUSE:
-        conn_tls_refuse_input(c, data);
-        return;
-    case CONN_FORWARD:
-        conn_forward_client_input(c);
-        return;
-    case CONN_CLOSING:
+    if (c->closing)
         evbuffer_drain(data, evbuffer_get_length(data));
-        return;
-    default:
-        /* CONNECTING, CLIENT_HELLO, CLIENT_HANDSHAKE: keep it for later. */
-        pump_set_reading(p, false);
-        return;
-    }
-}
-
-static void client_on_handshake(void *arg, pump *p)
-{
-    conn_tls_client_handshake_done(arg);
-}
-
-static void client_on_paused(void *arg, pump *p)
-{
-    conn_tls_client_paused(arg);
-}
-
-static void client_on_end(void *arg, pump *p, bool error, const char *reason)
-{
-    conn *c = arg;
-    if (c->state == CONN_CLIENT_HELLO || c->state == CONN_CLIENT_HANDSHAKE) {
-        char why[600];
-        snprintf(why, sizeof why, "client TLS handshake failed: %s", reason);
-        log_info("%s CONNECT %s %s", c->client_name, c->target_name, why);
-        c->client_ended = true;
-        conn_close(c, why);
-        return;
-    }
-    conn_side_ended(c, p, error, reason);
-}
-
-static void on_drained(void *arg, pump *p)
-{
-    conn *c = arg;
-    if (c->state == CONN_CLOSING) {
-        if (output_flushed(c))
-            schedule_reap(c);
-        return;
-    }
-    /* Backpressure released: read the side that feeds p again. */
-    pump *feeder = p == c->client ? c->upstream : c->client;
-    if (feeder && (c->state == CONN_RAW || c->state == CONN_TLS_RELAY))
-        pump_set_reading(feeder, true);
-    else if (feeder && c->state == CONN_FORWARD && feeder == c->upstream)
-        pump_set_reading(feeder, true);
+    else if (c->phase->client_data)
+        c->phase->client_data(c, data);
+    else
+        pump_set_reading(p, false); /* kept for the next phase */
 }
 
 static void upstream_on_data(void *arg, pump *p, struct evbuffer *data)
 {
     conn *c = arg;
     conn_touch(c);
-    switch (c->state) {
-    case CONN_RAW:
-    case CONN_TLS_RELAY:
-        conn_relay(c, p, data);
-        return;
-    case CONN_FORWARD:
-        conn_forward_upstream_input(c, data);
-        return;
-    case CONN_TUNNEL_PEEK:
-        /* The server speaks first: this is no TLS tunnel. */
-        conn_start_raw_tunnel(c);
-        return;
-    default:
-        if (p != c->upstream) /* a retired pump */
-            evbuffer_drain(data, evbuffer_get_length(data));
-        else
-            pump_set_reading(p, false);
-        return;
-    }
+    if (c->closing || p != c->upstream) /* closing, or a retired pump */
+        evbuffer_drain(data, evbuffer_get_length(data));
+    else if (c->phase->upstream_data)
+        c->phase->upstream_data(c, data);
+    else
+        pump_set_reading(p, false);
 }
 
-static void upstream_on_handshake(void *arg, pump *p)
+static void client_on_end(void *arg, pump *p, bool error, const char *reason)
 {
-    conn_tls_upstream_ready(arg);
+    conn *c = arg;
+    c->client_ended = true;
+    if (c->closing)
+        return;
+    if (c->phase->client_end)
+        c->phase->client_end(c, error, reason);
+    else
+        conn_close(c, "client closed");
 }
 
 static void upstream_on_end(void *arg, pump *p, bool error, const char *reason)
@@ -389,18 +332,46 @@ static void upstream_on_end(void *arg, pump *p, bool error, const char *reason)
     conn *c = arg;
     if (p != c->upstream)
         return; /* retired */
-    switch (c->state) {
-    case CONN_CLIENT_HELLO:
-        c->upstream_ended = true;
-        conn_tls_upstream_failed(c, reason);
+    c->upstream_ended = true;
+    if (c->closing)
         return;
-    case CONN_FORWARD:
-    case CONN_READ_HEAD:
-        conn_forward_upstream_ended(c, error, reason);
+    if (c->phase->upstream_end)
+        c->phase->upstream_end(c, error, reason);
+    else
+        conn_close(c, "server closed");
+}
+
+static void on_drained(void *arg, pump *p)
+{
+    conn *c = arg;
+    if (c->closing) {
+        if (output_flushed(c))
+            schedule_reap(c);
         return;
-    default:
-        conn_side_ended(c, p, error, reason);
     }
+    if (c->phase->drained && (p == c->client || p == c->upstream))
+        c->phase->drained(c, p);
+}
+
+static void client_on_handshake(void *arg, pump *p)
+{
+    conn *c = arg;
+    if (!c->closing && c->phase->client_handshake)
+        c->phase->client_handshake(c);
+}
+
+static void client_on_paused(void *arg, pump *p)
+{
+    conn *c = arg;
+    if (!c->closing && c->phase->client_paused)
+        c->phase->client_paused(c);
+}
+
+static void upstream_on_handshake(void *arg, pump *p)
+{
+    conn *c = arg;
+    if (!c->closing && p == c->upstream && c->phase->upstream_handshake)
+        c->phase->upstream_handshake(c);
 }
 
 static const pump_callbacks client_callbacks = {
@@ -411,29 +382,30 @@ static const pump_callbacks client_callbacks = {
     .on_drained = on_drained,
 };
 
-const pump_callbacks conn_upstream_callbacks = {
+static const pump_callbacks upstream_callbacks = {
     .on_data = upstream_on_data,
     .on_handshake = upstream_on_handshake,
     .on_end = upstream_on_end,
     .on_drained = on_drained,
 };
 
-static void format_peer(const struct sockaddr *sa, char *buf, size_t size)
+int conn_attach_upstream(conn *c, struct bufferevent *bev, const char *peer)
 {
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
-    } else {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+    snprintf(c->upstream_peer, sizeof c->upstream_peer, "%s", peer);
+    c->upstream = pump_new(bev, &upstream_callbacks, c);
+    if (!c->upstream) {
+        bufferevent_free(bev);
+        conn_fail(c, 502, "out of memory");
+        return -1;
     }
+    c->upstream_ended = false;
+    c->report_tunnel = true;
+    return 0;
 }
 
-void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
-                 int socklen)
+/* ---- life ---- */
+
+conn *conn_new(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa)
 {
     conn *c = calloc(1, sizeof *c);
     struct bufferevent *bev = NULL;
@@ -444,9 +416,10 @@ void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
      * Nagle's algorithm with delayed ACKs would add ~40 ms to each. */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    format_peer(sa, c->client_name, sizeof c->client_name);
+    access_format_sockaddr(sa, c->client_name, sizeof c->client_name);
     evutil_gettimeofday(&c->started, NULL);
     c->last_activity = c->started;
+    c->id = env->next_conn_id ? atomic_fetch_add(env->next_conn_id, 1) : 0;
     c->timer = evtimer_new(env->base, timer_cb, c);
     c->reap_ev = event_new(env->base, -1, 0, reap_cb, c);
     c->requests = http_msg_parser_new(HTTP_MSG_REQUEST, env->max_head_bytes);
@@ -461,11 +434,10 @@ void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
         env->live->prev = c;
     env->live = c;
     atomic_fetch_add(env->all_live, 1);
-    log_debug("%s accepted by worker %d", c->client_name, env->worker_id);
-    c->state = CONN_READ_HEAD;
+    log_debug("%s accepted by worker %d (connection %llu)", c->client_name,
+              env->worker_id, c->id);
     conn_arm_timer(c, env->head_timeout);
-    conn_admit(c, sa);
-    return;
+    return c;
 fail:
     log_warn("out of memory: dropping a new connection");
     if (bev)
@@ -480,15 +452,50 @@ fail:
         http_msg_parser_free(c->requests);
         free(c);
     }
+    return NULL;
 }
 
 void conn_close_all(conn_env *env)
 {
     while (env->live) {
         conn *c = env->live;
-        if (c->state != CONN_CLOSING)
+        if (!c->closing)
             c->close_reason = "proxy shutting down";
         conn_tap_abort(c, "proxy shutting down");
         conn_free(c);
     }
+}
+
+/* ---- request streams, shared by the head and forwarding phases ---- */
+
+http_msg_event conn_feed(http_msg_parser *parser, struct evbuffer *buf,
+                         size_t *consumed)
+{
+    struct evbuffer_ptr pos;
+    evbuffer_ptr_set(buf, &pos, 0, EVBUFFER_PTR_SET);
+    *consumed = 0;
+    for (;;) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(buf, -1, &pos, &v, 1) < 1 || v.iov_len == 0)
+            return HTTP_MSG_NEED_MORE;
+        size_t used = 0;
+        const char *body;
+        size_t body_len;
+        http_msg_event ev = http_msg_feed(parser, v.iov_base, v.iov_len, &used,
+                                          &body, &body_len);
+        *consumed += used;
+        if (ev != HTTP_MSG_NEED_MORE)
+            return ev;
+        evbuffer_ptr_set(buf, &pos, *consumed, EVBUFFER_PTR_SET);
+    }
+}
+
+bool conn_finish_head(http_msg_parser *parser, struct evbuffer *buf)
+{
+    char lf;
+    if (evbuffer_remove(buf, &lf, 1) != 1)
+        return false;
+    size_t used = 0, body_len = 0;
+    const char *body;
+    return http_msg_feed(parser, &lf, 1, &used, &body, &body_len) == HTTP_MSG_END;
 }

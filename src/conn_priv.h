@@ -1,17 +1,31 @@
-/* conn_priv — the connection struct shared by conn.c (lifecycle, relay),
- * conn_front.c (request heads, CONNECT), conn_tls.c (interception) and
- * conn_forward.c (plain HTTP forwarding). Private to those files: one
- * connection object, split by concern to keep each file readable. */
+/* conn_priv — what the connection's files share. conn.c is the core
+ * (lifecycle, timers, the relay, the one close path); each phase of a
+ * connection lives in its own file and reaches the rest only through the
+ * core's functions below:
+ *
+ *   conn_head.c     accept and admission, request heads, auth, routing
+ *   conn_connect.c  connecting upstream, then a continuation
+ *   conn_tunnel.c   CONNECT -> 200 -> first byte -> raw relay or TLS
+ *   conn_tls.c      interception: paused hello, upstream TLS, leaf, relay
+ *   conn_forward.c  plain http:// forwarding, one exchange at a time
+ *   conn_self.c     the proxy's own pages
+ *   conn_tap.c      the read-only exchange tap and the records it makes
+ *
+ * The core calls a phase only through its conn_phase table. Each phase
+ * keeps its state in its own sub-struct of struct conn, touched only by
+ * its file. Private to these files. */
 #ifndef TLSPEEK_CONN_PRIV_H
 #define TLSPEEK_CONN_PRIV_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <sys/time.h>
 
 #include "conn.h"
-#include "http_flow.h"
 #include "http_msg.h"
+#include "intercept.h"
 #include "pump.h"
+#include "tap.h"
 #include "upstream.h"
 #include "wsframes.h"
 
@@ -20,28 +34,84 @@
 #define CONN_HIGH_WATERMARK (256 * 1024)
 /* After a close is decided, output gets this long to be sent. */
 #define CONN_DRAIN_SECONDS 5
-/* Longest reason or URL kept for a console line or an answer. */
+/* Longest reason kept for a console line or an answer. */
 #define CONN_TEXT_MAX 512
 /* Pumps retired mid-callback wait here until the loop comes back. */
 #define CONN_MAX_RETIRED 4
 
-typedef enum {
-    CONN_READ_HEAD,        /* reading a request head from the client */
-    CONN_CONNECTING,       /* connecting upstream for CONNECT or a forward */
-    CONN_TUNNEL_PEEK,      /* 200 sent; waiting for the tunnel's first byte */
-    CONN_RAW,              /* relaying opaque bytes both ways */
-    CONN_CLIENT_HELLO,     /* client hello paused; upstream TLS under way */
-    CONN_CLIENT_HANDSHAKE, /* leaf chosen; finishing the client handshake */
-    CONN_TLS_RELAY,        /* intercepted: relaying decrypted bytes */
-    CONN_TLS_REFUSE,       /* upstream failed: answer the first request */
-    CONN_FORWARD,          /* plain HTTP request and response in flight */
-    CONN_CLOSING           /* flushing, then freed */
-} conn_state;
+/* A phase's operations. The core calls the one for the event; NULL means
+ * the default said beside it. */
+typedef struct conn_phase {
+    const char *name; /* for the debug log */
+    /* Bytes arrived; the phase drains what it consumes and may leave the
+     * rest. NULL: stop reading that side, keep the bytes for later. */
+    void (*client_data)(conn *c, struct evbuffer *in);
+    void (*upstream_data)(conn *c, struct evbuffer *in);
+    /* A side ended (error false: cleanly). NULL: close, naming the side. */
+    void (*client_end)(conn *c, bool error, const char *reason);
+    void (*upstream_end)(conn *c, bool error, const char *reason);
+    /* p's unsent output fell to the low watermark. NULL: nothing. */
+    void (*drained)(conn *c, pump *p);
+    /* The phase's deadline (conn_arm_timer) passed. NULL: close when idle
+     * for --idle-timeout, else wait the rest of it. */
+    void (*timeout)(conn *c);
+    /* TLS handshake events of either side; NULL: ignored. */
+    void (*client_handshake)(conn *c);
+    void (*upstream_handshake)(conn *c);
+    void (*client_paused)(conn *c);
+} conn_phase;
+
+/* conn_head.c */
+typedef struct {
+    bool head_started;        /* the --head-timeout runs (bytes of a head
+                                 arrived, or the connection is new) */
+    bool reading;             /* in the loop over pipelined heads */
+} conn_head_state;
+
+/* conn_connect.c */
+typedef void (*conn_connected_fn)(conn *c);
+typedef struct {
+    upstream_req *req;        /* in flight, or NULL */
+    conn_connected_fn then;   /* the continuation once connected */
+    const char *method;       /* for the failure line: "CONNECT", "GET" */
+} conn_connect_state;
+
+/* conn_tls.c */
+typedef struct {
+    bool leaf_from_cache;
+    int refuse_status;        /* 502/504 while refusing */
+    char *refuse_reason;
+    flow_tls *client_leg, *upstream_leg; /* from intercept_describe */
+} conn_tls_state;
+
+/* conn_forward.c */
+typedef struct {
+    http_msg_parser *responses; /* upstream -> client */
+    char method[24];          /* of the request in flight */
+    bool request_done;        /* its body has been sent upstream */
+    bool client_keep_alive;
+    bool websocket;           /* the request asks for an upgrade */
+    bool head_logged;         /* the exchange's line is written */
+    struct evbuffer *pending_head; /* the head waiting for the connect */
+} conn_forward_state;
+
+/* conn_tap.c */
+typedef struct {
+    tap tap;                  /* ops NULL: not tapping */
+    const char *scheme;       /* "https" in tunnels, "http" forwarded */
+    bool websocket_open;      /* after a 101: frames are counted */
+    wsframes ws_up, ws_down;  /* client->server, server->client */
+    size_t ws_tail;           /* frame bytes in the piece that held the 101 */
+    struct conn_tap_upgrade *upgrade; /* the 101 exchange, reported at close
+                                         with its message counts */
+} conn_tap_state;
 
 struct conn {
     conn_env *env;
-    conn *prev, *next;       /* env->live */
-    conn_state state;
+    conn *prev, *next;        /* env->live */
+    const conn_phase *phase;
+    bool closing;             /* conn_close ran: nothing moves it back */
+    unsigned long long id;    /* from env->next_conn_id */
     char client_name[INET6_ADDRSTRLEN + 8]; /* "127.0.0.1:53122" */
     struct timeval started;
     struct timeval last_activity;
@@ -50,61 +120,68 @@ struct conn {
     pump *upstream;
     pump *retired[CONN_MAX_RETIRED];
     int n_retired;
-    upstream_req *connecting;
-    http_msg_parser *requests;  /* client -> proxy/upstream request stream */
-    http_msg_parser *responses; /* upstream -> client, plain forwarding */
+    bool client_ended, upstream_ended; /* the side reported its end */
+    /* The client's request stream: heads (conn_head.c) and bodies
+     * (conn_forward.c); NULL inside tunnels. */
+    http_msg_parser *requests;
 
-    authority target;           /* CONNECT target or forward origin */
+    authority target;         /* CONNECT target or forward origin */
     char target_name[AUTHORITY_HOST_MAX + 10]; /* formatted target */
     char upstream_peer[INET6_ADDRSTRLEN + 8];  /* address connected to */
-    bool upstream_ended;        /* the upstream side reported on_end */
+    char *sni;                /* the client's SNI (tunnels), or NULL */
     /* Client bytes counted before the tunnel began (the CONNECT head and
      * our 200), left out of the tunnel's totals. */
     unsigned long long tunnel_base_in, tunnel_base_out;
-    bool client_ended;
+    bool report_tunnel;       /* a final "closed <target>" line is due */
 
-    /* Interception */
-    /* Texts most connections never need, or need only at the end, are
-     * allocated when set: tens of thousands of connections are held. */
-    char *sni;                  /* from the client hello; NULL if none */
-    bool hello_seen;            /* the hello callback ran once */
-    X509 *leaf;                 /* chosen for the client handshake */
-    bool leaf_from_cache;
-    http_flow *flow;            /* read-only tap on the decrypted bytes */
-    const char *flow_scheme;    /* "https" in tunnels, "http" forwarded */
-    bool websocket_open;        /* after a 101: frames are counted */
-    wsframes ws_up, ws_down;    /* client->server, server->client */
-    int refuse_status;          /* 502/504 for CONN_TLS_REFUSE */
-    char *refuse_reason;
+    conn_head_state head;
+    conn_connect_state connect;
+    conn_tls_state tls;
+    conn_forward_state fwd;
+    conn_tap_state tap;
 
-    /* Forwarding */
-    char method[24];            /* of the request in flight */
-    bool request_done;          /* its body has been sent upstream */
-    bool client_keep_alive;
-    bool websocket;
-    char *url;                  /* for the console line */
-    struct evbuffer *pending_head; /* forward head waiting for connect */
-
-    struct event *timer;        /* the current state's deadline */
-    struct event *reap_ev;      /* deferred frees */
-    const char *close_reason;   /* why, for the final console line */
+    struct event *timer;      /* the current phase's deadline */
+    struct event *reap_ev;    /* deferred frees */
+    const char *close_reason; /* why, for the final console line */
     char *close_reason_buf;
 };
 
-/* conn.c */
+/* ---- conn.c: the core ---- */
+
+/* A new connection on an accepted socket, in no phase yet, with the
+ * --head-timeout armed; NULL on failure (the socket closed, logged). */
+conn *conn_new(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa);
+/* Enter phase (logged at debug level). Refused once the connection is
+ * closing: returns false, and the caller must stop. */
+bool conn_set_phase(conn *c, const conn_phase *phase);
 /* Replace *field with a copy of text cut to CONN_TEXT_MAX - 1 bytes
  * (NULL, with the old text freed, when memory is short). */
 void conn_set_text(char **field, const char *text);
-/* "512 B", "1.2 kB", "10.0 MB": sizes for console lines. */
-void conn_format_bytes(unsigned long long n, char *buf, size_t size);
-void conn_set_state(conn *c, conn_state state);
+/* Close: report open exchanges with reason, flush what is queued, free
+ * when flushed (or after CONN_DRAIN_SECONDS). Idempotent. */
 void conn_close(conn *c, const char *reason);
-/* Answer the client with status and reason, then close. */
+/* Answer the client with status and reason (recorded as an exchange the
+ * proxy answered when a request is known), then close. */
 void conn_fail(conn *c, int status, const char *reason);
 void conn_arm_timer(conn *c, int seconds);
 void conn_touch(conn *c);
-void conn_retire_upstream(conn *c);
-void conn_process_client_input(conn *c);
+/* Drop the upstream side (keep-alive to another origin, a failed TLS
+ * upstream). Returns -1 when the connection had to close instead
+ * (too many retired at once): the caller must stop. */
+int conn_retire_upstream(conn *c);
+/* Take over a connected upstream socket as c->upstream. 0, or -1 after
+ * closing the connection. */
+int conn_attach_upstream(conn *c, struct bufferevent *bev, const char *peer);
+/* The relay (raw tunnels, intercepted tunnels after the handshake,
+ * websockets): bytes each way with watermark backpressure and the tap,
+ * half-close, and close when both sides have ended. */
+extern const conn_phase conn_relay_phase;
+void conn_relay_data(conn *c, pump *from, struct evbuffer *data);
+void conn_relay_side_ended(conn *c, bool client_side, bool error, const char *reason);
+void conn_relay_drained(conn *c, pump *p);
+/* Enter relay (or a phase with the relay's behaviour) and move what
+ * either side already sent. */
+void conn_start_relay(conn *c, const conn_phase *phase);
 /* Feed parser from buf without copying; stop at the first event.
  * *consumed says how many bytes of buf the parser used (not drained). */
 http_msg_event conn_feed(http_msg_parser *parser, struct evbuffer *buf,
@@ -113,48 +190,40 @@ http_msg_event conn_feed(http_msg_parser *parser, struct evbuffer *buf,
  * (the first byte of buf): consume it, so that buf starts at the body or
  * the tunnel. True when that ends the message (no body). */
 bool conn_finish_head(http_msg_parser *parser, struct evbuffer *buf);
-/* Connect to c->target; connect_done continues by state. */
-void conn_connect_upstream(conn *c);
-void conn_tunnel_first_bytes(conn *c);
-void conn_start_raw(conn *c);
-/* A CONNECT tunnel that is not TLS: say so and relay it raw. */
-void conn_start_raw_tunnel(conn *c);
-/* Relay plain bytes from one pump to the other, with backpressure. */
-void conn_relay(conn *c, pump *from, struct evbuffer *data);
-void conn_side_ended(conn *c, pump *p, bool error, const char *reason);
-extern const pump_callbacks conn_upstream_callbacks;
+/* Send the client a whole evbuffer (emptied). */
+void conn_send_client(conn *c, struct evbuffer *out);
 
-/* conn_front.c */
-/* Turn away a new client the proxy must not serve, with the reason. */
-void conn_admit(conn *c, const struct sockaddr *sa);
-/* Answer a request for the proxy's own page at path; keep the client
- * connection when the request allows it. */
-void conn_answer_self(conn *c, const http_head *head, const char *path);
-
-/* conn_tls.c */
+/* ---- phase entry points (the hand-offs between phases) ---- */
+/* conn_head.c: read the next request head on a kept-alive connection. */
+void conn_head_next(conn *c);
+/* conn_connect.c: connect to c->target (after --connect-to), then
+ * continue with then(c); failures answer 502/504/508 and close. */
+void conn_connect(conn *c, const char *method, conn_connected_fn then);
+/* conn_tunnel.c: a CONNECT head. */
+void conn_tunnel_start(conn *c, const http_head *head);
+/* conn_tls.c: intercept the tunnel (its first bytes are a TLS record). */
 void conn_tls_start(conn *c);
-void conn_tls_upstream_ready(conn *c);
-void conn_tls_upstream_failed(conn *c, const char *reason);
-void conn_tls_client_handshake_done(conn *c);
-void conn_tls_refuse_input(conn *c, struct evbuffer *plain);
-void conn_tls_timeout(conn *c);
-void conn_tls_client_paused(conn *c);
+/* conn_forward.c: an absolute-form request head for origin, path its
+ * origin-form target (inside head); complete = no body. */
+void conn_forward_start(conn *c, const http_head *head, const authority *origin,
+                        const char *path, bool complete);
+/* conn_self.c: a request for the proxy's own page at path. */
+void conn_self_answer(conn *c, const http_head *head, const char *path);
 
-/* conn_tap.c: the read-only exchange tap and the records it makes */
-/* Start tapping this connection's plaintext; scheme is "https" or "http". */
-void conn_tap_start(conn *c, const char *scheme);
-/* Show the tap bytes (not consumed) going from -> the other side. */
-void conn_tap(conn *c, pump *from, struct evbuffer *data);
+/* ---- conn_tap.c: the read-only exchange tap and its records ---- */
+/* Start tapping this connection's plaintext with the tap ALPN calls for
+ * (alpn NULL or "http/1.1": HTTP/1); scheme is "https" or "http". */
+void conn_tap_start(conn *c, const char *scheme, const char *alpn);
+/* Show the tap bytes (not consumed) going from one side to the other. */
+void conn_tap_buffer(conn *c, bool from_client, struct evbuffer *data);
 void conn_tap_bytes(conn *c, bool from_client, const char *data, size_t len);
-void conn_tap_end(conn *c, pump *from);
-/* The connection ends: exchanges still open are reported with reason. */
+/* That side ended cleanly. */
+void conn_tap_end(conn *c, bool from_client);
+/* A new upstream connection replaces the previous one: what the tap
+ * knew of the old one's response stream is over. */
+void conn_tap_new_upstream(conn *c);
+/* The connection ends: exchanges still open are reported with reason,
+ * and a websocket's exchange with its message counts. */
 void conn_tap_abort(conn *c, const char *reason);
-
-/* conn_forward.c */
-void conn_forward_start(conn *c, const http_head *head, bool complete);
-void conn_forward_connected(conn *c);
-void conn_forward_client_input(conn *c);
-void conn_forward_upstream_input(conn *c, struct evbuffer *data);
-void conn_forward_upstream_ended(conn *c, bool error, const char *reason);
 
 #endif

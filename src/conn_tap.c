@@ -1,152 +1,230 @@
-/* conn_tap — the read-only exchange tap of a connection: feeds http_flow
- * with the plaintext going each way, and turns each exchange it reports
- * into a flow_record for the outputs, adding what only the connection
- * knows (addresses, TLS parameters). */
+/* conn_tap — the read-only exchange tap of a connection: chooses the tap
+ * (by ALPN), shows it the plaintext going each way, counts websocket
+ * messages after an upgrade, and turns each exchange it reports into a
+ * flow_record for the outputs, adding what only the connection knows
+ * (ids, addresses, both legs' protocol and TLS details). */
 #include "conn_priv.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "clientcert.h"
+#include "http_flow.h"
 #include "log.h"
 
-static void describe_tls(SSL *ssl, const char *sni, flow_tls *out,
-                         char *alpn_buf, size_t alpn_size)
+/* A websocket's exchange, kept from its 101 to the connection's end so
+ * that its record carries the message counts. */
+struct conn_tap_upgrade {
+    tap_exchange ex;          /* request and response are owned copies */
+    http_head *request, *response;
+};
+
+/* The URL as the client would write it: scheme://host[:port]target, the
+ * port left out when it is the scheme's default. target is origin-form
+ * (or absolute-form, kept as sent). Allocated; NULL when memory is short. */
+static char *make_url(const conn *c, const char *target)
 {
-    const unsigned char *alpn = NULL;
-    unsigned int alpn_len = 0;
-    SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-    snprintf(alpn_buf, alpn_size, "%.*s", (int)alpn_len, (const char *)alpn);
-    out->version = SSL_get_version(ssl);
-    out->cipher = SSL_get_cipher_name(ssl);
-    out->sni = sni && sni[0] ? sni : NULL;
-    out->alpn = alpn_len ? alpn_buf : NULL;
+    if (target[0] != '/')
+        return strdup(target);
+    const char *scheme = c->tap.scheme;
+    unsigned default_port = strcmp(scheme, "https") == 0 ? 443 : 80;
+    bool v6 = c->target.kind == AUTHORITY_IPV6;
+    char port[8] = "";
+    if (c->target.port != default_port)
+        snprintf(port, sizeof port, ":%u", (unsigned)c->target.port);
+    size_t size = strlen(scheme) + 3 + strlen(c->target.host) + 2 + strlen(port) +
+                  strlen(target) + 1;
+    char *url = malloc(size);
+    if (url)
+        snprintf(url, size, "%s://%s%s%s%s%s", scheme, v6 ? "[" : "", c->target.host,
+                 v6 ? "]" : "", port, target);
+    return url;
 }
 
-static void on_exchange(void *arg, const http_exchange *ex)
+static const char *protocol_of(const tap_exchange *ex)
 {
-    conn *c = arg;
-    if (ex->upgraded)
-        c->websocket_open = true;
-    if (!c->env->out)
-        return;
-    char url[2048];
-    const char *target = ex->request->target ? ex->request->target : "";
-    if (target[0] == '/')
-        snprintf(url, sizeof url, "%s://%s%s", c->flow_scheme, c->target_name, target);
-    else
-        snprintf(url, sizeof url, "%s", target);
+    if (ex->http_major == 2)
+        return "HTTP/2";
+    return ex->http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+static void emit(conn *c, tap_phase phase, const tap_exchange *ex)
+{
+    char *url = make_url(c, ex->request->target ? ex->request->target : "/");
+    const char *protocol = ex->upgraded ? "websocket" : protocol_of(ex);
     flow_record r = {
         .id = ex->id,
-        .phase = ex->error ? FLOW_ERROR : FLOW_DONE,
+        .conn_id = c->id,
+        .stream_id = ex->stream_id,
+        .phase = phase == TAP_REQUEST    ? FLOW_REQUEST
+                 : phase == TAP_RESPONSE ? FLOW_RESPONSE
+                 : ex->error             ? FLOW_ERROR
+                                         : FLOW_DONE,
         .start = ex->start,
         .request_end = ex->request_end,
         .response_start = ex->response_start,
         .end = ex->end,
         .client = c->client_name,
         .upstream = c->upstream_peer,
-        .url = url,
+        .url = url ? url : "-",
         .method = ex->request->method,
-        .http_major = ex->request->version_major,
-        .http_minor = ex->request->version_minor,
+        .http_major = ex->http_major,
+        .http_minor = ex->http_minor,
+        .client_protocol = protocol,
+        .upstream_protocol = protocol,
         .status = ex->response ? ex->response->status : 0,
         .reason = ex->response ? ex->response->reason : NULL,
         .request_headers = ex->request->headers,
         .n_request_headers = ex->request->n_headers,
         .response_headers = ex->response ? ex->response->headers : NULL,
         .n_response_headers = ex->response ? ex->response->n_headers : 0,
+        .request_trailers = ex->request_trailers ? ex->request_trailers->headers : NULL,
+        .n_request_trailers = ex->request_trailers ? ex->request_trailers->n_headers : 0,
+        .response_trailers = ex->response_trailers ? ex->response_trailers->headers
+                                                   : NULL,
+        .n_response_trailers =
+            ex->response_trailers ? ex->response_trailers->n_headers : 0,
         .request_bytes = ex->request_bytes,
         .response_bytes = ex->response_bytes,
         .websocket = ex->upgraded,
+        .ws_messages_up = ex->upgraded ? c->tap.ws_up.messages : 0,
+        .ws_messages_down = ex->upgraded ? c->tap.ws_down.messages : 0,
+        .client_tls = c->tls.client_leg,
+        .upstream_tls = c->tls.client_leg ? c->tls.upstream_leg : NULL,
         .error = ex->error,
     };
-    char client_alpn[256], upstream_alpn[256];
-    flow_tls client_leg = {0}, upstream_leg = {0};
-    tlsm *client_tls = c->client ? pump_tls(c->client) : NULL;
-    tlsm *upstream_tls = c->upstream ? pump_tls(c->upstream) : NULL;
-    if (client_tls) {
-        describe_tls(tlsm_get0_ssl(client_tls), c->sni, &client_leg, client_alpn,
-                     sizeof client_alpn);
-        r.client_tls = &client_leg;
-        if (upstream_tls) {
-            SSL *ssl = tlsm_get0_ssl(upstream_tls);
-            describe_tls(ssl, SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name),
-                         &upstream_leg, upstream_alpn, sizeof upstream_alpn);
-            upstream_leg.client_cert = clientcert_sent(ssl);
-            r.upstream_tls = &upstream_leg;
-        }
-    }
-    flowout_exchange(c->env->out, &r);
+    if (c->env->out)
+        flowout_exchange(c->env->out, &r);
+    free(url);
 }
 
-static void count_websocket(conn *c, bool from_client, struct evbuffer *data)
+/* An upgrade's exchange waits for the connection's end: its record then
+ * carries the websocket's message counts. */
+static void hold_upgrade(conn *c, const tap_exchange *ex)
 {
-    struct evbuffer_ptr pos;
-    evbuffer_ptr_set(data, &pos, 0, EVBUFFER_PTR_SET);
-    struct evbuffer_iovec v;
-    size_t seen = 0;
-    while (evbuffer_peek(data, -1, &pos, &v, 1) == 1 && v.iov_len > 0) {
-        wsframes_feed(from_client ? &c->ws_up : &c->ws_down, v.iov_base, v.iov_len);
-        seen += v.iov_len;
-        if (evbuffer_ptr_set(data, &pos, seen, EVBUFFER_PTR_SET) != 0)
-            break;
+    struct conn_tap_upgrade *u = calloc(1, sizeof *u);
+    if (u) {
+        u->ex = *ex;
+        u->request = http_head_dup(ex->request);
+        u->response = ex->response ? http_head_dup(ex->response) : NULL;
+        u->ex.request = u->request;
+        u->ex.response = u->response;
+        u->ex.request_trailers = u->ex.response_trailers = NULL;
+        u->ex.error = NULL;
     }
+    if (!u || !u->request || (ex->response && !u->response)) {
+        if (u) {
+            http_head_free(u->request);
+            http_head_free(u->response);
+            free(u);
+        }
+        emit(c, TAP_DONE, ex); /* without counts, rather than not at all */
+        return;
+    }
+    c->tap.upgrade = u;
 }
 
-static void on_body(void *arg, unsigned long long id, bool request,
-                    const char *data, size_t len)
+static void release_upgrade(conn *c)
+{
+    struct conn_tap_upgrade *u = c->tap.upgrade;
+    if (!u)
+        return;
+    c->tap.upgrade = NULL;
+    evutil_gettimeofday(&u->ex.end, NULL);
+    emit(c, TAP_DONE, &u->ex);
+    http_head_free(u->request);
+    http_head_free(u->response);
+    free(u);
+}
+
+static void on_event(void *arg, tap_phase phase, const tap_exchange *ex)
+{
+    conn *c = arg;
+    if (phase == TAP_DONE && ex->upgraded && !c->tap.websocket_open) {
+        c->tap.websocket_open = true;
+        c->tap.ws_tail = ex->upgrade_tail;
+        emit(c, TAP_RESPONSE, ex);
+        hold_upgrade(c, ex);
+        return;
+    }
+    emit(c, phase, ex);
+}
+
+static void on_body(void *arg, unsigned long long id, bool request, const char *data,
+                    size_t len)
 {
     conn *c = arg;
     if (c->env->out)
         flowout_body(c->env->out, id, request, data, len);
 }
 
-static const http_flow_callbacks tap_callbacks = {on_exchange, on_body};
+static const tap_callbacks tap_cbs = {on_event, on_body};
 
-void conn_tap_start(conn *c, const char *scheme)
+void conn_tap_start(conn *c, const char *scheme, const char *alpn)
 {
-    if (c->flow)
+    if (c->tap.tap.ops)
         return;
-    c->flow_scheme = scheme;
-    c->flow = http_flow_new(c->env->max_head_bytes, c->env->next_exchange_id,
-                            &tap_callbacks, c);
+    c->tap.scheme = scheme;
+    tap_limits limits = {c->env->max_head_bytes, HTTP_FLOW_MAX_PENDING};
+    /* The one place a tap is chosen: by the protocol the client's leg
+     * negotiated. Only HTTP/1 is offered to clients today. */
+    tap t = http_flow_tap_new(&limits, c->env->next_exchange_id, &tap_cbs, c);
+    (void)alpn;
+    if (t.impl)
+        c->tap.tap = t;
 }
 
-static void check_stopped(conn *c)
+static void free_tap(conn *c)
 {
-    const char *why = NULL;
-    if (!http_flow_stopped(c->flow, &why))
-        return;
-    if (strcmp(why, "upgraded to websocket") != 0)
-        log_info("%s %s: HTTP inspection stopped (%s); relaying bytes as they are",
-                 c->client_name, c->target_name, why);
-    http_flow_free(c->flow);
-    c->flow = NULL;
+    if (c->tap.tap.ops)
+        c->tap.tap.ops->free(c->tap.tap.impl);
+    c->tap.tap = (tap){0};
+}
+
+static void count_websocket(conn *c, bool from_client, const char *data, size_t len)
+{
+    wsframes_feed(from_client ? &c->tap.ws_up : &c->tap.ws_down,
+                  (const unsigned char *)data, len);
 }
 
 void conn_tap_bytes(conn *c, bool from_client, const char *data, size_t len)
 {
-    if (!c->flow || len == 0)
+    if (len == 0)
         return;
-    if (from_client)
-        http_flow_client_data(c->flow, data, len);
-    else
-        http_flow_server_data(c->flow, data, len);
-    check_stopped(c);
-}
-
-void conn_tap(conn *c, pump *from, struct evbuffer *data)
-{
-    bool from_client = from == c->client;
-    if (c->websocket_open) {
-        count_websocket(c, from_client, data);
+    if (!c->tap.tap.ops) {
+        if (c->tap.websocket_open)
+            count_websocket(c, from_client, data, len);
         return;
     }
+    tap *t = &c->tap.tap;
+    if (from_client)
+        t->ops->client_data(t->impl, data, len);
+    else
+        t->ops->server_data(t->impl, data, len);
+    const char *why = NULL;
+    if (!t->ops->stopped(t->impl, &why))
+        return;
+    /* It reported what it held when it stopped. */
+    if (!c->tap.websocket_open)
+        log_info("%s %s: HTTP inspection stopped (%s); relaying bytes as they are",
+                 c->client_name, c->target_name, why);
+    free_tap(c);
+    /* The frames that came in the same piece as the 101. */
+    if (c->tap.websocket_open && c->tap.ws_tail > 0 && c->tap.ws_tail <= len) {
+        count_websocket(c, from_client, data + len - c->tap.ws_tail, c->tap.ws_tail);
+        c->tap.ws_tail = 0;
+    }
+}
+
+void conn_tap_buffer(conn *c, bool from_client, struct evbuffer *data)
+{
+    if (!c->tap.tap.ops && !c->tap.websocket_open)
+        return;
     struct evbuffer_ptr pos;
     evbuffer_ptr_set(data, &pos, 0, EVBUFFER_PTR_SET);
     struct evbuffer_iovec v;
     size_t seen = 0;
-    while (c->flow && evbuffer_peek(data, -1, &pos, &v, 1) == 1 && v.iov_len > 0) {
+    while (evbuffer_peek(data, -1, &pos, &v, 1) == 1 && v.iov_len > 0) {
         conn_tap_bytes(c, from_client, v.iov_base, v.iov_len);
         seen += v.iov_len;
         if (evbuffer_ptr_set(data, &pos, seen, EVBUFFER_PTR_SET) != 0)
@@ -154,22 +232,34 @@ void conn_tap(conn *c, pump *from, struct evbuffer *data)
     }
 }
 
-void conn_tap_end(conn *c, pump *from)
+void conn_tap_end(conn *c, bool from_client)
 {
-    if (!c->flow)
+    tap *t = &c->tap.tap;
+    if (!t->ops)
         return;
-    if (from == c->upstream)
-        http_flow_server_data(c->flow, "", 0);
+    if (from_client)
+        t->ops->client_data(t->impl, "", 0);
     else
-        http_flow_client_data(c->flow, "", 0);
-    check_stopped(c);
+        t->ops->server_data(t->impl, "", 0);
+    if (t->ops->stopped(t->impl, NULL))
+        free_tap(c);
+}
+
+void conn_tap_new_upstream(conn *c)
+{
+    tap *t = &c->tap.tap;
+    if (!t->ops)
+        return;
+    t->ops->abort(t->impl, "the server closed its connection");
+    free_tap(c);
 }
 
 void conn_tap_abort(conn *c, const char *reason)
 {
-    if (!c->flow)
-        return;
-    http_flow_abort(c->flow, reason);
-    http_flow_free(c->flow);
-    c->flow = NULL;
+    tap *t = &c->tap.tap;
+    if (t->ops) {
+        t->ops->abort(t->impl, reason);
+        free_tap(c);
+    }
+    release_upgrade(c);
 }

@@ -1,8 +1,12 @@
-/* http_flow — pairs requests and responses on a read-only tap. */
+/* http_flow — the HTTP/1 tap: pairs requests and responses. */
 #include "http_flow.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "http_msg.h"
+
+typedef struct http_flow http_flow;
 
 /* What the tap keeps of a request until its response completes. */
 typedef struct {
@@ -14,12 +18,12 @@ typedef struct {
 
 struct http_flow {
     http_msg_parser *requests, *responses;
-    const http_flow_callbacks *cbs;
+    const tap_callbacks *cbs;
     void *arg;
     atomic_ullong *next_id;
-    /* Ring of requests in order, grown on demand up to
-     * HTTP_FLOW_MAX_PENDING: most tunnels never pipeline, and an idle tap
-     * should cost little. */
+    size_t max_pending;
+    /* Ring of requests in order, grown on demand up to max_pending: most
+     * tunnels never pipeline, and an idle tap should cost little. */
     pending *queue;
     size_t capacity, head, count;
     bool request_open;           /* the newest request is still arriving */
@@ -37,21 +41,27 @@ static struct timeval now(void)
     return tv;
 }
 
-http_flow *http_flow_new(size_t max_head_bytes, atomic_ullong *next_id,
-                         const http_flow_callbacks *cbs, void *arg)
+static void flow_free(void *impl);
+
+static http_flow *flow_new(const tap_limits *limits, atomic_ullong *next_id,
+                           const tap_callbacks *cbs, void *arg)
 {
     http_flow *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
-    f->requests = http_msg_parser_new(HTTP_MSG_REQUEST, max_head_bytes);
-    f->responses = http_msg_parser_new(HTTP_MSG_RESPONSE, max_head_bytes);
+    f->requests = http_msg_parser_new(HTTP_MSG_REQUEST, limits->max_head_bytes);
+    f->responses = http_msg_parser_new(HTTP_MSG_RESPONSE, limits->max_head_bytes);
     if (!f->requests || !f->responses) {
-        http_flow_free(f);
+        flow_free(f);
         return NULL;
     }
     f->cbs = cbs;
     f->arg = arg;
     f->next_id = next_id;
+    f->max_pending = limits->max_open_exchanges &&
+                             limits->max_open_exchanges < HTTP_FLOW_MAX_PENDING
+                         ? limits->max_open_exchanges
+                         : HTTP_FLOW_MAX_PENDING;
     return f;
 }
 
@@ -66,8 +76,8 @@ static int make_room(http_flow *f)
     if (f->count < f->capacity)
         return 0;
     size_t capacity = f->capacity ? f->capacity * 2 : 2;
-    if (capacity > HTTP_FLOW_MAX_PENDING)
-        capacity = HTTP_FLOW_MAX_PENDING;
+    if (capacity > f->max_pending)
+        capacity = f->max_pending;
     pending *queue = calloc(capacity, sizeof *queue);
     if (!queue)
         return -1;
@@ -80,8 +90,9 @@ static int make_room(http_flow *f)
     return 0;
 }
 
-void http_flow_free(http_flow *f)
+static void flow_free(void *impl)
 {
+    http_flow *f = impl;
     if (!f)
         return;
     for (size_t i = 0; i < f->count; i++)
@@ -92,40 +103,43 @@ void http_flow_free(http_flow *f)
     free(f);
 }
 
-static void stop(http_flow *f, const char *reason)
+static bool flow_stopped(const void *impl, const char **reason)
 {
-    if (!f->stopped) {
-        f->stopped = true;
-        f->stop_reason = reason;
-    }
-}
-
-bool http_flow_stopped(const http_flow *f, const char **reason)
-{
+    const http_flow *f = impl;
     if (reason)
         *reason = f->stop_reason;
     return f->stopped;
 }
 
-/* Report and drop the oldest pending exchange. */
-static void finish_oldest(http_flow *f, const http_head *response, bool upgraded,
-                          const char *error)
+/* The exchange of pending request p as the tap reports it. */
+static tap_exchange exchange_of(const http_flow *f, const pending *p,
+                                const http_head *response)
 {
-    pending *p = at(f, 0);
-    http_exchange ex = {
+    return (tap_exchange){
         .id = p->id,
+        .http_major = p->request->version_major,
+        .http_minor = p->request->version_minor,
         .request = p->request,
         .response = response,
         .start = p->start,
         .request_end = p->request_end,
         .response_start = response ? f->response_start : (struct timeval){0, 0},
-        .end = now(),
         .request_bytes = p->body_bytes,
-        .response_bytes = f->response_bytes,
-        .upgraded = upgraded,
-        .error = error,
+        .response_bytes = response ? f->response_bytes : 0,
     };
-    f->cbs->on_exchange(f->arg, &ex);
+}
+
+/* Report and drop the oldest pending exchange. */
+static void finish_oldest(http_flow *f, const http_head *response, bool upgraded,
+                          size_t tail, const char *error)
+{
+    pending *p = at(f, 0);
+    tap_exchange ex = exchange_of(f, p, response);
+    ex.end = now();
+    ex.upgraded = upgraded;
+    ex.upgrade_tail = tail;
+    ex.error = error;
+    f->cbs->on_event(f->arg, TAP_DONE, &ex);
     http_head_free(p->request);
     memset(p, 0, sizeof *p);
     f->head = (f->head + 1) % f->capacity;
@@ -135,22 +149,33 @@ static void finish_oldest(http_flow *f, const http_head *response, bool upgraded
     f->response_start = (struct timeval){0, 0};
 }
 
-void http_flow_abort(http_flow *f, const char *reason)
+/* Stop inspecting: every exchange still waiting is reported with reason
+ * (the oldest with the response head it may have got), whatever made the
+ * tap stop, so that outputs close what they opened for each. */
+static void stop(http_flow *f, const char *reason)
 {
-    /* The oldest may have a response head already; the rest have none. */
+    if (f->stopped)
+        return;
+    f->stopped = true;
+    f->stop_reason = reason;
     const http_head *partial = http_msg_head(f->responses);
     bool first = true;
     while (f->count > 0) {
-        bool has_head = first && f->response_start.tv_sec != 0 && partial;
-        finish_oldest(f, has_head ? partial : NULL, false, reason);
+        bool has_head = first && f->response_start.tv_sec != 0 && partial &&
+                        partial->status >= 200;
+        finish_oldest(f, has_head ? partial : NULL, false, 0, reason);
         first = false;
     }
-    stop(f, reason);
+}
+
+static void flow_abort(void *impl, const char *reason)
+{
+    stop(impl, reason);
 }
 
 static void on_request_head(http_flow *f, const http_head *h, struct timeval start)
 {
-    if (f->count == HTTP_FLOW_MAX_PENDING) {
+    if (f->count == f->max_pending) {
         stop(f, "too many requests waiting for responses");
         return;
     }
@@ -168,10 +193,13 @@ static void on_request_head(http_flow *f, const http_head *h, struct timeval sta
     p->start = start;
     f->count++;
     f->request_open = true;
+    tap_exchange ex = exchange_of(f, p, NULL);
+    f->cbs->on_event(f->arg, TAP_REQUEST, &ex);
 }
 
-void http_flow_client_data(http_flow *f, const char *data, size_t len)
+static void flow_client_data(void *impl, const char *data, size_t len)
 {
+    http_flow *f = impl;
     bool eof = len == 0;
     while (!f->stopped && (len > 0 || eof)) {
         size_t used = 0, body_len = 0;
@@ -214,10 +242,10 @@ void http_flow_client_data(http_flow *f, const char *data, size_t len)
                 /* A body cut short by the client's close. Once answered
                  * (a refused Expect: 100-continue) nothing is lost. */
                 if (f->count > 0)
-                    http_flow_abort(f, "truncated: the client closed mid-request");
+                    stop(f, "truncated: the client closed mid-request");
                 return;
             }
-            http_flow_abort(f, "client bytes are not HTTP");
+            stop(f, "client bytes are not HTTP");
             return;
         }
     }
@@ -234,12 +262,13 @@ static void prepare_response(http_flow *f)
         http_msg_expect_no_body(f->responses);
 }
 
-void http_flow_server_data(http_flow *f, const char *data, size_t len)
+static void flow_server_data(void *impl, const char *data, size_t len)
 {
+    http_flow *f = impl;
     bool eof = len == 0;
     while (!f->stopped && (len > 0 || eof)) {
         if (f->count == 0 && !eof) {
-            http_flow_abort(f, "a response without a request");
+            stop(f, "a response without a request");
             return;
         }
         prepare_response(f);
@@ -256,6 +285,10 @@ void http_flow_server_data(http_flow *f, const char *data, size_t len)
         case HTTP_MSG_NEED_MORE:
             return;
         case HTTP_MSG_HEAD:
+            if (f->count && h && (h->status >= 200 || h->status == 101)) {
+                tap_exchange ex = exchange_of(f, at(f, 0), h);
+                f->cbs->on_event(f->arg, TAP_RESPONSE, &ex);
+            }
             break;
         case HTTP_MSG_BODY:
             f->response_bytes += body_len;
@@ -266,26 +299,40 @@ void http_flow_server_data(http_flow *f, const char *data, size_t len)
             if (f->count == 0)
                 return;
             if (h && h->status == 101) {
-                finish_oldest(f, h, true, NULL);
-                http_flow_abort(f, "upgraded to websocket");
+                finish_oldest(f, h, true, len, NULL);
+                stop(f, "upgraded to websocket");
                 return;
             }
             if (h && h->status >= 100 && h->status < 200) {
                 f->response_prepared = true; /* interim: the answer follows */
                 break;
             }
-            finish_oldest(f, h, false, NULL);
+            finish_oldest(f, h, false, 0, NULL);
             http_msg_release_head(f->responses);
             if (eof)
                 return;
             break;
         case HTTP_MSG_TOO_LARGE:
-            http_flow_abort(f, "server response head too large");
+            stop(f, "server response head too large");
             return;
         case HTTP_MSG_ERROR:
-            http_flow_abort(f, eof ? "truncated: the server closed mid-response"
+            stop(f, eof ? "truncated: the server closed mid-response"
                                    : "server bytes are not HTTP");
             return;
         }
     }
+}
+
+static const tap_ops http_flow_ops = {
+    .client_data = flow_client_data,
+    .server_data = flow_server_data,
+    .abort = flow_abort,
+    .stopped = flow_stopped,
+    .free = flow_free,
+};
+
+tap http_flow_tap_new(const tap_limits *limits, atomic_ullong *next_id,
+                      const tap_callbacks *cbs, void *arg)
+{
+    return (tap){&http_flow_ops, flow_new(limits, next_id, cbs, arg)};
 }

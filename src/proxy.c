@@ -15,14 +15,11 @@
 #include <event2/thread.h>
 
 #include "ca.h"
-#include "certcache.h"
-#include "certmint.h"
-#include "clientcert.h"
 #include "codec.h"
 #include "conn.h"
+#include "intercept.h"
 #include "log.h"
 #include "parent.h"
-#include "tlsctx.h"
 #include "worker.h"
 
 /* Leaves for this many distinct hosts stay cached. */
@@ -34,7 +31,7 @@ struct proxy {
     const config *cfg;
     struct event_base *base;  /* the main thread's: signals and timers */
     ca *ca;
-    upsess *upstream_sessions; /* shared by every worker's upstream handshakes */
+    intercept *tls;          /* TLS contexts, leaf key and caches (shared) */
     worker *workers[CONFIG_MAX_WORKERS];
     int n_workers;
     struct event *sigint_ev, *sigterm_ev;
@@ -45,6 +42,7 @@ struct proxy {
     conn_env env;            /* what every worker's connections share */
     atomic_ullong all_live;
     atomic_ullong next_exchange_id;
+    atomic_ullong next_conn_id;
 };
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -74,22 +72,6 @@ static void raise_fd_limit(void)
 
 static int setup_tls(proxy *p)
 {
-    /* The leaf key's kind follows the CA's unless --leaf-key-type says:
-     * a client that takes only RSA signatures then gets RSA all along. */
-    p->env.leaf_key = certmint_new_leaf_key(p->cfg->has_leaf_key_type
-                                                ? p->cfg->leaf_key_type
-                                                : ca_get_key_type(p->ca));
-    p->env.certs = certcache_new(PROXY_CERT_CACHE_SIZE);
-    p->env.client_ctx = tlsctx_new_client_facing(conn_hello_cb);
-    p->upstream_sessions = upsess_new(PROXY_UPSTREAM_SESSIONS);
-    p->env.upstream_ctx = p->upstream_sessions
-                              ? tlsctx_new_upstream(p->cfg->upstream_ca, p->cfg->insecure,
-                                                    p->upstream_sessions)
-                              : NULL;
-    if (!p->env.leaf_key || !p->env.certs || !p->env.client_ctx ||
-        !p->env.upstream_ctx)
-        return -1;
-    clientcert_install(p->env.upstream_ctx, &p->cfg->client_certs);
     if (p->cfg->keylog) {
         /* Secrets: readable by the user only, like the CA key. */
         int fd = open(p->cfg->keylog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -101,10 +83,22 @@ static int setup_tls(proxy *p)
                 close(fd);
             return -1;
         }
-        tlsctx_set_keylog(p->env.client_ctx, p->keylog);
-        tlsctx_set_keylog(p->env.upstream_ctx, p->keylog);
     }
-    return 0;
+    intercept_options o = {
+        .upstream_ca = p->cfg->upstream_ca,
+        .insecure = p->cfg->insecure,
+        .client_certs = &p->cfg->client_certs,
+        /* The leaf key's kind follows the CA's unless --leaf-key-type says:
+         * a client that takes only RSA signatures then gets RSA all along. */
+        .leaf_key_type = p->cfg->has_leaf_key_type ? p->cfg->leaf_key_type
+                                                   : ca_get_key_type(p->ca),
+        .keylog = p->keylog,
+        .leaf_cache_size = PROXY_CERT_CACHE_SIZE,
+        .upstream_sessions = PROXY_UPSTREAM_SESSIONS,
+    };
+    p->tls = intercept_new(p->ca, &o);
+    p->env.tls = p->tls;
+    return p->tls ? 0 : -1;
 }
 
 /* The Proxy-Authorization value a client sends for user:pass. The
@@ -206,8 +200,10 @@ proxy *proxy_new(const config *cfg)
     env->max_head_bytes = cfg->max_head_bytes;
     atomic_init(&p->all_live, 0);
     atomic_init(&p->next_exchange_id, 1);
+    atomic_init(&p->next_conn_id, 1);
     env->all_live = &p->all_live;
     env->next_exchange_id = &p->next_exchange_id;
+    env->next_conn_id = &p->next_conn_id;
 
     /* The first worker binds the asked-for address (port 0: the kernel
      * picks); the others join it on the same port. */
@@ -279,11 +275,7 @@ void proxy_free(proxy *p)
         event_free(p->sigint_ev);
     if (p->sigterm_ev)
         event_free(p->sigterm_ev);
-    tlsctx_free(p->env.client_ctx);
-    tlsctx_free(p->env.upstream_ctx);
-    upsess_free(p->upstream_sessions);
-    certcache_free(p->env.certs);
-    certmint_free_key(p->env.leaf_key);
+    intercept_free(p->tls);
     ca_free(p->ca);
     free(p->proxy_auth_header);
     if (p->parent_auth_header)

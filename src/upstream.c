@@ -11,6 +11,7 @@
 
 #include <event2/util.h>
 
+#include "access.h"
 #include "log.h"
 #include "parent.h"
 
@@ -93,25 +94,6 @@ static void finish(upstream_req *req, upstream_status status)
     req_release(req);
 }
 
-static void format_sockaddr(const struct sockaddr *sa, char *buf, size_t size)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        port = ntohs(in->sin_port);
-        snprintf(buf, size, "%s:%u", host, port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        port = ntohs(in6->sin6_port);
-        snprintf(buf, size, "[%s]:%u", host, port);
-    } else {
-        snprintf(buf, size, "unknown address");
-    }
-}
-
 static void try_next_address(upstream_req *req);
 
 static void tunnel_done(struct bufferevent *bev, const char *reason, void *arg)
@@ -178,7 +160,7 @@ static void try_next_address(upstream_req *req)
         req->next = ai->ai_next;
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             continue;
-        format_sockaddr(ai->ai_addr, req->peer, sizeof req->peer);
+        access_format_sockaddr(ai->ai_addr, req->peer, sizeof req->peer);
         req->bev = bufferevent_socket_new(req->base, -1, BEV_OPT_CLOSE_ON_FREE);
         if (!req->bev) {
             snprintf(req->reason, sizeof req->reason, "out of memory");

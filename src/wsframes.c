@@ -1,4 +1,4 @@
-/* wsframes — count WebSocket frames. See include/wsframes.h. */
+/* wsframes — count WebSocket frames and messages. See include/wsframes.h. */
 #include "wsframes.h"
 
 #include <string.h>
@@ -50,6 +50,10 @@ void wsframes_feed(wsframes *w, const unsigned char *data, size_t len)
         if (w->have < 2 || w->have < header_length(w->header))
             continue;
         w->frames++;
+        /* FIN on a data frame (text, binary, continuation) ends a
+         * message; control frames (opcode 8 and up) are not messages. */
+        if ((w->header[0] & 0x80) && (w->header[0] & 0x0f) < 8)
+            w->messages++;
         w->skip = payload_length(w->header);
         w->have = 0;
     }

@@ -10,7 +10,7 @@
  *   bit 7     the server's end of stream comes before the client's
  * Then both ends of stream, bytes after them, and http_flow_abort().
  * Checked: every exchange is read in full; ids come in order, each
- * exchange is reported exactly once; the body bytes passed to on_body add
+ * exchange is announced (TAP_REQUEST) and reported done exactly once; the body bytes passed to on_body add
  * up to the exchange's byte counts. */
 #include <string.h>
 
@@ -27,6 +27,7 @@ typedef struct {
     atomic_ullong next_id;        /* the tap's counter */
     unsigned long long last_id;   /* the latest id reported */
     size_t reported;
+    size_t announced;             /* TAP_REQUEST events */
     unsigned long long req_body[MAX_IDS], resp_body[MAX_IDS]; /* on_body sums */
 } flow_state;
 
@@ -37,11 +38,25 @@ static size_t slot(const flow_state *st, unsigned long long id)
     return (size_t)(id - FIRST_ID);
 }
 
-static void on_exchange(void *arg, const http_exchange *ex)
+static void on_event(void *arg, tap_phase phase, const tap_exchange *ex)
 {
     flow_state *st = arg;
     FUZZ_ASSERT(ex != NULL);
     size_t i = slot(st, ex->id);
+    FUZZ_ASSERT(ex->request != NULL);
+    if (phase == TAP_REQUEST) {
+        /* announced once, before anything else of it */
+        FUZZ_ASSERT(st->announced == ex->id - FIRST_ID);
+        st->announced++;
+        FUZZ_ASSERT(ex->response == NULL);
+        return;
+    }
+    FUZZ_ASSERT(ex->id - FIRST_ID < st->announced);
+    if (phase == TAP_RESPONSE) {
+        FUZZ_ASSERT(ex->response != NULL);
+        fuzz_walk_head(ex->response, HTTP_MSG_RESPONSE, MAX_HEAD);
+        return;
+    }
     /* in request order, once each */
     FUZZ_ASSERT(st->reported == 0 || ex->id > st->last_id);
     st->last_id = ex->id;
@@ -75,18 +90,19 @@ static void on_body(void *arg, unsigned long long id, bool request,
         st->resp_body[i] += len;
 }
 
-static const http_flow_callbacks callbacks = { on_exchange, on_body };
+static const tap_callbacks callbacks = { on_event, on_body };
+static const tap_limits limits = { MAX_HEAD, 0 };
 
-static void deliver(http_flow *f, bool server, const char **s, size_t *n,
+static void deliver(tap f, bool server, const char **s, size_t *n,
                     size_t chunk)
 {
     size_t k = *n < chunk ? *n : chunk;
     if (k == 0)
         return;
     if (server)
-        http_flow_server_data(f, *s, k);
+        f.ops->server_data(f.impl, *s, k);
     else
-        http_flow_client_data(f, *s, k);
+        f.ops->client_data(f.impl, *s, k);
     *s += k;
     *n -= k;
 }
@@ -106,10 +122,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static flow_state st; /* large: not on the stack */
     memset(&st, 0, sizeof st);
     st.next_id = FIRST_ID;
-    http_flow *f = http_flow_new(MAX_HEAD, &st.next_id, &callbacks, &st);
-    FUZZ_ASSERT(f != NULL);
+    tap f = http_flow_tap_new(&limits, &st.next_id, &callbacks, &st);
+    FUZZ_ASSERT(f.impl != NULL);
     const char *reason = "unset";
-    FUZZ_ASSERT(!http_flow_stopped(f, &reason));
+    FUZZ_ASSERT(!f.ops->stopped(f.impl, &reason));
     while (cn > 0 || sn > 0) {
         deliver(f, server_first, server_first ? &ss : &cs,
                 server_first ? &sn : &cn, server_first ? schunk : cchunk);
@@ -118,20 +134,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int i = 0; i < 2; i++) {
         if ((i == 0) == server_eof_first)
-            http_flow_server_data(f, "", 0);
+            f.ops->server_data(f.impl, "", 0);
         else
-            http_flow_client_data(f, "", 0);
+            f.ops->client_data(f.impl, "", 0);
     }
     /* more after the end changes nothing and must not crash */
-    http_flow_client_data(f, "GET / HTTP/1.1\r\n\r\n", 18);
-    http_flow_server_data(f, "HTTP/1.1 200 OK\r\n\r\n", 19);
+    f.ops->client_data(f.impl, "GET / HTTP/1.1\r\n\r\n", 18);
+    f.ops->server_data(f.impl, "HTTP/1.1 200 OK\r\n\r\n", 19);
     reason = NULL;
-    if (http_flow_stopped(f, &reason))
+    if (f.ops->stopped(f.impl, &reason))
         FUZZ_ASSERT(reason != NULL && fuzz_strlen(reason) > 0);
     /* the connection ends: whatever is still waiting is reported */
-    http_flow_abort(f, "fuzz: connection closed");
-    FUZZ_ASSERT(http_flow_stopped(f, &reason) && reason != NULL);
+    f.ops->abort(f.impl, "fuzz: connection closed");
+    FUZZ_ASSERT(f.ops->stopped(f.impl, &reason) && reason != NULL);
     FUZZ_ASSERT(st.reported == st.next_id - FIRST_ID);
-    http_flow_free(f);
+    FUZZ_ASSERT(st.announced == st.reported);
+    f.ops->free(f.impl);
     return 0;
 }

@@ -8,15 +8,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The transcript of exchanges a run reported, one line each. */
+/* The transcript of exchanges a run reported, one line each at TAP_DONE,
+ * and the events seen per exchange (ids 1..MAX_IDS). */
+#define MAX_IDS 80
 typedef struct {
-    char text[2048];
+    char text[8192];
     unsigned long long body_seen[2];
+    int requests[MAX_IDS + 1], responses[MAX_IDS + 1], dones[MAX_IDS + 1];
 } transcript;
 
-static void record(void *arg, const http_exchange *ex)
+static void record(void *arg, tap_phase phase, const tap_exchange *ex)
 {
     transcript *t = arg;
+    ck_assert(ex->id >= 1 && ex->id <= MAX_IDS);
+    ck_assert_int_eq(t->dones[ex->id], 0); /* nothing after TAP_DONE */
+    if (phase == TAP_REQUEST) {
+        ck_assert_int_eq(t->requests[ex->id]++, 0);
+        ck_assert_ptr_null(ex->response);
+        return;
+    }
+    ck_assert_int_eq(t->requests[ex->id], 1); /* the request came first */
+    if (phase == TAP_RESPONSE) {
+        ck_assert_int_eq(t->responses[ex->id]++, 0);
+        ck_assert_ptr_nonnull(ex->response);
+        return;
+    }
+    t->dones[ex->id]++;
+    if (ex->response && !ex->error)
+        ck_assert_int_eq(t->responses[ex->id], 1);
     size_t n = strlen(t->text);
     const char *host = http_head_get(ex->request, "Host");
     const char *type = ex->response ? http_head_get(ex->response, "Content-Type") : NULL;
@@ -38,7 +57,15 @@ static void count_body(void *arg, unsigned long long id, bool request,
     (void)data;
 }
 
-static const http_flow_callbacks callbacks = {record, count_body};
+static const tap_callbacks callbacks = {record, count_body};
+static const tap_limits limits = {8192, 0};
+
+/* Every exchange that began was reported done exactly once. */
+static void check_all_done(const transcript *t)
+{
+    for (int i = 1; i <= MAX_IDS; i++)
+        ck_assert_int_eq(t->dones[i], t->requests[i]);
+}
 
 /* Feed the whole request stream (split at client_cut), then the response
  * stream (split at server_cut), then the server's EOF when eof. */
@@ -47,24 +74,25 @@ static void run(const char *req, const char *resp, size_t client_cut,
 {
     memset(t, 0, sizeof *t);
     atomic_ullong next_id = 1;
-    http_flow *f = http_flow_new(8192, &next_id, &callbacks, t);
-    ck_assert_ptr_nonnull(f);
+    tap f = http_flow_tap_new(&limits, &next_id, &callbacks, t);
+    ck_assert_ptr_nonnull(f.impl);
     size_t rl = strlen(req), sl = strlen(resp);
     /* Length 0 means end of stream: empty pieces are not fed. */
     if (client_cut)
-        http_flow_client_data(f, req, client_cut);
+        f.ops->client_data(f.impl, req, client_cut);
     if (rl > client_cut)
-        http_flow_client_data(f, req + client_cut, rl - client_cut);
+        f.ops->client_data(f.impl, req + client_cut, rl - client_cut);
     if (server_cut)
-        http_flow_server_data(f, resp, server_cut);
+        f.ops->server_data(f.impl, resp, server_cut);
     if (sl > server_cut)
-        http_flow_server_data(f, resp + server_cut, sl - server_cut);
+        f.ops->server_data(f.impl, resp + server_cut, sl - server_cut);
     if (eof)
-        http_flow_server_data(f, "", 0);
+        f.ops->server_data(f.impl, "", 0);
     *stop = NULL;
-    http_flow_stopped(f, stop);
-    http_flow_abort(f, "connection closed");
-    http_flow_free(f);
+    f.ops->stopped(f.impl, stop);
+    f.ops->abort(f.impl, "connection closed");
+    f.ops->free(f.impl);
+    check_all_done(t);
 }
 
 /* Every split of both streams gives the same transcript and stop reason. */
@@ -204,14 +232,15 @@ START_TEST(client_close_after_refused_upload)
     static const char resp[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n";
     transcript t = {0};
     atomic_ullong next_id = 1;
-    http_flow *f = http_flow_new(8192, &next_id, &callbacks, &t);
-    ck_assert_ptr_nonnull(f);
-    http_flow_client_data(f, req, strlen(req));
-    http_flow_server_data(f, resp, strlen(resp));
-    http_flow_client_data(f, "", 0);
-    ck_assert(!http_flow_stopped(f, NULL));
+    tap f = http_flow_tap_new(&limits, &next_id, &callbacks, &t);
+    ck_assert_ptr_nonnull(f.impl);
+    f.ops->client_data(f.impl, req, strlen(req));
+    f.ops->server_data(f.impl, resp, strlen(resp));
+    f.ops->client_data(f.impl, "", 0);
+    ck_assert(!f.ops->stopped(f.impl, NULL));
     ck_assert_str_eq(t.text, "POST x /up 413 - 0 0\n");
-    http_flow_free(f);
+    f.ops->free(f.impl);
+    check_all_done(&t);
 }
 END_TEST
 
@@ -222,14 +251,63 @@ START_TEST(client_closes_mid_request)
     transcript t = {0};
     atomic_ullong next_id = 1;
     const char *why = NULL;
-    http_flow *f = http_flow_new(8192, &next_id, &callbacks, &t);
-    ck_assert_ptr_nonnull(f);
-    http_flow_client_data(f, req, strlen(req));
-    http_flow_client_data(f, "", 0);
-    ck_assert(http_flow_stopped(f, &why));
+    tap f = http_flow_tap_new(&limits, &next_id, &callbacks, &t);
+    ck_assert_ptr_nonnull(f.impl);
+    f.ops->client_data(f.impl, req, strlen(req));
+    f.ops->client_data(f.impl, "", 0);
+    ck_assert(f.ops->stopped(f.impl, &why));
     ck_assert_str_eq(why, "truncated: the client closed mid-request");
     ck_assert_str_eq(t.text, "POST x /up 0 - 3 0 error: truncated: the client closed mid-request\n");
-    http_flow_free(f);
+    f.ops->free(f.impl);
+    check_all_done(&t);
+}
+END_TEST
+
+/* A tap that stops itself (too many pipelined requests) reports every
+ * exchange it was holding, without being aborted: outputs close the body
+ * files they opened for each. */
+START_TEST(stopping_reports_every_pending_exchange)
+{
+    transcript t = {0};
+    atomic_ullong next_id = 1;
+    tap f = http_flow_tap_new(&limits, &next_id, &callbacks, &t);
+    ck_assert_ptr_nonnull(f.impl);
+    static const char req[] = "GET /p HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < HTTP_FLOW_MAX_PENDING + 1; i++)
+        f.ops->client_data(f.impl, req, strlen(req));
+    const char *why = NULL;
+    ck_assert(f.ops->stopped(f.impl, &why));
+    ck_assert_str_eq(why, "too many requests waiting for responses");
+    for (int i = 1; i <= HTTP_FLOW_MAX_PENDING; i++) {
+        ck_assert_int_eq(t.requests[i], 1);
+        ck_assert_int_eq(t.dones[i], 1);
+    }
+    ck_assert_int_eq(t.requests[HTTP_FLOW_MAX_PENDING + 1], 0);
+    ck_assert_ptr_nonnull(strstr(t.text, "GET x /p 0 - 0 0 error: too many requests"));
+    f.ops->free(f.impl); /* no abort: nothing left to report */
+    check_all_done(&t);
+}
+END_TEST
+
+/* Events come in order: request head, response head, done. */
+START_TEST(events_in_order)
+{
+    transcript t = {0};
+    atomic_ullong next_id = 1;
+    tap f = http_flow_tap_new(&limits, &next_id, &callbacks, &t);
+    static const char req[] = "GET /o HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+    f.ops->client_data(f.impl, req, strlen(req));
+    ck_assert_int_eq(t.requests[1], 1);
+    ck_assert_int_eq(t.responses[1], 0);
+    f.ops->server_data(f.impl, head, strlen(head));
+    ck_assert_int_eq(t.responses[1], 1);
+    ck_assert_int_eq(t.dones[1], 0);
+    f.ops->server_data(f.impl, "ok", 2);
+    ck_assert_int_eq(t.dones[1], 1);
+    f.ops->abort(f.impl, "closed");
+    f.ops->free(f.impl);
+    ck_assert_str_eq(t.text, "GET x /o 200 - 0 2\n");
 }
 END_TEST
 
@@ -256,6 +334,7 @@ START_TEST(websocket_frames_counted_at_any_split)
         wsframes_feed(&w, stream, cut);
         wsframes_feed(&w, stream + cut, n - cut);
         ck_assert_msg(w.frames == 3, "cut %zu: %llu frames", cut, w.frames);
+        ck_assert_msg(w.messages == 2, "cut %zu: %llu messages", cut, w.messages);
         ck_assert_uint_eq(w.skip, 0);
     }
 }
@@ -280,6 +359,8 @@ Suite *unit_suite(void)
     tcase_add_test(tc, client_close_after_refused_upload);
     tcase_add_test(tc, client_closes_mid_request);
     tcase_add_test(tc, websocket_frames_counted_at_any_split);
+    tcase_add_test(tc, stopping_reports_every_pending_exchange);
+    tcase_add_test(tc, events_in_order);
     suite_add_tcase(s, tc);
     return s;
 }

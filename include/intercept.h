@@ -1,0 +1,72 @@
+/* intercept — the crypto side of interception, for the connection code,
+ * which includes no OpenSSL: the two TLS context families, the leaf key
+ * and the leaf cache (one per process), and per session: the pause at the
+ * ClientHello, putting the chosen leaf on the session, describing a
+ * finished handshake for the flow records. Also the constant-time
+ * comparison that proxy authentication needs. */
+#ifndef TLSPEEK_INTERCEPT_H
+#define TLSPEEK_INTERCEPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "authority.h"
+#include "ca.h"
+#include "clientcert.h"
+#include "flow_record.h"
+#include "tlsm.h"
+
+typedef struct intercept intercept;
+
+typedef struct {
+    const char *upstream_ca;  /* extra trust anchors (PEM file), or NULL */
+    bool insecure;            /* do not verify upstream certificates */
+    const clientcert_rules *client_certs; /* --client-cert, or NULL; must
+                                 outlive the intercept */
+    ca_key_type leaf_key_type; /* the one key every leaf carries */
+    FILE *keylog;             /* NSS key log for both families, or NULL;
+                                 must outlive the intercept */
+    size_t leaf_cache_size;   /* distinct hosts whose leaves stay cached */
+    size_t upstream_sessions; /* resumable upstream sessions kept */
+} intercept_options;
+
+/* Build the contexts, the leaf key and the caches, leaves signed by signer
+ * (which must outlive the result). Thread-safe to use from every worker.
+ * NULL on failure (logged). intercept_free(NULL) is a no-op. */
+intercept *intercept_new(const ca *signer, const intercept_options *o);
+void intercept_free(intercept *ic);
+
+/* A client-facing (server-role) session whose handshake pauses at the
+ * ClientHello (TLSM_PAUSED, until intercept_set_leaf), remembering the
+ * SNI. NULL on allocation failure. */
+tlsm *intercept_client_session(const intercept *ic);
+
+/* The SNI the paused client sent (lower-cased), or NULL when none was
+ * usable. Borrowed from the session. */
+const char *intercept_client_sni(tlsm *client);
+
+/* An upstream (client-role) session: SNI = sni (NULL for none; never an
+ * IP literal), and, unless --insecure, verification against verify_as;
+ * peer ("ip:port") keys session resumption. NULL on failure. */
+tlsm *intercept_upstream_session(const intercept *ic, const char *sni,
+                                 const authority *verify_as, const char *peer);
+
+/* Choose the leaf for the paused client session: for name (a certifiable
+ * name or an IP literal) plus, when upstream has completed its handshake,
+ * the names of the certificate it presented; from the cache unless it
+ * expires within a day, else minted. The session presents it when its
+ * handshake resumes. *from_cache says which. 0, or -1 (logged). */
+int intercept_set_leaf(const intercept *ic, tlsm *client, const char *name,
+                       tlsm *upstream, bool *from_cache);
+
+/* Describe a completed handshake (version, cipher, SNI, ALPN, and for an
+ * upstream session the client certificate sent) in one allocation the
+ * caller free()s, valid while t lives; NULL when memory is short. */
+flow_tls *intercept_describe(tlsm *t);
+
+/* Are the strings equal? Takes the same time wherever they differ (for
+ * credentials). */
+bool intercept_secret_equal(const char *given, const char *expected);
+
+#endif
