@@ -1,6 +1,7 @@
 /* config — the command line, turned into an immutable settings struct,
  * with the environment variables that are settings ($SSLKEYLOGFILE,
- * $TLSPEEK_DEBUG, $XDG_CONFIG_HOME and $HOME for the CA directory).
+ * $TLSPEEK_DEBUG, $XDG_CONFIG_HOME and $HOME for the CA directory, and
+ * $https_proxy and the like with --upstream-proxy-from-env).
  * Elsewhere the environment is read only where a convention says so:
  * $SSL_CERT_FILE/$SSL_CERT_DIR in tlsctx (as openssl and curl do),
  * $NO_COLOR in flowout, and $PATH/$HOME in trust_store, which runs
