@@ -23,7 +23,8 @@
 #include <event2/event.h>
 
 #include "flow_record.h"
-#include "harwriter.h"
+
+struct har;
 
 /* The HAR document is rewritten at most this often. */
 #define HAR_REWRITE_SECONDS 5
@@ -34,8 +35,9 @@ typedef struct {
     const char *bodies_dir;   /* NULL = none */
     unsigned long long body_limit; /* bytes stored per body */
     bool console;             /* one line per exchange (not -q) */
-    /* Tests only: how the HAR writer writes (NULL: har_write). */
-    harwriter_write_fn har_write_hook;
+    /* Tests only: how the HAR writer writes (NULL: har_write); see
+     * harwriter_set_write. */
+    int (*har_write_hook)(struct har *h, void *arg);
     void *har_write_hook_arg;
 } flowout_options;
 

@@ -40,7 +40,9 @@
 #include <stddef.h>
 
 #include "flow_record.h"
-#include "harentry.h"
+
+/* One entry on its way into a log (harentry.h). */
+typedef struct har_item har_item;
 
 /* Default limits. The bytes bound what is held in memory and rewritten
  * at each har_write() (which blocks the caller while it writes). */

@@ -16,8 +16,9 @@
 
 #include "bodies.h"
 #include "flow_record.h"
+#include "har.h"
 
-typedef struct har_item {
+struct har_item {
     char *text;             /* the entry, compact JSON, no body text inlined */
     size_t len;             /* strlen(text) */
     long long start_us;     /* sort key: HAR prefers startedDateTime order */
@@ -29,7 +30,7 @@ typedef struct har_item {
     char response_file[BODIES_NAME_MAX];
     char *request_mime;
     struct har_item *next; /* free for the holder's queue; NULL when made */
-} har_item;
+};
 
 /* The entry for r with no body text (the caller may add content.text) as
  * a new object (json_decref()), or NULL on allocation failure. */

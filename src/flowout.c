@@ -13,6 +13,7 @@
 #include "bodies.h"
 #include "flowjson.h"
 #include "har.h"
+#include "harwriter.h"
 #include "log.h"
 #include "units.h"
 #include "version.h"
