@@ -22,6 +22,10 @@
 
 #include "tap.h"
 
+/* Concurrent streams a connection's tap follows (servers commonly allow
+ * 100 to 128; past this the tap stops and the relay goes on). */
+#define H2_FLOW_MAX_STREAMS 256
+
 /* An HTTP/2 tap. Exchange ids are taken from *next_id (atomically
  * incremented, shared by every tap of the process). limits is copied; cbs
  * and next_id must outlive the tap. impl is NULL when memory is short. */

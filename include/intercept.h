@@ -22,6 +22,7 @@ typedef struct intercept intercept;
 typedef struct {
     const char *upstream_ca;  /* extra trust anchors (PEM file), or NULL */
     bool insecure;            /* do not verify upstream certificates */
+    bool http2;               /* ALPN h2 may be mirrored (not --no-http2) */
     const clientcert_rules *client_certs; /* --client-cert, or NULL; must
                                  outlive the intercept */
     ca_key_type leaf_key_type; /* the one key every leaf carries */
@@ -52,11 +53,21 @@ const char *intercept_client_sni(tlsm *client);
 tlsm *intercept_upstream_session(const intercept *ic, const char *sni,
                                  const authority *verify_as, const char *peer);
 
+/* Offer upstream the ALPN protocols the paused client offered that the
+ * proxy relays (h2 unless --no-http2, http/1.1; nothing when it offered
+ * none). 0, or -1 when memory is short. */
+int intercept_mirror_alpn(tlsm *upstream, tlsm *client);
+
+/* Why the client's handshake was refused for ALPN (it offers only h2 and
+ * cannot have it), or NULL. Static. */
+const char *intercept_alpn_refusal(tlsm *client);
+
 /* Choose the leaf for the paused client session: for name (a certifiable
  * name or an IP literal) plus, when upstream has completed its handshake,
  * the names of the certificate it presented; from the cache unless it
  * expires within a day, else minted. The session presents it when its
- * handshake resumes. *from_cache says which. 0, or -1 (logged). */
+ * handshake resumes, with the ALPN protocol upstream selected (none when
+ * upstream is NULL or failed). *from_cache says which. 0, or -1 (logged). */
 int intercept_set_leaf(const intercept *ic, tlsm *client, const char *name,
                        tlsm *upstream, bool *from_cache);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h2_flow.h"
 #include "http_flow.h"
 #include "log.h"
 
@@ -20,13 +21,21 @@ struct conn_tap_upgrade {
 };
 
 /* The URL as the client would write it: scheme://host[:port]target, the
- * port left out when it is the scheme's default. target is origin-form
- * (or absolute-form, kept as sent). Allocated; NULL when memory is short. */
-static char *make_url(const conn *c, const char *target)
+ * port left out when it is the scheme's default; an HTTP/2 request names
+ * its host itself (:authority). target is origin-form (or absolute-form,
+ * kept as sent). Allocated; NULL when memory is short. */
+static char *make_url(const conn *c, const char *h2_authority, const char *target)
 {
     if (target[0] != '/')
         return strdup(target);
     const char *scheme = c->tap.scheme;
+    if (h2_authority && h2_authority[0]) {
+        size_t size = strlen(scheme) + 3 + strlen(h2_authority) + strlen(target) + 1;
+        char *url = malloc(size);
+        if (url)
+            snprintf(url, size, "%s://%s%s", scheme, h2_authority, target);
+        return url;
+    }
     unsigned default_port = strcmp(scheme, "https") == 0 ? 443 : 80;
     bool v6 = c->target.kind == AUTHORITY_IPV6;
     char port[8] = "";
@@ -50,7 +59,7 @@ static const char *protocol_of(const tap_exchange *ex)
 
 static void emit(conn *c, tap_phase phase, const tap_exchange *ex)
 {
-    char *url = make_url(c, ex->request->target ? ex->request->target : "/");
+    char *url = make_url(c, ex->authority, ex->request->target ? ex->request->target : "/");
     const char *protocol = ex->upgraded ? "websocket" : protocol_of(ex);
     flow_record r = {
         .id = ex->id,
@@ -165,11 +174,13 @@ void conn_tap_start(conn *c, const char *scheme, const char *alpn)
     if (c->tap.tap.ops)
         return;
     c->tap.scheme = scheme;
-    tap_limits limits = {c->env->max_head_bytes, HTTP_FLOW_MAX_PENDING};
     /* The one place a tap is chosen: by the protocol the client's leg
-     * negotiated. Only HTTP/1 is offered to clients today. */
-    tap t = http_flow_tap_new(&limits, c->env->next_exchange_id, &tap_cbs, c);
-    (void)alpn;
+     * negotiated, which ALPN mirroring made the upstream's too. */
+    bool h2 = alpn && strcmp(alpn, "h2") == 0;
+    tap_limits limits = {c->env->max_head_bytes,
+                         h2 ? H2_FLOW_MAX_STREAMS : HTTP_FLOW_MAX_PENDING};
+    tap t = h2 ? h2_flow_tap_new(&limits, c->env->next_exchange_id, &tap_cbs, c)
+               : http_flow_tap_new(&limits, c->env->next_exchange_id, &tap_cbs, c);
     if (t.impl)
         c->tap.tap = t;
 }

@@ -107,7 +107,8 @@ static void hello_paused(conn *c)
     }
     tlsm *t = intercept_upstream_session(c->env->tls, send_sni, &verify_as,
                                          c->upstream_peer);
-    if (!t) {
+    if (!t || intercept_mirror_alpn(t, pump_tls(c->client)) != 0) {
+        tlsm_free(t);
         conn_close(c, "cannot create the upstream TLS session");
         return;
     }
@@ -173,7 +174,11 @@ static void upstream_failed(conn *c, bool error, const char *reason)
 static void client_failed(conn *c, bool error, const char *reason)
 {
     char why[600];
-    snprintf(why, sizeof why, "client TLS handshake failed: %s", reason);
+    const char *refusal = intercept_alpn_refusal(pump_tls(c->client));
+    if (refusal)
+        snprintf(why, sizeof why, "client TLS handshake refused: %s", refusal);
+    else
+        snprintf(why, sizeof why, "client TLS handshake failed: %s", reason);
     log_info("%s CONNECT %s %s", c->client_name, c->target_name, why);
     conn_close(c, why);
 }

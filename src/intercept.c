@@ -27,6 +27,7 @@ struct intercept {
     upsess *sessions;      /* resumable upstream sessions */
     EVP_PKEY *leaf_key;    /* one key, many leaves */
     certcache *leaves;
+    bool http2;            /* h2 may be mirrored */
 };
 
 /* What a client-facing session carries between the hello callback and
@@ -36,6 +37,7 @@ typedef struct {
     bool hello_seen;
     X509 *leaf;
     EVP_PKEY *key;         /* borrowed from the intercept */
+    bool http2;
 } hello_state;
 
 static int hello_index = -1;
@@ -76,6 +78,10 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
     if (!h->hello_seen) {
         h->hello_seen = true;
         tlsctx_hello_sni(ssl, h->sni, sizeof h->sni);
+        if (tlsctx_hello_alpn(ssl, h->http2) != 0) {
+            *alert = SSL_AD_INTERNAL_ERROR;
+            return SSL_CLIENT_HELLO_ERROR;
+        }
     }
     return SSL_CLIENT_HELLO_RETRY;
 }
@@ -89,6 +95,7 @@ intercept *intercept_new(const ca *signer, const intercept_options *o)
         return NULL;
     }
     ic->ca = signer;
+    ic->http2 = o->http2;
     ic->leaf_key = certmint_new_leaf_key(o->leaf_key_type);
     ic->leaves = certcache_new(o->leaf_cache_size);
     ic->client_ctx = tlsctx_new_client_facing(on_client_hello);
@@ -132,6 +139,7 @@ tlsm *intercept_client_session(const intercept *ic)
         return NULL;
     }
     h->key = ic->leaf_key;
+    h->http2 = ic->http2;
     return t;
 }
 
@@ -200,7 +208,19 @@ int intercept_set_leaf(const intercept *ic, tlsm *client, const char *name,
     h->leaf = certcache_get1_or_make(ic->leaves, key, time(NULL),
                                      INTERCEPT_LEAF_REFRESH_SECONDS, mint, &r, &made);
     *from_cache = !made;
+    bool upstream_done = upstream && tlsm_handshake_done(upstream);
+    tlsctx_answer_alpn(tlsm_get0_ssl(client), upstream_done ? tlsm_get0_ssl(upstream) : NULL);
     return h->leaf ? 0 : -1;
+}
+
+int intercept_mirror_alpn(tlsm *upstream, tlsm *client)
+{
+    return tlsctx_offer_alpn(tlsm_get0_ssl(upstream), tlsm_get0_ssl(client));
+}
+
+const char *intercept_alpn_refusal(tlsm *client)
+{
+    return tlsctx_alpn_refusal(tlsm_get0_ssl(client));
 }
 
 flow_tls *intercept_describe(tlsm *t)

@@ -87,6 +87,7 @@ static int setup_tls(proxy *p)
     intercept_options o = {
         .upstream_ca = p->cfg->upstream_ca,
         .insecure = p->cfg->insecure,
+        .http2 = !p->cfg->no_http2,
         .client_certs = &p->cfg->client_certs,
         /* The leaf key's kind follows the CA's unless --leaf-key-type says:
          * a client that takes only RSA signatures then gets RSA all along. */
