@@ -38,9 +38,11 @@ def can_connect(host: str, port: int) -> bool:
 class Nghttpd:
     """nghttpd on 127.0.0.1 serving docroot over TLS (ALPN h2 only), echoing
     uploads (POST/PUT) and adding a trailer to every response with a body.
-    A context manager; stop() ends it."""
+    Requests for PUSH_FROM get PUSHED pushed with them (clients that allow
+    push). A context manager; stop() ends it."""
 
     TRAILER = ("x-origin-trailer", "done")
+    PUSH_FROM, PUSHED = "/index.html", "/s0.txt"
 
     def __init__(self, cert, docroot: Path, log: Path):
         from harness import free_port
@@ -49,6 +51,7 @@ class Nghttpd:
         self._log = open(log, "wb")
         command = ["nghttpd", f"--address={self.host}", f"--htdocs={docroot}",
                    "--echo-upload", f"--trailer={self.TRAILER[0]}: {self.TRAILER[1]}",
+                   f"--push={self.PUSH_FROM}={self.PUSHED}",
                    str(self.port), str(cert.key), str(cert.cert)]
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._log,
                                         stderr=subprocess.STDOUT, env=clean_env())
@@ -208,7 +211,9 @@ class H2Client:
 
     def _handle(self, event):
         stream = self.streams.get(getattr(event, "stream_id", None))
-        if isinstance(event, h2.events.ResponseReceived):
+        if isinstance(event, h2.events.PushedStreamReceived):
+            self.streams[event.pushed_stream_id] = H2Stream(headers=event.headers)
+        elif isinstance(event, h2.events.ResponseReceived):
             stream.headers = event.headers
         elif isinstance(event, h2.events.DataReceived):
             self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import ssl
 import tempfile
 import threading
@@ -53,7 +54,9 @@ class H2Case(ProxyTestCase):
         cls.h2origin = cls.enterClassContext(
             Nghttpd(cls.pki.good, docroot, cls.tmp / "nghttpd.log"))
         cls.flows = cls.tmp / "flows.jsonl"
-        cls.proxy_args = ("--flows", cls.flows)
+        cls.har = cls.tmp / "flows.har"
+        cls.bodies = cls.tmp / "bodies"
+        cls.proxy_args = ("--flows", cls.flows, "--har", cls.har, "--bodies", cls.bodies)
 
     def h2url(self, path: str, host: str = "localhost") -> str:
         return f"https://{host}:{self.h2origin.port}{path}"
@@ -116,6 +119,38 @@ class CurlTests(H2Case):
         self.assertEqual(up["response_bytes"], UPLOAD)
 
 
+class OutputTests(H2Case):
+    """Each stream of one h2 connection is one console line, one HAR entry
+    (httpVersion HTTP/2) and one pair of --bodies files."""
+
+    def test_one_line_entry_and_body_per_stream(self):
+        since = self.proxy.mark()
+        paths = ["/s4.txt?out", "/s5.txt?out"]
+        transfers = self.fetch_many([self.h2url(p) for p in paths], "--http2")
+        for i, transfer in zip((4, 5), transfers):
+            self.assertEqual(transfer.body, small_body(i), transfer.describe())
+            self.assertEqual(transfer.http_version, "2")
+        records = [self.records_for(self.h2url(p))[0] for p in paths]
+        self.assertEqual(records[0]["conn_id"], records[1]["conn_id"])  # one connection
+        self.assertEqual({r["stream_id"] for r in records}, {1, 3})
+        for i, (path, r) in zip((4, 5), zip(paths, records)):
+            self.proxy.wait_for_line(rf"GET {re.escape(self.h2url(path))} \S*200\S* "
+                                     rf"text/plain .* HTTP/2", since=since)
+            saved = self.bodies / r["response_body"]["file"]
+            self.assertEqual(saved.read_bytes(), small_body(i))
+
+        def entries():  # the HAR is rewritten at most 5 s after an exchange
+            if not self.har.exists():
+                return None
+            doc = json.loads(self.har.read_text())
+            found = [e for e in doc["log"]["entries"] if e["request"]["url"].endswith("?out")]
+            return found if len(found) == 2 else None
+        for entry in wait_until(entries, "both streams in the HAR", 10):
+            self.assertEqual(entry["request"]["httpVersion"], "HTTP/2")
+            self.assertEqual(entry["response"]["httpVersion"], "HTTP/2")
+            self.assertIn(entry["_streamId"], (1, 3))
+
+
 class H2ClientTests(H2Case):
     """python3-h2 in a CONNECT tunnel."""
 
@@ -152,6 +187,20 @@ class H2ClientTests(H2Case):
         self.assertIsNone(again["error"])
         transfer = self.fetch(self.h2url("/s1.txt"), "--http2")
         self.assertEqual(transfer.body, small_body(1), transfer.describe())
+
+    def test_server_push_is_an_exchange_of_its_own(self):
+        with self.client() as c:
+            page = c.request(Nghttpd.PUSH_FROM + "?push")
+            c.pump(lambda: c.streams[page].ended and
+                   any(s.ended for sid, s in c.streams.items() if sid % 2 == 0),
+                   "the page and the resource pushed with it")
+            pushed = next(sid for sid in c.streams if sid % 2 == 0)
+            self.assertEqual(bytes(c.streams[pushed].body), small_body(0))
+        (r,) = self.records_for(self.h2url(Nghttpd.PUSHED))
+        self.assertEqual(r["stream_id"], pushed)
+        self.assertEqual(r["status"], 200)
+        self.assertEqual(r["response_bytes"], len(small_body(0)))
+        self.assertIsNone(r["error"])
 
     def test_request_trailers_are_recorded(self):
         with self.client() as c:
