@@ -134,6 +134,21 @@ class FlowOutputTests(ProxyTestCase):
         self.assertIsNone(r["error"])
         self.assertIn(["Host", f"127.0.0.1:{self.origin.port}"], r["request_headers"])
         self.assertRegex(r["start"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        # This round's fields.
+        self.assertIsInstance(r["conn_id"], int)
+        self.assertGreater(r["conn_id"], 0)
+        self.assertEqual(r["stream_id"], 0)
+        self.assertIsNone(r["replay_of"])
+        self.assertEqual(r["phase"], "done")
+        self.assertEqual(r["client_protocol"], "HTTP/1.1")
+        self.assertEqual(r["upstream_protocol"], "HTTP/1.1")
+        self.assertEqual(r["request_trailers"], [])
+        self.assertEqual(r["response_trailers"], [])
+        self.assertIsNone(r["websocket_messages"])
+        self.assertFalse(r["answered_by_proxy"])
+        self.assertFalse(r["passthrough"])
+        self.assertIsNone(r["passthrough_reason"])
+        self.assertIsNone(r["tls"]["upstream"]["client_cert"])
 
     def test_post_sizes_and_bodies(self):
         body = bytes(range(256)) * 40
@@ -184,6 +199,13 @@ class FlowOutputTests(ProxyTestCase):
         self.assertEqual(doc["log"]["version"], "1.2")
         self.assertEqual(doc["log"]["creator"]["name"], "tlspeek")
         self.assertTrue(any(u.endswith("/?har=1") for u in urls), urls)
+        (entry,) = [e for e in doc["log"]["entries"] if e["request"]["url"].endswith("/?har=1")]
+        self.assertEqual(entry["request"]["httpVersion"], "HTTP/1.1")
+        self.assertIsInstance(entry["_id"], int)
+        self.assertGreater(entry["_connId"], 0)
+        self.assertEqual(entry["_clientProtocol"], "HTTP/1.1")
+        self.assertEqual(entry["_tls"]["client"]["version"], "TLSv1.3")
+        self.assertNotIn("_streamId", entry)
         flows = self.flows.read_text().splitlines()
         self.assertLessEqual(len(urls), len(flows))
 
