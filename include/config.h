@@ -73,7 +73,14 @@ typedef struct {
     regex_t upstream_proxy_except; /* --upstream-proxy-except, when has_... */
     bool has_upstream_proxy_except;
     clientcert_rules client_certs; /* --client-cert, loaded and checked */
+    /* The web UI (--ui): off unless ui is set. Port 0: the kernel picks. */
+    bool ui;
+    authority ui_listen;        /* --ui [ADDR:]PORT, ADDR default 127.0.0.1 */
+    const char *ui_token;       /* --ui-token, borrowed; NULL: random */
+    size_t ui_keep;             /* --ui-keep N flows kept in memory */
 } config;
+
+#define CONFIG_DEFAULT_UI_KEEP 10000
 
 typedef enum {
     CONFIG_RUN,        /* start the proxy */

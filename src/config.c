@@ -21,6 +21,7 @@ static const char usage_text[] =
     "               [--upstream-proxy URL | --upstream-proxy-from-env]\n"
     "               [--upstream-proxy-except REGEX]\n"
     "               [--client-cert [HOST_REGEX=]FILE]...\n"
+    "               [--ui [ADDR:]PORT [--ui-token TOKEN] [--ui-keep N]]\n"
     "               [--no-http2] [-k|--insecure] [-q] [--help] [--version]\n";
 
 static const char help_text[] =
@@ -78,6 +79,10 @@ static const char help_text[] =
     "      --max-conns N       most client connections at once (10000)\n"
     "      --workers N         event-loop threads, each with its own listener\n"
     "                          on the same port (default: one per CPU)\n"
+    "      --ui [ADDR:]PORT    serve the live web UI there (ADDR default\n"
+    "                          127.0.0.1; --allow-remote does not apply to it)\n"
+    "      --ui-token TOKEN    the UI's access token (default: random)\n"
+    "      --ui-keep N         flows the UI keeps in memory (10000)\n"
     "  -q, --quiet             no per-connection console lines\n"
     "      --help              this text\n"
     "      --version           print the version\n"
@@ -94,6 +99,7 @@ enum {
     OPT_IGNORE_HOSTS, OPT_FLOWS, OPT_HAR, OPT_BODIES, OPT_BODY_LIMIT,
     OPT_WORKERS, OPT_UPSTREAM_PROXY, OPT_UPSTREAM_PROXY_FROM_ENV,
     OPT_UPSTREAM_PROXY_EXCEPT, OPT_CLIENT_CERT, OPT_LEAF_KEY_TYPE, OPT_NO_HTTP2,
+    OPT_UI, OPT_UI_TOKEN, OPT_UI_KEEP,
 };
 
 static const struct option long_options[] = {
@@ -127,6 +133,9 @@ static const struct option long_options[] = {
     {"upstream-proxy-from-env", no_argument, NULL, OPT_UPSTREAM_PROXY_FROM_ENV},
     {"upstream-proxy-except", required_argument, NULL, OPT_UPSTREAM_PROXY_EXCEPT},
     {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
+    {"ui", required_argument, NULL, OPT_UI},
+    {"ui-token", required_argument, NULL, OPT_UI_TOKEN},
+    {"ui-keep", required_argument, NULL, OPT_UI_KEEP},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -272,6 +281,45 @@ static int take_client_cert(config *out, const char *arg, FILE *err)
     return 0;
 }
 
+/* --ui [ADDR:]PORT: a bare port means loopback, since the UI shows
+ * decrypted traffic; port 0 lets the kernel pick. */
+static int parse_ui_address(const char *text, authority *out, const char **reason)
+{
+    long port = parse_number(text, 0, 65535);
+    if (port >= 0) {
+        memset(out, 0, sizeof *out);
+        strcpy(out->host, "127.0.0.1");
+        out->kind = AUTHORITY_IPV4;
+        out->port = (uint16_t)port;
+        return 0;
+    }
+    size_t n = strlen(text);
+    if (n > 2 && strcmp(text + n - 2, ":0") == 0 &&
+        authority_parse(text, n - 2, 1, out, reason) == 0) {
+        out->port = 0;
+        return 0;
+    }
+    if (!strchr(text, ':') || text[n - 1] == ']') {
+        *reason = "--ui needs a port: [ADDR:]PORT";
+        return -1;
+    }
+    return authority_parse(text, n, 0, out, reason);
+}
+
+/* A token that goes into a URL, a header and a cookie unchanged. */
+static bool ui_token_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n < 8 || n > 128)
+        return false;
+    for (const char *p = t; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
+              *p == '~'))
+            return false;
+    return true;
+}
+
 static config_result usage_error(FILE *err, const char *what, const char *arg)
 {
     if (what)
@@ -298,6 +346,7 @@ config_result config_parse(int argc, char **argv, config *out,
     out->handshake_timeout = 10;
     out->idle_timeout = 300;
     out->max_head_bytes = 65536;
+    out->ui_keep = CONFIG_DEFAULT_UI_KEEP;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     out->workers = cpus < 1 ? 1 : cpus > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (int)cpus;
     const char *listen_text = CONFIG_DEFAULT_LISTEN;
@@ -398,6 +447,27 @@ config_result config_parse(int argc, char **argv, config *out,
                 return usage_error(err_stream, "--workers takes a number from 1 to "
                                    CONFIG_MAX_WORKERS_TEXT, optarg);
             out->workers = (int)v;
+            break;
+        }
+        case OPT_UI: {
+            const char *why = "bad --ui address";
+            if (parse_ui_address(optarg, &out->ui_listen, &why) != 0)
+                return usage_error(err_stream, why, optarg);
+            out->ui = true;
+            break;
+        }
+        case OPT_UI_TOKEN:
+            if (!ui_token_ok(optarg))
+                return usage_error(err_stream, "--ui-token takes 8 to 128 letters, "
+                                   "digits or - _ . ~", NULL);
+            out->ui_token = optarg;
+            break;
+        case OPT_UI_KEEP: {
+            long v = parse_number(optarg, 1, 10000000);
+            if (v < 0)
+                return usage_error(err_stream, "--ui-keep takes a number from 1 to "
+                                   "10000000", optarg);
+            out->ui_keep = (size_t)v;
             break;
         }
         case OPT_MAX_HEAD_BYTES:

@@ -20,6 +20,7 @@
 #include "intercept.h"
 #include "log.h"
 #include "parent.h"
+#include "ui.h"
 #include "worker.h"
 
 /* Leaves for this many distinct hosts stay cached. */
@@ -43,6 +44,8 @@ struct proxy {
     atomic_ullong all_live;
     atomic_ullong next_exchange_id;
     atomic_ullong next_conn_id;
+    flowstore *store;        /* --ui: recent flows for the web UI */
+    ui *ui;
 };
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -144,6 +147,34 @@ static int setup_parent(proxy *p)
     return 0;
 }
 
+/* The web UI: a store fed by the outputs, and its own listener. */
+static int setup_ui(proxy *p)
+{
+    const config *cfg = p->cfg;
+    p->store = flowstore_new(cfg->ui_keep, cfg->body_limit);
+    if (!p->store || flowout_add_observer(p->env.out, flowstore_observer(), p->store) != 0)
+        return -1;
+    ui_options o = {
+        .listen = cfg->ui_listen,
+        .token = cfg->ui_token,
+        .store = p->store,
+        .out = p->env.out,
+        .next_exchange_id = &p->next_exchange_id,
+        .tls = p->tls,
+        .dns = cfg->dns,
+        .n_dns = cfg->n_dns,
+        .connect_to = cfg->connect_to,
+        .n_connect_to = (size_t)cfg->n_connect_to,
+        .dns_timeout = cfg->dns_timeout,
+        .connect_timeout = cfg->connect_timeout,
+        .handshake_timeout = cfg->handshake_timeout,
+        .idle_timeout = cfg->idle_timeout,
+        .max_head_bytes = cfg->max_head_bytes,
+    };
+    p->ui = ui_new(&o);
+    return p->ui ? 0 : -1;
+}
+
 proxy *proxy_new(const config *cfg)
 {
     proxy *p = calloc(1, sizeof *p);
@@ -206,6 +237,9 @@ proxy *proxy_new(const config *cfg)
     env->next_exchange_id = &p->next_exchange_id;
     env->next_conn_id = &p->next_conn_id;
 
+    if (cfg->ui && setup_ui(p) != 0)
+        goto fail;
+
     /* The first worker binds the asked-for address (port 0: the kernel
      * picks); the others join it on the same port. */
     authority where = cfg->listen;
@@ -254,6 +288,11 @@ int proxy_run(proxy *p)
                    p->parent.except ? "; --upstream-proxy-except hosts directly"
                                         : "");
     log_debug("%d worker thread%s", p->n_workers, p->n_workers == 1 ? "" : "s");
+    if (p->ui && ui_start(p->ui) != 0) {
+        for (int i = 0; i < p->n_workers; i++)
+            worker_stop(p->workers[i]);
+        return -1;
+    }
     if (event_base_dispatch(p->base) < 0) {
         log_error("the event loop failed");
         for (int i = 0; i < p->n_workers; i++)
@@ -267,11 +306,14 @@ void proxy_free(proxy *p)
 {
     if (!p)
         return;
+    /* The UI first: its replays publish to the outputs. */
+    ui_free(p->ui);
     /* Each worker joins its thread, then closes what is left. */
     for (int i = 0; i < p->n_workers; i++)
         worker_free(p->workers[i]);
     /* After the connections: their unfinished exchanges are written too. */
     flowout_free(p->env.out);
+    flowstore_free(p->store);
     if (p->sigint_ev)
         event_free(p->sigint_ev);
     if (p->sigterm_ev)
