@@ -191,14 +191,19 @@ class H2Client:
 
     def request(self, path: str, method: str = "GET", body: bytes | None = None,
                 headers=(), trailers=()) -> int:
-        """Send a request (body and trailers small enough for the first
-        flow-control window); returns its stream id."""
+        """Send a request (a body small enough for the first flow-control
+        window: 65535 bytes), in frames the server accepts; returns its
+        stream id."""
         sid = self.conn.get_next_available_stream_id()
         fields = [(":method", method), (":scheme", "https"), (":authority", self.authority),
                   (":path", path), *headers]
         self.conn.send_headers(sid, fields, end_stream=body is None and not trailers)
         if body is not None:
-            self.conn.send_data(sid, body, end_stream=not trailers)
+            size = self.conn.max_outbound_frame_size
+            pieces = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
+            for i, piece in enumerate(pieces):
+                self.conn.send_data(sid, piece,
+                                    end_stream=not trailers and i == len(pieces) - 1)
         if trailers:
             self.conn.send_headers(sid, list(trailers), end_stream=True)
         self.streams[sid] = H2Stream()
