@@ -182,12 +182,15 @@ static int on_block_begin(void *arg, uint32_t id, uint32_t promised, bool end_st
     d->stream_id = id;
     stream *s = find(f, id);
     if (d->from_client) {
-        if (s)
+        /* Clients open odd streams, in increasing order; a block on an
+         * open one of theirs is its trailers. */
+        if (s && (id & 1))
             d->kind = BLOCK_TRAILERS;
-        else if (!promised && (id & 1) && id > f->last_client_stream)
+        else if (!s && !promised && (id & 1) && id > f->last_client_stream)
             d->kind = BLOCK_REQUEST;
     } else if (promised) {
-        if (s && !find(f, promised)) {
+        /* Servers push on even streams, reserved by a promise on an open one. */
+        if (s && !(promised & 1) && !find(f, promised)) {
             d->kind = BLOCK_PUSH;
             d->stream_id = promised;
         }
