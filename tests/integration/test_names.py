@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unittest
 
-from harness import run_tool
+from harness import raw_exchange, run_tool
 from fixtures import ProxyTestCase
 
 
@@ -59,6 +59,18 @@ class MagicHostTests(ProxyTestCase):
         for platform in ("Linux", "Firefox", "macOS", "Windows", "iOS", "Android"):
             self.assertIn(platform, body)
         self.assertIn('href="/ca.crt"', body)
+
+    def test_magic_host_in_capitals_or_with_the_root_dot(self):
+        # Host names are case-insensitive; sent as a client typed them
+        # (raw bytes: curl would lower-case the name itself).
+        for host in ("TLSPEEK", "TlsPeek", "tlspeek."):
+            with self.subTest(host=host):
+                response = raw_exchange(
+                    self.proxy.address,
+                    f"GET http://{host}/ca.pem HTTP/1.1\r\nHost: {host}\r\n"
+                    "Connection: close\r\n\r\n".encode())
+                self.assertEqual(response.status, 200, str(response))
+                self.assertEqual(response.body, self.proxy.ca_cert.read_bytes())
 
     def test_unknown_page_is_404(self):
         transfer = self.fetch("http://tlspeek/nope")
