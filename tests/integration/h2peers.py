@@ -12,6 +12,7 @@ import hashlib
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import h2.config
 import h2.connection
 import h2.errors
 import h2.events
+import h2.settings
 
 from harness import (
     SOCKET_TIMEOUT, TcpServer, clean_env, connect_request, wait_until,
@@ -268,3 +270,84 @@ class H2Client:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class H2EchoServer(TcpServer):
+    """A python3-h2 TLS origin (ALPN h2) that allows extended CONNECT
+    (RFC 8441, SETTINGS_ENABLE_CONNECT_PROTOCOL) and answers:
+      CONNECT with :protocol  -> 200, then echoes every DATA on the stream;
+      GET /events             -> text/event-stream, event i sent once
+                                 delivered[i - 1] is set (the client saw
+                                 the one before), EVENTS of them;
+      anything else           -> 404."""
+
+    EVENTS = 4
+    EVENT_WAIT = 20  # seconds for the client to see an event
+
+    def __init__(self, cert):
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert.cert, cert.key)
+        self.context.set_alpn_protocols(["h2"])
+        self.delivered = [threading.Event() for _ in range(self.EVENTS)]
+        super().__init__()
+
+    @staticmethod
+    def event(i: int) -> bytes:
+        return f"data: event {i}\n\n".encode()
+
+    def serve(self, sock):
+        tls = self.context.wrap_socket(sock, server_side=True)
+        tls.settimeout(0.05)  # so that pending events are looked at
+        conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        conn.initiate_connection()
+        conn.update_settings({h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1})
+        tls.sendall(conn.data_to_send())
+        sse = {}  # stream id -> next event to send
+        deadline = None
+        while True:
+            try:
+                data = tls.recv(65536)
+                if not data:
+                    return
+                events = conn.receive_data(data)
+            except socket.timeout:
+                events = []
+            for event in events:
+                if isinstance(event, h2.events.RequestReceived):
+                    fields = dict(event.headers)
+                    sid = event.stream_id
+                    if fields[":method"] == "CONNECT" and ":protocol" in fields:
+                        conn.send_headers(sid, [(":status", "200")])
+                    elif fields.get(":path") == "/events":
+                        conn.send_headers(sid, [(":status", "200"),
+                                                ("content-type", "text/event-stream")])
+                        conn.send_data(sid, self.event(0))
+                        sse[sid] = 1
+                        deadline = time.monotonic() + self.EVENT_WAIT
+                    else:
+                        conn.send_headers(sid, [(":status", "404")], end_stream=True)
+                elif isinstance(event, h2.events.DataReceived):
+                    conn.acknowledge_received_data(event.flow_controlled_length,
+                                                   event.stream_id)
+                    conn.send_data(event.stream_id, event.data)  # the echo
+                elif isinstance(event, h2.events.StreamEnded):
+                    if event.stream_id not in sse:
+                        conn.end_stream(event.stream_id)
+                elif isinstance(event, h2.events.ConnectionTerminated):
+                    return
+            for sid, i in list(sse.items()):
+                if self.delivered[i - 1].is_set():
+                    if i < self.EVENTS:
+                        conn.send_data(sid, self.event(i))
+                        sse[sid] = i + 1
+                        deadline = time.monotonic() + self.EVENT_WAIT
+                    else:
+                        conn.end_stream(sid)
+                        del sse[sid]
+                elif time.monotonic() > deadline:
+                    conn.reset_stream(sid)  # event i - 1 never reached the client
+                    del sse[sid]
+            data = conn.data_to_send()
+            if data:
+                tls.sendall(data)

@@ -21,7 +21,7 @@ import unittest
 from pathlib import Path
 
 from fixtures import MB, ProxyTestCase
-from h2peers import AlpnOrigin, H2Client, Nghttpd, tls_through
+from h2peers import AlpnOrigin, H2Client, H2EchoServer, H2Stream, Nghttpd, tls_through
 from harness import (
     pattern_pieces, pattern_sha256, run_tool, wait_until, write_pattern_file,
 )
@@ -333,6 +333,70 @@ class ChromiumTests(H2Case):
         (r,) = self.records_for(url)
         self.assertEqual(r["http_version"], "HTTP/2")
         self.assertEqual(r["status"], 200)
+
+
+class StreamingTests(ProxyTestCase):
+    """What the relay must leave end to end: websockets over h2 (extended
+    CONNECT, RFC 8441) and a server-sent event stream whose every event
+    must reach the client before the server sends the next."""
+
+    @classmethod
+    def start_servers(cls):
+        cls.flows = cls.tmp / "flows.jsonl"
+        cls.proxy_args = ("--flows", cls.flows)
+        cls.echo = cls.enterClassContext(H2EchoServer(cls.pki.good))
+
+    def client(self) -> H2Client:
+        return H2Client(self.proxy, f"localhost:{self.echo.port}")
+
+    def record(self, path):
+        url = f"https://localhost:{self.echo.port}{path}"
+        def found():
+            lines = self.flows.read_text().splitlines() if self.flows.exists() else []
+            return [r for r in map(json.loads, lines) if r["url"] == url]
+        (r,) = wait_until(found, f"a record for {url}", RECORD_WAIT)
+        return r
+
+    def test_websocket_over_h2(self):
+        with self.client() as c:
+            # Extended CONNECT waits for the server to allow it (its SETTINGS).
+            c.pump(lambda: c.conn.remote_settings.enable_connect_protocol,
+                   "the server's SETTINGS_ENABLE_CONNECT_PROTOCOL")
+            sid = c.conn.get_next_available_stream_id()
+            c.conn.send_headers(sid, [(":method", "CONNECT"), (":protocol", "websocket"),
+                                      (":scheme", "https"), (":authority", c.authority),
+                                      (":path", "/chat")])
+            c.streams[sid] = H2Stream()
+            for message in (b"hello", b"again"):
+                before = c.streams[sid].length
+                c.conn.send_data(sid, message)
+                c.flush()
+                c.pump(lambda: c.streams[sid].length >= before + len(message),
+                       f"the echo of {message!r}")
+            self.assertEqual(c.streams[sid].status, 200)
+            self.assertEqual(bytes(c.streams[sid].body), b"helloagain")
+            c.conn.end_stream(sid)
+            c.flush()
+            c.pump(lambda: c.streams[sid].ended, "the end of the tunnel stream")
+        r = self.record("/chat")
+        self.assertEqual(r["method"], "CONNECT")
+        self.assertIn([":protocol", "websocket"], r["request_headers"])
+        self.assertEqual(r["status"], 200)
+        self.assertEqual((r["request_bytes"], r["response_bytes"]), (10, 10))
+
+    def test_server_sent_events_arrive_one_by_one(self):
+        with self.client() as c:
+            sid = c.request("/events")
+            for i in range(H2EchoServer.EVENTS):
+                want = b"".join(H2EchoServer.event(k) for k in range(i + 1))
+                c.pump(lambda: bytes(c.streams[sid].body) == want or
+                       c.streams[sid].reset is not None, f"event {i}")
+                self.assertIsNone(c.streams[sid].reset, f"event {i} was held back")
+                self.echo.delivered[i].set()
+            c.pump(lambda: c.streams[sid].ended, "the end of the event stream")
+        r = self.record("/events")
+        self.assertEqual(r["status"], 200)
+        self.assertIsNone(r["error"])
 
 
 # client offer x origin selection -> what the client gets
