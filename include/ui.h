@@ -14,6 +14,7 @@
 #include "flowout.h"
 #include "flowstore.h"
 #include "intercept.h"
+#include "parent.h"
 
 typedef struct {
     authority listen;          /* port 0: the kernel picks */
@@ -27,6 +28,7 @@ typedef struct {
     int n_dns;
     const connect_to_rule *connect_to;
     size_t n_connect_to;
+    const parent_proxy *parent; /* --upstream-proxy, or NULL */
     int dns_timeout, connect_timeout, handshake_timeout, idle_timeout;
     size_t max_head_bytes;
 } ui_options;

@@ -161,6 +161,7 @@ static int setup_ui(proxy *p)
         .out = p->env.out,
         .next_exchange_id = &p->next_exchange_id,
         .tls = p->tls,
+        .parent = p->env.parent,
         .dns = cfg->dns,
         .n_dns = cfg->n_dns,
         .connect_to = cfg->connect_to,
