@@ -32,6 +32,14 @@ size_t qbio_peek(BIO *b, const void **data);
 /* Drop the first n queued bytes (all of them if n is larger). */
 void qbio_consume(BIO *b, size_t n);
 
+/* Room for n more bytes at the queue's end, for a caller that fills it
+ * itself (a socket read straight into the queue, saving a copy): where
+ * they go, valid until the next call on b; NULL when out of memory.
+ * qbio_commit() then appends the first n of them (n no more than
+ * reserved). */
+void *qbio_reserve(BIO *b, size_t n);
+void qbio_commit(BIO *b, size_t n);
+
 /* Bytes of buffer the queue holds, used or not (memory checks). */
 size_t qbio_capacity(BIO *b);
 

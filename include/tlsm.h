@@ -43,6 +43,13 @@ SSL *tlsm_get0_ssl(tlsm *t);
 /* Append ciphertext received from the peer. Returns 0, or -1 (memory). */
 int tlsm_feed(tlsm *t, const void *data, size_t len);
 
+/* tlsm_feed() without the copy: room for n bytes of ciphertext, to be
+ * filled by the caller (a socket read) before the next tlsm_* call, NULL
+ * when out of memory; tlsm_feed_commit() then takes the first n of them
+ * (no more than reserved). */
+void *tlsm_feed_reserve(tlsm *t, size_t n);
+void tlsm_feed_commit(tlsm *t, size_t n);
+
 /* The peer closed its transport (TCP EOF): subsequent reads that need
  * input report TLSM_CLOSED if the session was cleanly shut down... or
  * TLSM_ERROR "connection closed without close_notify" otherwise. */

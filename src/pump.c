@@ -14,19 +14,28 @@
 #define PUMP_PLAIN_CHUNK (16 * 1024)
 
 /* Socket writes of up to this many bytes, not libevent's 16 KiB, and the
- * pump's own reads (read_rest) in pieces of this size: each system call
+ * pump's reads after the first in pieces of this size: each system call
  * costs more in this kind of work than copying the bytes does. */
 #define PUMP_MAX_SINGLE_IO (64 * 1024)
 
-/* libevent 2.1 reads at most 4 KiB per read event whatever the limits say
- * (EVBUFFER_MAX_READ; 2.2 made it settable), so a bulk transfer cost an
- * epoll_wait, an ioctl and a readv per 4 KiB. When its read came back
- * full, the pump reads the rest itself, up to this much per event. */
-#define LIBEVENT_READ_CAP 4096
+/* The pump reads its socket itself, on a read event of its own, rather
+ * than through the bufferevent: libevent 2.1 asks the kernel how many
+ * bytes are readable (an ioctl) before every read, and reads at most 4 KiB
+ * per read event (EVBUFFER_MAX_READ; 2.2 made it settable), which cost a
+ * bulk transfer an epoll_wait, an ioctl and a readv per 4 KiB and every
+ * keep-alive request two ioctls. A read event here is one recv() when the
+ * socket held less than PUMP_FIRST_READ, and goes on up to
+ * PUMP_READ_BUDGET when it held more. In TLS mode the first read lands on
+ * the stack and is copied into the session's input queue (most reads are
+ * small, and a queue sized for the largest read would stay with an idle
+ * connection); the following ones go straight into the queue, saving that
+ * copy for the bulk of a transfer. */
+#define PUMP_FIRST_READ (16 * 1024)
 #define PUMP_READ_BUDGET (128 * 1024)
 
 struct pump {
-    struct bufferevent *bev;
+    struct bufferevent *bev;   /* writes, and the socket's lifetime */
+    struct event *rev;         /* our reads (see PUMP_FIRST_READ) */
     tlsm *tls;                 /* NULL in raw mode */
     struct evbuffer *plain;    /* decrypted input not yet consumed */
     const pump_callbacks *cbs;
@@ -39,7 +48,6 @@ struct pump {
     bool reset_seen;           /* a direct send() or recv() was told
                                   ECONNRESET: the kernel reports that once,
                                   and later calls say EPIPE or EOF */
-    size_t input_left;         /* input length after the last read_cb */
     unsigned long long bytes_in, bytes_out;
 };
 
@@ -48,7 +56,7 @@ static void end_side(pump *p, bool error, const char *reason)
     if (p->ended)
         return;
     p->ended = true;
-    bufferevent_disable(p->bev, EV_READ);
+    event_del(p->rev);
     p->cbs->on_end(p->arg, p, error, reason);
 }
 
@@ -212,6 +220,7 @@ static ssize_t recv_into_input(pump *p, struct evbuffer *in, size_t want)
 {
     struct evbuffer_iovec iov;
     ssize_t got = -1;
+    errno = ENOMEM; /* unless recv() says otherwise */
     evbuffer_unfreeze(in, 0);
     if (evbuffer_reserve_space(in, (ev_ssize_t)want, &iov, 1) == 1) {
         if (iov.iov_len > want)
@@ -253,41 +262,84 @@ static bool read_last_words(pump *p)
     return p->ended;
 }
 
-/* After libevent's capped read: take what else the socket holds now into
- * the same input buffer, up to PUMP_READ_BUDGET. EOF and errors are left
- * in the socket for libevent's next read to report (a reset excepted:
- * see recv_into_input). */
-static void read_rest(pump *p, struct evbuffer *in)
+typedef enum { READ_AGAIN, READ_EOF, READ_ERROR } read_end;
+
+/* Read what the socket holds now, up to PUMP_READ_BUDGET, into the TLS
+ * session's input or, in raw mode, the input buffer; *got counts the
+ * bytes. Returns how reading stopped: READ_AGAIN (nothing more for now, or
+ * the budget is spent), READ_EOF, or READ_ERROR with *err an errno value
+ * (a reset is also remembered: the kernel reports it once). */
+static read_end read_socket(pump *p, size_t *got, int *err)
 {
+    int fd = bufferevent_getfd(p->bev);
     size_t budget = PUMP_READ_BUDGET;
-    while (budget > 0) {
-        size_t want = budget < PUMP_MAX_SINGLE_IO ? budget : PUMP_MAX_SINGLE_IO;
-        if (recv_into_input(p, in, want) < (ssize_t)want)
-            break; /* drained, ended or failed */
-        budget -= want;
+    *got = 0;
+    for (bool first = true; budget > 0; first = false) {
+        size_t want = first ? PUMP_FIRST_READ
+                            : budget < PUMP_MAX_SINGLE_IO ? budget : PUMP_MAX_SINGLE_IO;
+        ssize_t n;
+        if (!p->tls) {
+            n = recv_into_input(p, bufferevent_get_input(p->bev), want);
+        } else if (first) {
+            char buf[PUMP_FIRST_READ];
+            n = recv(fd, buf, want, MSG_DONTWAIT);
+            if (n > 0 && tlsm_feed(p->tls, buf, (size_t)n) != 0) {
+                *err = ENOMEM;
+                return READ_ERROR;
+            }
+        } else {
+            void *tail = tlsm_feed_reserve(p->tls, want);
+            if (!tail) {
+                *err = ENOMEM;
+                return READ_ERROR;
+            }
+            n = recv(fd, tail, want, MSG_DONTWAIT);
+            if (n > 0)
+                tlsm_feed_commit(p->tls, (size_t)n);
+        }
+        if (n == 0)
+            return READ_EOF;
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return READ_AGAIN;
+            if (errno == ECONNRESET)
+                p->reset_seen = true;
+            *err = errno;
+            return READ_ERROR;
+        }
+        *got += (size_t)n;
+        /* A short read emptied the socket: asking again would only cost a
+         * recv() that says EAGAIN. */
+        if ((size_t)n < want)
+            return READ_AGAIN;
+        budget -= (size_t)n;
     }
+    return READ_AGAIN;
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+static void side_event(pump *p, short what, int err);
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     pump *p = arg;
     if (p->ended)
         return;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    if (evbuffer_get_length(in) >= p->input_left + LIBEVENT_READ_CAP)
-        read_rest(p, in);
-    if (!p->tls) {
+    size_t got = 0;
+    int err = 0;
+    read_end end = read_socket(p, &got, &err);
+    if (got > 0 && !p->tls) {
+        struct evbuffer *in = bufferevent_get_input(p->bev);
         size_t before = evbuffer_get_length(in);
         p->cbs->on_data(p->arg, p, in);
         /* Count what the owner consumed; the rest is counted when it is. */
         if (!p->tls)
             p->bytes_in += before - evbuffer_get_length(in);
-    } else {
-        feed_input(p);
+    } else if (got > 0) {
         tls_step(p);
     }
-    if (!p->ended)
-        p->input_left = evbuffer_get_length(in);
+    if (!p->ended && end != READ_AGAIN)
+        side_event(p, BEV_EVENT_READING | (end == READ_EOF ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
+                   err);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -297,12 +349,13 @@ static void write_cb(struct bufferevent *bev, void *arg)
     p->cbs->on_drained(p->arg, p);
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+/* The side's socket reached its end (EOF) or failed (err: errno), as our
+ * read or the bufferevent's write found. */
+static void side_event(pump *p, short what, int err)
 {
-    pump *p = arg;
     if (p->ended)
         return;
-    /* read_rest() took the reset; libevent's read after it sees an EOF. */
+    /* A read took the reset; a later one sees an EOF. */
     if ((what & BEV_EVENT_EOF) && p->reset_seen)
         what = BEV_EVENT_ERROR | BEV_EVENT_READING;
     if (what & BEV_EVENT_EOF) {
@@ -318,7 +371,6 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-        int err = EVUTIL_SOCKET_ERROR();
         if (p->tls && (what & BEV_EVENT_WRITING) && read_last_words(p))
             return;
         if (p->reset_seen)
@@ -329,23 +381,35 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
 }
 
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    side_event(arg, what, EVUTIL_SOCKET_ERROR());
+}
+
 pump *pump_new(struct bufferevent *bev, const pump_callbacks *cbs, void *arg)
 {
     pump *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->plain = evbuffer_new();
-    if (!p->plain) {
+    p->rev = event_new(bufferevent_get_base(bev), bufferevent_getfd(bev),
+                       EV_READ | EV_PERSIST, on_readable, p);
+    if (!p->plain || !p->rev || event_add(p->rev, NULL) != 0) {
+        if (p->rev)
+            event_free(p->rev);
+        if (p->plain)
+            evbuffer_free(p->plain);
         free(p);
         return NULL;
     }
     p->bev = bev;
     p->cbs = cbs;
     p->arg = arg;
-    bufferevent_setcb(bev, read_cb, write_cb, event_cb, p);
+    bufferevent_setcb(bev, NULL, write_cb, event_cb, p);
     bufferevent_setwatermark(bev, EV_WRITE, PUMP_LOW_WATERMARK, 0);
     bufferevent_set_max_single_write(bev, PUMP_MAX_SINGLE_IO);
-    bufferevent_enable(bev, EV_READ); /* EV_WRITE: see queued() */
+    /* Reads are ours (p->rev); EV_WRITE: see queued(). */
+    bufferevent_disable(bev, EV_READ);
     return p;
 }
 
@@ -353,6 +417,7 @@ void pump_free(pump *p)
 {
     if (!p)
         return;
+    event_free(p->rev); /* before the socket closes with the bufferevent */
     bufferevent_free(p->bev);
     tlsm_free(p->tls);
     evbuffer_free(p->plain);
@@ -442,9 +507,9 @@ void pump_set_reading(pump *p, bool on)
     if (p->ended)
         return;
     if (on)
-        bufferevent_enable(p->bev, EV_READ);
+        event_add(p->rev, NULL);
     else
-        bufferevent_disable(p->bev, EV_READ);
+        event_del(p->rev);
 }
 
 struct evbuffer *pump_input(pump *p)

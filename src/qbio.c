@@ -37,10 +37,10 @@ static void drained(queue *q)
     q->cap = 0;
 }
 
-static int q_write(BIO *b, const char *in, size_t n, size_t *written)
+/* Room for n more bytes after the queued ones: where they go, or NULL
+ * (memory). */
+static char *room_for(queue *q, size_t n)
 {
-    queue *q = BIO_get_data(b);
-    BIO_clear_retry_flags(b);
     if (q->start + q->len + n > q->cap) {
         if (q->len + n <= q->cap) {
             memmove(q->data, q->data + q->start, q->len);
@@ -50,7 +50,7 @@ static int q_write(BIO *b, const char *in, size_t n, size_t *written)
                 cap *= 2;
             char *grown = malloc(cap);
             if (!grown)
-                return 0;
+                return NULL;
             if (q->len)
                 memcpy(grown, q->data + q->start, q->len);
             free(q->data);
@@ -59,7 +59,17 @@ static int q_write(BIO *b, const char *in, size_t n, size_t *written)
         }
         q->start = 0;
     }
-    memcpy(q->data + q->start + q->len, in, n);
+    return q->data + q->start + q->len;
+}
+
+static int q_write(BIO *b, const char *in, size_t n, size_t *written)
+{
+    queue *q = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    char *tail = room_for(q, n);
+    if (!tail)
+        return 0;
+    memcpy(tail, in, n);
     q->len += n;
     *written = n;
     return 1;
@@ -165,6 +175,16 @@ void qbio_consume(BIO *b, size_t n)
     }
     q->start += n;
     q->len -= n;
+}
+
+void *qbio_reserve(BIO *b, size_t n)
+{
+    return room_for(BIO_get_data(b), n);
+}
+
+void qbio_commit(BIO *b, size_t n)
+{
+    ((queue *)BIO_get_data(b))->len += n;
 }
 
 size_t qbio_capacity(BIO *b)

@@ -15,6 +15,17 @@
 #include "log.h"
 #include "sslerr.h"
 
+/* Upstream, AES-128-GCM first, as browsers order them, where OpenSSL's
+ * defaults put AES-256 first: servers mostly take the client's order, and
+ * AES-128 with TLS 1.3's SHA-256 key schedule (SHA extensions in current
+ * CPUs) costs less per handshake and per byte than AES-256 with SHA-384.
+ * The same suites and ciphers as OpenSSL's defaults otherwise. */
+#define UPSTREAM_TLS13_SUITES \
+    "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
+#define UPSTREAM_TLS12_CIPHERS \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+    "ALL:!COMPLEMENTOFDEFAULT:!eNULL"
+
 /* ALPN wire format: length-prefixed protocol names. */
 static const unsigned char alpn_http11[] = "\x08http/1.1";
 
@@ -113,6 +124,12 @@ SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure,
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_set_ciphersuites(ctx, UPSTREAM_TLS13_SUITES) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, UPSTREAM_TLS12_CIPHERS) != 1) {
+        log_ssl_error("cannot set the upstream ciphers");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     /* Nothing is verified with --insecure: no store to search either. */
     if (!insecure && !load_system_trust(ctx))
         log_warn("cannot load the system trust store; only --upstream-ca "

@@ -193,6 +193,16 @@ int tlsm_feed(tlsm *t, const void *data, size_t len)
     return 0;
 }
 
+void *tlsm_feed_reserve(tlsm *t, size_t n)
+{
+    return qbio_reserve(t->rbio, n);
+}
+
+void tlsm_feed_commit(tlsm *t, size_t n)
+{
+    qbio_commit(t->rbio, n);
+}
+
 void tlsm_feed_eof(tlsm *t)
 {
     t->eof = true;

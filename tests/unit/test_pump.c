@@ -1,8 +1,8 @@
 /* Unit tests for pump: one side of a connection over a real loopback TCP
  * socket pair and a libevent loop, the peer driven by the test. Covers
- * what only shows with a real socket: reading past libevent's 4 KiB per
- * read event, a reset the pump's own read took, and reading the peer's
- * last words after a failed write. */
+ * what only shows with a real socket: reading more than 4 KiB (libevent's
+ * cap) per read event, a reset the pump's own read took, reading the
+ * peer's last words after a failed write, and reading turned off and on. */
 #include "check_main.h"
 #include "pump.h"
 
@@ -271,6 +271,33 @@ START_TEST(failed_write_reads_the_last_words)
 }
 END_TEST
 
+/* Reading off leaves the bytes in the socket (backpressure); on again,
+ * they all arrive, and the peer's close after them ends the side cleanly
+ * once they have. */
+START_TEST(reading_off_holds_bytes_until_on)
+{
+    rig g;
+    rig_up(&g);
+    static char data[300000];
+    memset(data, 'y', sizeof data);
+    pump_set_reading(g.p, false);
+    send_all(g.peer, data, 1000);
+    settle(g.base, g.fd);
+    ck_assert_uint_eq(g.r.total, 0);
+    pump_set_reading(g.p, true);
+    settle(g.base, g.fd);
+    ck_assert_uint_eq(g.r.total, 1000);
+    send_all(g.peer, data, sizeof data);
+    close(g.peer);
+    g.peer = -1;
+    settle(g.base, g.fd);
+    ck_assert_uint_eq(g.r.total, 1000 + sizeof data);
+    ck_assert(g.r.ended);
+    ck_assert_msg(!g.r.error, "ended with error: %s", g.r.reason);
+    rig_down(&g);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("pump");
@@ -279,6 +306,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, reads_past_libevent_cap);
     tcase_add_test(tc, reset_taken_by_own_read_is_a_reset);
     tcase_add_test(tc, failed_write_reads_the_last_words);
+    tcase_add_test(tc, reading_off_holds_bytes_until_on);
     suite_add_tcase(s, tc);
     return s;
 }
