@@ -39,12 +39,16 @@ void tlsctx_free(tls_context *ctx);
  * follow a live capture). keylog must outlive ctx. */
 void tlsctx_set_keylog(tls_context *ctx, FILE *keylog);
 
+/* Longest peer address ("ip:port", IPv6 in brackets) with its NUL. */
+#define TLSCTX_PEER_MAX 64
+
 /* Prepare an upstream SSL for target: SNI = sni when it is a name (else
  * none: never an IP literal), and, unless insecure, verification of the
  * certificate against target's name or IP address. peer is the address
  * connected to ("ip:port"): with the SNI and target it names the session
- * cache entry, so a session is only offered back to the same server under
- * the same name it was verified for. 0 or -1. */
+ * cache entry, so a session is only offered back to the same server, under
+ * the same name it was verified for or (TLS 1.3) another name its
+ * certificate is valid for. 0 or -1. */
 int tlsctx_prepare_upstream(tls_ssl *ssl, const char *sni, const authority *target,
                             const char *peer, bool insecure);
 

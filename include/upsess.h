@@ -15,6 +15,7 @@
 #ifndef TLSPEEK_UPSESS_H
 #define TLSPEEK_UPSESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tls_types.h"
@@ -33,14 +34,27 @@ void upsess_free(upsess *u);
  * be released at once when the pool has no room for it). A TLS 1.2
  * session replaces whatever key had; a TLS 1.3 one joins key's pool,
  * pushing out expired tickets and, when the pool is full, the one that
- * expires first. A slot holding another key is emptied. Returns 0, or -1
- * (memory) having released nothing of the caller's. */
-int upsess_put(upsess *u, const char *key, tls_session *sess);
+ * expires first. A slot holding another key is emptied. group (may be
+ * NULL) names the server apart from the names in the key: the group's
+ * sessions are looked for under key from now on (see
+ * upsess_get1_from_group). Returns 0, or -1 (memory) having released
+ * nothing of the caller's. */
+int upsess_put(upsess *u, const char *key, const char *group, tls_session *sess);
 
 /* A session for key with a reference for the caller, or NULL. A TLS 1.3
  * ticket is handed out once (the newest unexpired one); a TLS 1.2 session
  * stays for later connections too. */
 tls_session *upsess_get1(upsess *u, const char *key);
+
+/* For a connection to group's server under key, which has nothing of its
+ * own: a TLS 1.3 ticket kept under the key group's sessions last went to
+ * (another name of the same server), the newest one accept(session, arg)
+ * approves, handed out once, with a reference for the caller; or NULL.
+ * RFC 8446 (4.6.1) lets a client resume under another name only when the
+ * original certificate is valid for it: accept decides that. It runs with
+ * the table locked and must not call upsess. */
+tls_session *upsess_get1_from_group(upsess *u, const char *group, const char *key,
+                                    bool (*accept)(tls_session *, void *), void *arg);
 
 /* Drop what is kept for key, if anything. */
 void upsess_forget(upsess *u, const char *key);

@@ -89,7 +89,12 @@ static int on_new_session(SSL *ssl, SSL_SESSION *session)
      * after a response often do; that made every second TLS 1.3 ticket
      * useless. The copy shares the certificates (references). */
     SSL_SESSION *copy = SSL_SESSION_dup(session);
-    if (copy && upsess_put(sessions, key, copy) != 0)
+    /* The key starts with the server's address, which groups the names
+     * the server is reached under (see offer_session). */
+    char group[TLSCTX_PEER_MAX];
+    size_t len = strcspn(key, " ");
+    snprintf(group, sizeof group, "%.*s", (int)len, key);
+    if (copy && upsess_put(sessions, key, len < sizeof group ? group : NULL, copy) != 0)
         SSL_SESSION_free(copy);
     return 0;
 }
@@ -126,7 +131,7 @@ SSL_CTX *tlsctx_new_upstream(const char *extra_ca_file, bool insecure,
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_set_ciphersuites(ctx, UPSTREAM_TLS13_SUITES) != 1 ||
         SSL_CTX_set_cipher_list(ctx, UPSTREAM_TLS12_CIPHERS) != 1) {
-        log_ssl_error("cannot set the upstream ciphers");
+        sslerr_log("cannot set the upstream ciphers");
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -332,7 +337,28 @@ void tlsctx_set_keylog(SSL_CTX *ctx, FILE *keylog)
     SSL_CTX_set_keylog_callback(ctx, write_keylog_line);
 }
 
-/* Offer the session last given by the same server for the same names. */
+/* May a TLS 1.3 session got under another name of the same server
+ * resume under target? Only when the certificate it was made with is
+ * valid for target too (RFC 8446, 4.6.1): resuming skips the certificate
+ * check, which must not let a name through that a full handshake would
+ * have refused. The same rule with --insecure, where the certificate is
+ * not checked: a session goes only where its certificate could. */
+static bool certificate_covers(SSL_SESSION *session, void *arg)
+{
+    const authority *target = arg;
+    X509 *cert = SSL_SESSION_get0_peer(session);
+    if (!cert)
+        return false;
+    if (target->kind == AUTHORITY_NAME)
+        return X509_check_host(cert, target->host, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+                               NULL) == 1;
+    return X509_check_ip_asc(cert, target->host, 0) == 1;
+}
+
+/* Offer the session last given by the same server for the same names, or
+ * else one it gave under another name its certificate also covers: a new
+ * host on a known server (a CDN's, a wildcard certificate's) then costs a
+ * resumed handshake, not a full one. */
 static int offer_session(SSL *ssl, const char *sni, const authority *target,
                          const char *peer)
 {
@@ -349,6 +375,9 @@ static int offer_session(SSL *ssl, const char *sni, const authority *target,
         return -1;
     }
     SSL_SESSION *session = upsess_get1(sessions, key);
+    if (!session)
+        session = upsess_get1_from_group(sessions, peer, key, certificate_covers,
+                                         (void *)target);
     if (session) {
         /* The server chose TLS 1.2 last time and will resume that session
          * in TLS 1.2: a ClientHello that also offers TLS 1.3 must carry a

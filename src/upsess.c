@@ -19,15 +19,21 @@ typedef struct {
     size_t room;            /* most this key may hold (see upsess.h) */
 } slot;
 
+/* The key a group's sessions were last put under. */
+typedef struct {
+    char *group, *key;
+} latest;
+
 struct upsess {
     pthread_mutex_t lock;
     slot *slots;
+    latest *latest;         /* direct-mapped too, n entries */
     size_t n;
     size_t held;            /* sessions held in every slot together */
     size_t budget;          /* past this, no pool grows beyond UPSESS_POOL */
 };
 
-static size_t slot_of(const upsess *u, const char *key)
+static size_t hash_of(const upsess *u, const char *key)
 {
     return (size_t)(strhash_fnv1a(key) % u->n);
 }
@@ -86,8 +92,10 @@ upsess *upsess_new(size_t slots)
     u->n = slots ? slots : 1;
     u->budget = u->n * UPSESS_POOL;
     u->slots = calloc(u->n, sizeof *u->slots);
-    if (!u->slots || pthread_mutex_init(&u->lock, NULL) != 0) {
+    u->latest = calloc(u->n, sizeof *u->latest);
+    if (!u->slots || !u->latest || pthread_mutex_init(&u->lock, NULL) != 0) {
         free(u->slots);
+        free(u->latest);
         free(u);
         return NULL;
     }
@@ -98,17 +106,21 @@ void upsess_free(upsess *u)
 {
     if (!u)
         return;
-    for (size_t i = 0; i < u->n; i++)
+    for (size_t i = 0; i < u->n; i++) {
         clear(u, &u->slots[i]);
+        free(u->latest[i].group);
+        free(u->latest[i].key);
+    }
     pthread_mutex_destroy(&u->lock);
     free(u->slots);
+    free(u->latest);
     free(u);
 }
 
 /* The slot for key, or NULL when it holds another key (or none). */
 static slot *find(upsess *u, const char *key)
 {
-    slot *s = &u->slots[slot_of(u, key)];
+    slot *s = &u->slots[hash_of(u, key)];
     return s->key && strcmp(s->key, key) == 0 ? s : NULL;
 }
 
@@ -141,9 +153,30 @@ static bool make_room(upsess *u, slot *s, const SSL_SESSION *sess)
     return true;
 }
 
-int upsess_put(upsess *u, const char *key, SSL_SESSION *sess)
+/* Remember that group's sessions now go under key (best effort: without
+ * memory, the group is just not remembered). */
+static void note_group(upsess *u, const char *group, const char *key)
+{
+    latest *l = &u->latest[hash_of(u, group)];
+    if (l->group && strcmp(l->group, group) == 0 && strcmp(l->key, key) == 0)
+        return;
+    char *g = strdup(group), *k = strdup(key);
+    if (!g || !k) {
+        free(g);
+        free(k);
+        return;
+    }
+    free(l->group);
+    free(l->key);
+    l->group = g;
+    l->key = k;
+}
+
+int upsess_put(upsess *u, const char *key, const char *group, SSL_SESSION *sess)
 {
     pthread_mutex_lock(&u->lock);
+    if (group)
+        note_group(u, group, key);
     slot *s = find(u, key);
     if (!s) {
         char *copy = strdup(key);
@@ -151,7 +184,7 @@ int upsess_put(upsess *u, const char *key, SSL_SESSION *sess)
             pthread_mutex_unlock(&u->lock);
             return -1;
         }
-        s = &u->slots[slot_of(u, key)];
+        s = &u->slots[hash_of(u, key)];
         clear(u, s);
         s->key = copy;
         s->room = UPSESS_POOL;
@@ -200,6 +233,31 @@ SSL_SESSION *upsess_get1(upsess *u, const char *key)
             u->held--;
         } else if (SSL_SESSION_up_ref(s->pool[0]) == 1) {
             found = s->pool[0];
+        }
+    }
+    pthread_mutex_unlock(&u->lock);
+    return found;
+}
+
+SSL_SESSION *upsess_get1_from_group(upsess *u, const char *group, const char *key,
+                                    bool (*accept)(SSL_SESSION *, void *), void *arg)
+{
+    SSL_SESSION *found = NULL;
+    pthread_mutex_lock(&u->lock);
+    latest *l = &u->latest[hash_of(u, group)];
+    slot *s = l->group && strcmp(l->group, group) == 0 && strcmp(l->key, key) != 0
+                  ? find(u, l->key)
+                  : NULL;
+    if (s) {
+        drop_expired(u, s, (long)time(NULL));
+        for (size_t i = s->n; i-- > 0;) {
+            if (!is_tls13(s->pool[i]) || !accept(s->pool[i], arg))
+                continue;
+            found = s->pool[i];
+            memmove(&s->pool[i], &s->pool[i + 1], (s->n - i - 1) * sizeof *s->pool);
+            s->n--;
+            u->held--;
+            break;
         }
     }
     pthread_mutex_unlock(&u->lock);

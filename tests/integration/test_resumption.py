@@ -1,4 +1,5 @@
-"""Upstream TLS 1.3 resumption when many tunnels to one server open at once.
+"""Upstream TLS 1.3 resumption when many tunnels to one server open at once,
+and under another name of the same server.
 
 A TLS 1.3 ticket is used once (RFC 8446 appendix C.4), so every tunnel
 opening while others are still in their handshake needs a ticket of its
@@ -13,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from harness import Origin, connect_request
-from fixtures import FaultTestCase
+from harness import DnsServer, Origin, connect_request
+from fixtures import DNS_RECORDS, FaultTestCase
 
 BURST = 50
 
@@ -75,6 +76,44 @@ class ConcurrentResumptionTests(FaultTestCase):
         self.assertEqual(self.burst(1), (1, 0))
         self.assertEqual(self.burst(2), (2, 2))
         self.assertEqual(self.burst(2), (2, 2))
+
+
+class OtherNameResumptionTests(FaultTestCase):
+    """A TLS 1.3 ticket got under one name of a server may resume a tunnel to
+    another name of the same server when the certificate it came with is
+    valid for that name too (RFC 8446, 4.6.1), and never otherwise: resuming
+    skips the certificate check."""
+
+    @classmethod
+    def start_servers(cls):
+        # other.test reaches the origin too, but its certificate does not
+        # name it (the test certificate covers localhost and origin.test).
+        cls.dns = cls.enterClassContext(
+            DnsServer({**DNS_RECORDS, "other.test": ["127.0.0.1"]}))
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.enterContext(Origin(self.pki.good))
+
+    def test_a_name_the_certificate_covers_resumes(self):
+        self.assertFetched(self.fetch(self.server.url("/", "localhost")))
+        resumed = self.server.resumed
+        self.assertFetched(self.fetch(self.server.url("/", "origin.test")))
+        self.assertEqual(self.server.resumed - resumed, 1,
+                         "origin.test should resume the session got as localhost")
+
+    def test_a_name_the_certificate_does_not_cover_is_verified_in_full(self):
+        self.assertFetched(self.fetch(self.server.url("/", "localhost")))
+        resumed = self.server.resumed
+        handshakes = self.server.connections + self.server.handshake_failures
+        transfer = self.fetch(self.server.url("/", "other.test"))
+        self.assertEqual(transfer.status, 502, transfer.describe())
+        self.assertIn("failed verification", transfer.body.decode(errors="replace"))
+        self.assertEqual(self.server.resumed, resumed, "other.test resumed a session")
+        # the proxy's full handshake reached the origin (and was cut when
+        # the certificate did not verify)
+        self.assertEqual(self.server.connections + self.server.handshake_failures,
+                         handshakes + 1)
 
 
 if __name__ == "__main__":
