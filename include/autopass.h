@@ -37,4 +37,14 @@ bool autopass_check(autopass *a, const char *host, uint16_t port, double now,
 /* Unexpired entries at now (for tests and the debug log). */
 size_t autopass_count(autopass *a, double now);
 
+/* Seconds on a clock that only moves forward (CLOCK_MONOTONIC): the now
+ * of the calls above. */
+double autopass_clock(void);
+
+/* Did a client reject the certificate it was shown? alert is the fatal
+ * alert it sent (-1: none), quit says it closed without one right after
+ * the server's flight. The rejection in words ("alert unknown_ca"), or
+ * NULL when this was some other failure. */
+const char *autopass_rejection(int alert, bool quit);
+
 #endif

@@ -78,6 +78,8 @@ typedef struct {
     authority ui_listen;        /* --ui [ADDR:]PORT, ADDR default 127.0.0.1 */
     const char *ui_token;       /* --ui-token, borrowed; NULL: random */
     size_t ui_keep;             /* --ui-keep N flows kept in memory */
+    bool auto_passthrough;      /* --auto-passthrough */
+    int passthrough_ttl;        /* --passthrough-ttl SECONDS */
 } config;
 
 #define CONFIG_DEFAULT_UI_KEEP 10000

@@ -17,6 +17,7 @@
 #include "authority.h"
 #include "connect_to.h"
 #include "flowout.h"
+#include "autopass.h"
 #include "parent.h"
 
 typedef struct ca ca;                 /* ca.h: for the proxy's own pages */
@@ -38,6 +39,8 @@ typedef struct {
     bool insecure;            /* upstream certificates are not verified */
     const parent_proxy *parent; /* --upstream-proxy, or NULL */
     const regex_t *ignore_hosts; /* CONNECT hosts relayed untouched, or NULL */
+    autopass *autopass;       /* --auto-passthrough's hosts (shared), or NULL */
+    int passthrough_ttl;      /* seconds an autopass entry lasts */
     const access_cidr *allow; /* --allow-remote: remote ranges served */
     size_t n_allow;
     const char *proxy_auth;   /* expected Proxy-Authorization, or NULL */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "authority.h"
 
@@ -98,6 +99,34 @@ bool autopass_check(autopass *a, const char *host, uint16_t port, double now,
         snprintf(reason, size, "%s", e->reason);
     pthread_mutex_unlock(&a->lock);
     return e != NULL;
+}
+
+double autopass_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* TLS AlertDescription values (RFC 8446, 6.2) that mean "I do not accept
+ * this certificate". */
+enum {
+    ALERT_BAD_CERTIFICATE = 42,
+    ALERT_CERTIFICATE_UNKNOWN = 46,
+    ALERT_UNKNOWN_CA = 48,
+    ALERT_ACCESS_DENIED = 49,
+};
+
+const char *autopass_rejection(int alert, bool quit)
+{
+    switch (alert) {
+    case ALERT_BAD_CERTIFICATE: return "alert bad_certificate";
+    case ALERT_CERTIFICATE_UNKNOWN: return "alert certificate_unknown";
+    case ALERT_UNKNOWN_CA: return "alert unknown_ca";
+    case ALERT_ACCESS_DENIED: return "alert access_denied";
+    default: break;
+    }
+    return alert < 0 && quit ? "closed without an alert after the certificate" : NULL;
 }
 
 size_t autopass_count(autopass *a, double now)

@@ -22,6 +22,7 @@ static const char usage_text[] =
     "               [--upstream-proxy-except REGEX]\n"
     "               [--client-cert [HOST_REGEX=]FILE]...\n"
     "               [--ui [ADDR:]PORT [--ui-token TOKEN] [--ui-keep N]]\n"
+    "               [--auto-passthrough [--passthrough-ttl S]]\n"
     "               [--no-http2] [-k|--insecure] [-q] [--help] [--version]\n";
 
 static const char help_text[] =
@@ -67,6 +68,9 @@ static const char help_text[] =
     "                          format, for Wireshark); default $SSLKEYLOGFILE\n"
     "      --ignore-hosts REGEX  tunnels to matching hosts are relayed\n"
     "                          untouched (POSIX extended, case-insensitive)\n"
+    "      --auto-passthrough  when a client rejects the minted certificate for\n"
+    "                          a host:port, relay its next tunnels there untouched\n"
+    "      --passthrough-ttl S  for this long (600)\n"
     "      --proxy-auth USER:PASS  require Basic proxy authentication\n"
     "      --allow-remote CIDR[,CIDR...]  serve clients from these ranges too\n"
     "                          (loopback is always served)\n"
@@ -100,6 +104,7 @@ enum {
     OPT_WORKERS, OPT_UPSTREAM_PROXY, OPT_UPSTREAM_PROXY_FROM_ENV,
     OPT_UPSTREAM_PROXY_EXCEPT, OPT_CLIENT_CERT, OPT_LEAF_KEY_TYPE, OPT_NO_HTTP2,
     OPT_UI, OPT_UI_TOKEN, OPT_UI_KEEP,
+    OPT_AUTO_PASSTHROUGH, OPT_PASSTHROUGH_TTL,
 };
 
 static const struct option long_options[] = {
@@ -136,6 +141,8 @@ static const struct option long_options[] = {
     {"ui", required_argument, NULL, OPT_UI},
     {"ui-token", required_argument, NULL, OPT_UI_TOKEN},
     {"ui-keep", required_argument, NULL, OPT_UI_KEEP},
+    {"auto-passthrough", no_argument, NULL, OPT_AUTO_PASSTHROUGH},
+    {"passthrough-ttl", required_argument, NULL, OPT_PASSTHROUGH_TTL},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -345,6 +352,7 @@ config_result config_parse(int argc, char **argv, config *out,
     out->connect_timeout = 10;
     out->handshake_timeout = 10;
     out->idle_timeout = 300;
+    out->passthrough_ttl = 600;
     out->max_head_bytes = 65536;
     out->ui_keep = CONFIG_DEFAULT_UI_KEEP;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -417,6 +425,7 @@ config_result config_parse(int argc, char **argv, config *out,
             if (take_client_cert(out, optarg, err_stream) != 0)
                 return CONFIG_EXIT_USAGE;
             break;
+        case OPT_AUTO_PASSTHROUGH: out->auto_passthrough = true; break;
         case OPT_UPSTREAM_PROXY: proxy_url = optarg; break;
         case OPT_UPSTREAM_PROXY_FROM_ENV: proxy_from_env = true; break;
         case OPT_UPSTREAM_PROXY_EXCEPT: {
@@ -475,6 +484,7 @@ config_result config_parse(int argc, char **argv, config *out,
         case OPT_DNS_TIMEOUT:
         case OPT_CONNECT_TIMEOUT:
         case OPT_HANDSHAKE_TIMEOUT:
+        case OPT_PASSTHROUGH_TTL:
         case OPT_IDLE_TIMEOUT:
         case OPT_MAX_CONNS: {
             /* Heads under 1 KiB could not hold a CONNECT line with headers. */
@@ -489,6 +499,7 @@ config_result config_parse(int argc, char **argv, config *out,
             else if (opt == OPT_DNS_TIMEOUT) out->dns_timeout = (int)v;
             else if (opt == OPT_CONNECT_TIMEOUT) out->connect_timeout = (int)v;
             else if (opt == OPT_HANDSHAKE_TIMEOUT) out->handshake_timeout = (int)v;
+            else if (opt == OPT_PASSTHROUGH_TTL) out->passthrough_ttl = (int)v;
             else out->idle_timeout = (int)v;
             break;
         }

@@ -104,6 +104,8 @@ void conn_close(conn *c, const char *reason)
     conn_set_text(&c->close_reason_buf, reason);
     c->close_reason = c->close_reason_buf ? c->close_reason_buf : "closed";
     conn_tap_abort(c, c->close_reason);
+    if (c->passthrough_reason)
+        conn_tap_passthrough(c);
     log_final_line(c);
     conn_set_phase(c, &closing_phase);
     c->closing = true;
@@ -167,6 +169,7 @@ static void conn_free(conn *c)
     event_free(c->timer);
     event_free(c->reap_ev);
     free(c->sni);
+    free(c->passthrough_reason);
     free(c->close_reason_buf);
     free(c);
 }

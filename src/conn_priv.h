@@ -133,6 +133,7 @@ struct conn {
      * our 200), left out of the tunnel's totals. */
     unsigned long long tunnel_base_in, tunnel_base_out;
     bool report_tunnel;       /* a final "closed <target>" line is due */
+    char *passthrough_reason; /* a tunnel relayed untouched: why; else NULL */
 
     conn_head_state head;
     conn_connect_state connect;
@@ -225,5 +226,8 @@ void conn_tap_new_upstream(conn *c);
 /* The connection ends: exchanges still open are reported with reason,
  * and a websocket's exchange with its message counts. */
 void conn_tap_abort(conn *c, const char *reason);
+/* A tunnel relayed untouched ends: one record for it, "passthrough" with
+ * c->passthrough_reason, its bytes each way. */
+void conn_tap_passthrough(conn *c);
 
 #endif

@@ -274,3 +274,32 @@ void conn_tap_abort(conn *c, const char *reason)
     }
     release_upgrade(c);
 }
+
+void conn_tap_passthrough(conn *c)
+{
+    if (!c->env->out || !c->client)
+        return;
+    struct timeval now;
+    evutil_gettimeofday(&now, NULL);
+    flow_record r = {
+        .id = atomic_fetch_add(c->env->next_exchange_id, 1),
+        .conn_id = c->id,
+        .phase = FLOW_DONE,
+        .start = c->started,
+        .request_end = now,
+        .response_start = now,
+        .end = now,
+        .client = c->client_name,
+        .upstream = c->upstream_peer,
+        .url = c->target_name, /* what a CONNECT names: host:port */
+        .method = "CONNECT",
+        .http_major = 1,
+        .http_minor = 1,
+        .status = 200,
+        .request_bytes = pump_bytes_in(c->client) - c->tunnel_base_in,
+        .response_bytes = pump_bytes_out(c->client) - c->tunnel_base_out,
+        .passthrough = true,
+        .passthrough_reason = c->passthrough_reason,
+    };
+    flowout_exchange(c->env->out, &r);
+}

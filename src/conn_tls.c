@@ -171,8 +171,29 @@ static void upstream_failed(conn *c, bool error, const char *reason)
     refuse(c, 502, msg);
 }
 
+/* --auto-passthrough: a client that turned down the certificate we showed
+ * it sends the next tunnels to this host:port through untouched. */
+static void note_rejection(conn *c)
+{
+    const tlsm *t = c->client ? pump_tls(c->client) : NULL;
+    if (!c->env->autopass || c->phase != &client_handshake_phase || !t)
+        return;
+    const char *rejection =
+        autopass_rejection(tlsm_peer_alert(t), tlsm_peer_quit_handshake(t));
+    if (!rejection)
+        return;
+    const char *host = requested_name(c);
+    if (autopass_add(c->env->autopass, host, c->target.port, rejection,
+                     autopass_clock()) == 1)
+        log_notice("%s CONNECT %s: the client rejected the certificate (%s); "
+                   "tunnels to %s:%u now pass through untouched for %d s "
+                   "(--auto-passthrough)", c->client_name, c->target_name, rejection,
+                   host, (unsigned)c->target.port, c->env->passthrough_ttl);
+}
+
 static void client_failed(conn *c, bool error, const char *reason)
 {
+    note_rejection(c);
     char why[600];
     const char *refusal = intercept_alpn_refusal(pump_tls(c->client));
     if (refusal)

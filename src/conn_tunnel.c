@@ -28,10 +28,31 @@ static void relay_raw(conn *c, const char *why)
     conn_start_relay(c, &conn_relay_phase);
 }
 
+/* Relay a tunnel untouched on purpose; its record says why. */
+static void pass_through(conn *c, const char *why)
+{
+    char line[CONN_TEXT_MAX + 16];
+    snprintf(line, sizeof line, "passthrough (%s)", why);
+    conn_set_text(&c->passthrough_reason, why);
+    relay_raw(c, line);
+}
+
 static bool ignored(const conn *c, const char *host)
 {
     return c->env->ignore_hosts &&
            regexec(c->env->ignore_hosts, host, 0, NULL, 0) == 0;
+}
+
+/* With --auto-passthrough, is host listed? why gets the reason. */
+static bool auto_passed(const conn *c, const char *host, char *why, size_t size)
+{
+    char reason[AUTOPASS_REASON_MAX];
+    if (!c->env->autopass || !autopass_check(c->env->autopass, host, c->target.port,
+                                             autopass_clock(), reason, sizeof reason))
+        return false;
+    snprintf(why, size, "--auto-passthrough: a client rejected the certificate, %s",
+             reason);
+    return true;
 }
 
 /* The tunnel's first bytes decide. Returns without deciding while a
@@ -45,7 +66,7 @@ static void peek_client_data(conn *c, struct evbuffer *in)
     /* Pinned apps reject any certificate but the origin's own: the user
      * names their hosts, and their tunnels pass through untouched. */
     if (ignored(c, c->target.host)) {
-        relay_raw(c, "passthrough (--ignore-hosts)");
+        pass_through(c, "--ignore-hosts");
         return;
     }
     /* 0x16: a TLS handshake record. Anything else is not ours to read. */
@@ -53,22 +74,33 @@ static void peek_client_data(conn *c, struct evbuffer *in)
         relay_raw(c, "relayed (not TLS)");
         return;
     }
-    /* A CONNECT to an address says nothing --ignore-hosts can match: the
-     * SNI in the hello names the host. Read before any TLS object exists,
-     * so that a passthrough replays the hello untouched. */
-    if (c->env->ignore_hosts && c->target.kind != AUTHORITY_NAME) {
+    /* A CONNECT to an address says nothing --ignore-hosts can match, and
+     * --auto-passthrough keyed the host by name: the SNI in the hello
+     * names it. Read before any TLS object exists, so that a passthrough
+     * replays the hello untouched. */
+    const char *host = c->target.host;
+    clienthello_info hello;
+    if ((c->env->ignore_hosts || c->env->autopass) && c->target.kind != AUTHORITY_NAME) {
         size_t n = len < CLIENTHELLO_MAX_WIRE ? len : CLIENTHELLO_MAX_WIRE;
-        clienthello_info hello;
         clienthello_status st =
             clienthello_parse(evbuffer_pullup(in, (ssize_t)n), n, &hello);
         if (st == CLIENTHELLO_INCOMPLETE && n < CLIENTHELLO_MAX_WIRE)
             return; /* wait for the rest of the hello */
-        if (st == CLIENTHELLO_OK && hello.sni_kind == CLIENTHELLO_SNI_NAME &&
-            ignored(c, hello.sni)) {
-            conn_set_text(&c->sni, hello.sni);
-            relay_raw(c, "passthrough (--ignore-hosts, by SNI)");
-            return;
+        if (st == CLIENTHELLO_OK && hello.sni_kind == CLIENTHELLO_SNI_NAME) {
+            host = hello.sni;
+            if (ignored(c, host)) {
+                conn_set_text(&c->sni, host);
+                pass_through(c, "--ignore-hosts, by SNI");
+                return;
+            }
         }
+    }
+    char why[CONN_TEXT_MAX];
+    if (auto_passed(c, host, why, sizeof why)) {
+        if (host != c->target.host)
+            conn_set_text(&c->sni, host);
+        pass_through(c, why);
+        return;
     }
     conn_tls_start(c);
 }

@@ -18,6 +18,7 @@
 #include "codec.h"
 #include "conn.h"
 #include "intercept.h"
+#include "autopass.h"
 #include "log.h"
 #include "parent.h"
 #include "ui.h"
@@ -27,6 +28,8 @@
 #define PROXY_CERT_CACHE_SIZE 1024
 /* Slots for resumable upstream sessions (one server and name each). */
 #define PROXY_UPSTREAM_SESSIONS 1024
+/* Hosts --auto-passthrough remembers at once. */
+#define PROXY_AUTOPASS_HOSTS 1024
 
 struct proxy {
     const config *cfg;
@@ -39,6 +42,7 @@ struct proxy {
     char *proxy_auth_header; /* "Basic <base64 of USER:PASS>" */
     parent_proxy parent;     /* --upstream-proxy, when configured */
     char *parent_auth_header; /* its Proxy-Authorization, or NULL */
+    autopass *autopass;      /* --auto-passthrough's hosts, or NULL */
     FILE *keylog;            /* --keylog / SSLKEYLOGFILE */
     conn_env env;            /* what every worker's connections share */
     atomic_ullong all_live;
@@ -219,6 +223,13 @@ proxy *proxy_new(const config *cfg)
     env->ca = p->ca;
     env->insecure = cfg->insecure;
     env->ignore_hosts = cfg->has_ignore_hosts ? &cfg->ignore_hosts : NULL;
+    if (cfg->auto_passthrough &&
+        !(p->autopass = autopass_new(PROXY_AUTOPASS_HOSTS, cfg->passthrough_ttl))) {
+        log_error("out of memory");
+        goto fail;
+    }
+    env->autopass = p->autopass;
+    env->passthrough_ttl = cfg->passthrough_ttl;
     env->allow = cfg->allow;
     env->n_allow = (size_t)cfg->n_allow;
     env->proxy_auth = p->proxy_auth_header;
@@ -325,6 +336,7 @@ void proxy_free(proxy *p)
     if (p->parent_auth_header)
         codec_wipe(p->parent_auth_header, strlen(p->parent_auth_header));
     free(p->parent_auth_header);
+    autopass_free(p->autopass);
     if (p->keylog)
         fclose(p->keylog);
     if (p->base)

@@ -66,6 +66,23 @@ START_TEST(long_reasons_are_cut)
 }
 END_TEST
 
+START_TEST(rejections_are_certificate_alerts_or_a_silent_close)
+{
+    ck_assert_str_eq(autopass_rejection(48, false), "alert unknown_ca");
+    ck_assert_str_eq(autopass_rejection(42, false), "alert bad_certificate");
+    ck_assert_str_eq(autopass_rejection(46, false), "alert certificate_unknown");
+    ck_assert_str_eq(autopass_rejection(49, false), "alert access_denied");
+    ck_assert_ptr_nonnull(autopass_rejection(-1, true));
+    /* A handshake failure or a protocol version mismatch is not about the
+     * certificate; an alert explains a close. */
+    ck_assert_ptr_null(autopass_rejection(40, false));
+    ck_assert_ptr_null(autopass_rejection(70, true));
+    ck_assert_ptr_null(autopass_rejection(-1, false));
+    double t = autopass_clock();
+    ck_assert(autopass_clock() >= t);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("autopass");
@@ -74,6 +91,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, adding_again_renews);
     tcase_add_test(tc, bounded_the_soonest_to_expire_goes);
     tcase_add_test(tc, long_reasons_are_cut);
+    tcase_add_test(tc, rejections_are_certificate_alerts_or_a_silent_close);
     suite_add_tcase(s, tc);
     return s;
 }
