@@ -83,8 +83,13 @@ class AutoPassthroughTests(ProxyTestCase):
     def test_connect_by_address_is_keyed_by_sni(self):
         with Origin(self.pki.good) as origin:
             target = f"127.0.0.1:{origin.port}"
+            mark = self.proxy.mark()
             ok, why = tls_get(self.proxy, target, "localhost", self.pki.ca.cert)
             self.assertFalse(ok, why)
+            # The client's alert may still be on its way to the proxy (and
+            # the next tunnel on another worker): wait until it is read.
+            self.proxy.wait_for_line(rf"tunnels to localhost:{origin.port} now pass "
+                                     r"through untouched", since=mark)
             ok, body = tls_get(self.proxy, target, "localhost", self.pki.ca.cert)
             self.assertTrue(ok, body)
             self.assertIn(HELLO.decode(), body)
