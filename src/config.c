@@ -25,6 +25,7 @@ static const char usage_text[] =
     "               [--auto-passthrough [--passthrough-ttl S]]\n"
     "               [--no-http2] [-k|--insecure] [-q] [--help] [--version]\n";
 
+/* What --help prints after the usage, in two pieces. */
 static const char help_text[] =
     "\n"
     "A man-in-the-middle HTTPS proxy: point a browser or curl --proxy at it and\n"
@@ -57,7 +58,7 @@ static const char help_text[] =
     "                          by the parent)\n"
     "      --upstream-proxy-from-env  the parent from HTTPS_PROXY, https_proxy,\n"
     "                          ALL_PROXY or all_proxy (read only with this)\n"
-    "      --upstream-proxy-except REGEX  hosts that matches are connected to\n"
+    "      --upstream-proxy-except REGEX  hosts that match are connected to\n"
     "                          directly (POSIX extended, case-insensitive)\n"
     "      --flows FILE        one JSON object per exchange per line ('-': stdout)\n"
     "      --har FILE          a HAR 1.2 document of every exchange, kept current\n"
@@ -66,6 +67,10 @@ static const char help_text[] =
     "                          " CONFIG_MAX_BODY_LIMIT_TEXT ", 1 TiB)\n"
     "      --keylog FILE       append TLS secrets of both legs (NSS key log\n"
     "                          format, for Wireshark); default $SSLKEYLOGFILE\n"
+    ;
+
+/* The rest of the help: C11 promises string literals of 4095 bytes. */
+static const char help_text_more[] =
     "      --ignore-hosts REGEX  tunnels to matching hosts are relayed\n"
     "                          untouched (POSIX extended, case-insensitive)\n"
     "      --auto-passthrough  when a client rejects the minted certificate for\n"
@@ -506,6 +511,7 @@ config_result config_parse(int argc, char **argv, config *out,
         case OPT_HELP:
             fputs(usage_text, out_stream);
             fputs(help_text, out_stream);
+            fputs(help_text_more, out_stream);
             return CONFIG_EXIT_OK;
         case OPT_VERSION:
             fprintf(out_stream, "tlspeek %s\n", TLSPEEK_VERSION);
