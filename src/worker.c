@@ -182,6 +182,12 @@ void worker_free(worker *w)
         pthread_join(w->thread, NULL);
     conn_close_all(&w->env);
     listener_free(w->listener);
+    /* Closing cancels pending name lookups, and evdns finishes a
+     * cancelled lookup in deferred callbacks: run what is due once more
+     * (no listener left to accept), or the lookups and the connect
+     * requests waiting on them are never freed. */
+    if (w->base)
+        event_base_loop(w->base, EVLOOP_NONBLOCK);
     if (w->stop_ev)
         event_free(w->stop_ev);
     if (w->dns)
