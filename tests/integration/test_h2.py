@@ -213,6 +213,37 @@ class H2ClientTests(H2Case):
         self.assertEqual(r["request_bytes"], 7)
 
 
+class TapLimitTests(H2Case):
+    """A header list over --max-head-bytes stops the tap, never the relay:
+    the streams already open end with the reason, one console line says
+    it, and every byte still flows."""
+
+    @classmethod
+    def start_servers(cls):
+        super().start_servers()
+        cls.proxy_args += ("--max-head-bytes", "4096")
+
+    def test_oversize_header_list_stops_inspection_not_traffic(self):
+        since = self.proxy.mark()
+        with H2Client(self.proxy, f"localhost:{self.h2origin.port}") as c:
+            first = c.request("/big.bin?limit")
+            c.pump(lambda: c.streams[first].length > 0, "the download's first bytes")
+            big = c.request("/s6.txt?limit", headers=[("x-big", "b" * 5000)])
+            c.pump(lambda: c.streams[big].ended and c.streams[first].ended,
+                   "both responses, past the tap's limit", timeout=60)
+            self.assertEqual(bytes(c.streams[big].body), small_body(6))
+            self.assertEqual(c.streams[first].length, BIG)
+            self.assertEqual(c.streams[first].sha256.hexdigest(),
+                             pattern_sha256(BIG, "h2-big"))
+        (r,) = self.records_for(self.h2url("/big.bin?limit"))
+        self.assertEqual(r["error"], "an HTTP/2 header list over the size limit")
+        self.proxy.sync_console()
+        stops = [line for line in self.proxy.console.lines(since)
+                 if "inspection stopped" in line]
+        self.assertEqual(len(stops), 1, stops)
+        self.assertIn("an HTTP/2 header list over the size limit", stops[0])
+
+
 STREAM_MESSAGES = 4
 GRPC_TIMEOUT = 30
 
