@@ -15,6 +15,7 @@ import unittest
 from fixtures import ProxyTestCase
 from harness import (Origin, Proxy, binary_path, clean_env, connect_request, free_port,
                      raw_exchange, wait_until)
+from h2peers import Nghttpd
 from parents import Dante, FixedAnswerParent, SilentParent, Socks5Parent, TinyProxy
 
 PASSWORD = "s3cr3t%50w-x"        # as written in the URL (%50 is 'P')
@@ -267,6 +268,48 @@ class Socks5Tests(ParentTestCase):
                 answer = self.connect_answer(f"localhost:{self.origin.port}", proxy=proxy)
                 self.assertRefusal(answer, f"SOCKS5 parent proxy {self.authed.authority}",
                                    quote, proxy=proxy)
+
+
+class Http2ThroughParentTests(ParentTestCase):
+    """HTTP/2 on both legs over the parent's tunnel (tinyproxy, dante)."""
+
+    @classmethod
+    def start_servers(cls):
+        docroot = cls.tmp / "htdocs"
+        docroot.mkdir()
+        (docroot / "index.html").write_text("h2 through a parent\n")
+        cls.h2origin = cls.enterClassContext(
+            Nghttpd(cls.pki.good, docroot, cls.tmp / "nghttpd.log"))
+        cls.parent = cls.enterClassContext(TinyProxy(cls.tmp / "tinyproxy"))
+        cls.dante = cls.enterClassContext(Dante(cls.tmp / "dante"))
+        cls.flows = cls.tmp / "flows.jsonl"
+        cls.proxy_args = ("--upstream-proxy", f"http://{cls.parent.authority}",
+                          "--flows", cls.flows)
+
+    def check_h2(self, proxy, flows, parent_authority):
+        url = f"https://localhost:{self.h2origin.port}/index.html"
+        transfer = self.fetch(url, "--http2", proxy=proxy)
+        self.assertEqual(transfer.status, 200, transfer.describe())
+        self.assertEqual(transfer.http_version, "2", transfer.describe())
+        self.assertEqual(transfer.body, b"h2 through a parent\n")
+
+        def record():
+            lines = flows.read_text().splitlines() if flows.exists() else []
+            return [r for r in map(json.loads, lines) if r["url"] == url]
+        (r,) = wait_until(record, f"a --flows record for {url}")
+        self.assertEqual(r["http_version"], "HTTP/2")
+        self.assertEqual(r["tls"]["upstream"]["alpn"], "h2")
+        self.assertEqual(r["upstream"], parent_authority)
+
+    def test_http2_through_an_http_parent(self):
+        self.check_h2(self.proxy, self.flows, self.parent.authority)
+        self.assertParentConnected(self.parent, f"localhost:{self.h2origin.port}")
+
+    def test_http2_through_a_socks5_parent(self):
+        flows = self.tmp / "socks-flows.jsonl"
+        proxy = self.start_proxy("--upstream-proxy", f"socks5://{self.dante.authority}",
+                                 "--flows", flows)
+        self.check_h2(proxy, flows, self.dante.authority)
 
 
 class ParentOptionTests(unittest.TestCase):
