@@ -34,6 +34,30 @@ def tls_get(proxy, connect_authority: str, sni: str, cafile) -> tuple[bool, str]
         return True, data.decode(errors="replace")
 
 
+def quit_after_server_flight(proxy, connect_authority: str, sni: str, cafile) -> str:
+    """CONNECT, send a ClientHello, read the proxy's server flight, find the
+    certificate untrusted, and close without sending the alert (as some
+    pinning apps do). Returns why verification failed."""
+    with RawClient(proxy.address) as client:
+        client.send(connect_request(connect_authority))
+        client.read_response(bodyless=True)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        ctx = ssl.create_default_context(cafile=str(cafile))
+        tls = ctx.wrap_bio(incoming, outgoing, server_hostname=sni)
+        while True:
+            try:
+                tls.do_handshake()
+                raise AssertionError("the handshake succeeded")
+            except ssl.SSLWantReadError:
+                client.send(outgoing.read())
+                data = client.sock.recv(65536)
+                if not data:
+                    raise AssertionError("the proxy closed first")
+                incoming.write(data)
+            except ssl.SSLCertVerificationError as e:
+                return str(e)  # the alert stays in `outgoing`: never sent
+
+
 class AutoPassthroughTests(ProxyTestCase):
 
     @classmethod
@@ -93,6 +117,19 @@ class AutoPassthroughTests(ProxyTestCase):
             ok, body = tls_get(self.proxy, target, "localhost", self.pki.ca.cert)
             self.assertTrue(ok, body)
             self.assertIn(HELLO.decode(), body)
+
+    def test_close_without_alert_after_the_certificate(self):
+        with Origin(self.pki.good) as origin:
+            mark = self.proxy.mark()
+            target = f"localhost:{origin.port}"
+            why = quit_after_server_flight(self.proxy, target, "localhost",
+                                           self.pki.ca.cert)
+            self.assertIn("certificate verify failed", why)
+            self.proxy.wait_for_line(
+                rf"the client rejected the certificate \(closed without an alert "
+                rf"after the certificate\); tunnels to {target} now pass", since=mark)
+            ok, body = tls_get(self.proxy, target, "localhost", self.pki.ca.cert)
+            self.assertTrue(ok, body)
 
     def test_trusting_client_is_never_passed_through(self):
         mark = self.proxy.mark()
