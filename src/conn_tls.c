@@ -193,13 +193,15 @@ static void note_rejection(conn *c)
 
 static void client_failed(conn *c, bool error, const char *reason)
 {
-    note_rejection(c);
     char why[600];
+    /* We refused it for ALPN: the client turned nothing down. */
     const char *refusal = intercept_alpn_refusal(pump_tls(c->client));
-    if (refusal)
+    if (refusal) {
         snprintf(why, sizeof why, "client TLS handshake refused: %s", refusal);
-    else
+    } else {
+        note_rejection(c);
         snprintf(why, sizeof why, "client TLS handshake failed: %s", reason);
+    }
     log_info("%s CONNECT %s %s", c->client_name, c->target_name, why);
     conn_close(c, why);
 }
