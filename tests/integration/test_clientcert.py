@@ -4,11 +4,12 @@ per host, named in the record; bad files stop the start with exit 2."""
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import unittest
 
 from fixtures import ProxyTestCase
-from harness import binary_path, clean_env, make_pki, wait_until
+from harness import Origin, binary_path, clean_env, make_pki, wait_until
 from nginx_origin import Nginx, make_client_cert
 
 
@@ -55,6 +56,17 @@ class ClientCertTests(ProxyTestCase):
         for path in ("/d1", "/d2"):
             self.check(self.nginx.url("on", "localhost", path), "alice")
 
+    def test_python_server_that_requires_one(self):
+        origin = Origin(self.pki.good)
+        origin.tls_context.verify_mode = ssl.CERT_REQUIRED
+        origin.tls_context.load_verify_locations(self.pki.ca.cert)
+        with origin:
+            url = origin.url("/", "localhost")
+            self.assertFetched(self.fetch(url))
+        record = self.records_for(url)[-1]
+        self.assertEqual(record["tls"]["upstream"]["client_cert"],
+                         "O=tlspeek tests,CN=alice")
+
     def test_server_that_does_not_ask_gets_none(self):
         url = self.origin.url("/", "localhost")
         self.assertEqual(self.fetch(url).status, 200)
@@ -77,6 +89,17 @@ class NoClientCertTests(ProxyTestCase):
         transfer = self.fetch(self.nginx.url("on"))
         self.assertEqual(transfer.status, 400, transfer.describe())
         self.assertIn(b"No required SSL certificate was sent", transfer.body)
+
+    def test_server_that_aborts_without_one(self):
+        # Python's ssl server with CERT_REQUIRED ends the TLS 1.3 handshake
+        # with a certificate_required alert instead of answering.
+        origin = Origin(self.pki.good)
+        origin.tls_context.verify_mode = ssl.CERT_REQUIRED
+        origin.tls_context.load_verify_locations(self.pki.ca.cert)
+        with origin:
+            transfer = self.fetch(origin.url("/", "localhost"))
+        self.assertEqual(transfer.status, 502, transfer.describe())
+        self.assertIn(b"certificate required", transfer.body, transfer.describe())
 
     def test_optional_without_one(self):
         transfer = self.fetch(self.nginx.url("optional"))
