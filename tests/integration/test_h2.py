@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import ssl
 import tempfile
@@ -286,12 +287,19 @@ class GrpcTests(ProxyTestCase):
         cls.addClassCleanup(server.stop, None)
 
     def channel(self):
+        """A channel that finds the proxy as users point gRPC at one: the
+        https_proxy variable (grpc reads it when it connects, so it stays
+        set until the test ends), trusting the proxy's CA."""
         import grpc
+        for name in ("https_proxy", "grpc_proxy", "no_proxy", "NO_PROXY", "no_grpc_proxy"):
+            self.addCleanup(os.environ.__setitem__ if name in os.environ
+                            else lambda n, v: os.environ.pop(n, None),
+                            name, os.environ.get(name))
+            os.environ.pop(name, None)
+        os.environ["https_proxy"] = self.proxy.url
         credentials = grpc.ssl_channel_credentials(
             root_certificates=self.proxy.ca_cert.read_bytes())
-        return grpc.secure_channel(f"localhost:{self.grpc_port}", credentials,
-                                   options=[("grpc.http_proxy", self.proxy.url),
-                                            ("grpc.enable_http_proxy", 1)])
+        return grpc.secure_channel(f"localhost:{self.grpc_port}", credentials)
 
     def records_for(self, path):
         url = f"https://localhost:{self.grpc_port}{path}"
