@@ -126,6 +126,7 @@ static void head_client_data(conn *c, struct evbuffer *in)
  * requests: the next request reconnects. */
 static void head_upstream_end(conn *c, bool error, const char *reason)
 {
+    log_debug("%s %s closed its idle connection", c->client_name, c->target_name);
     conn_retire_upstream(c);
 }
 

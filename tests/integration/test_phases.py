@@ -1,0 +1,224 @@
+"""Integration tests for the connection's phases (issue 12's defects in
+the connection code): what the console and the records say about each
+exchange, which timeout applies when, and what the proxy answers when a
+side goes away. The real binary, real curl, hand-made clients and origins
+on loopback."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import ssl
+import threading
+
+from fixtures import HELLO, ProxyTestCase
+from harness import (
+    SOCKET_TIMEOUT, Origin, RawClient, TcpServer, connect_request, wait_until,
+)
+
+
+def read_records(path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+class RecordTestCase(ProxyTestCase):
+    """A plain origin besides the TLS one, and --flows."""
+
+    extra_args: tuple = ()
+
+    @classmethod
+    def start_servers(cls):
+        cls.plain = cls.enterClassContext(Origin(None))
+        cls.flows = cls.tmp / "flows.jsonl"
+        cls.proxy_args = ("--flows", cls.flows, *cls.extra_args_for())
+
+    @classmethod
+    def extra_args_for(cls) -> tuple:
+        return cls.extra_args
+
+    def records_for(self, url_part: str, count: int = 1) -> list[dict]:
+        """The records whose url contains url_part, once there are count."""
+        def found():
+            records = [r for r in read_records(self.flows) if url_part in r["url"]]
+            return records if len(records) >= count else None
+        return wait_until(found, f"{count} record(s) for {url_part}")
+
+
+class ConsoleAndUrlTests(RecordTestCase):
+    """One console line per exchange; URLs as the client writes them."""
+
+    @classmethod
+    def extra_args_for(cls):
+        # origin.test on the default ports reaches the test origins.
+        return ("--connect-to", f"origin.test:443:127.0.0.1:{cls.origin.port}",
+                "--connect-to", f"origin.test:80:127.0.0.1:{cls.plain.port}")
+
+    def test_forwarded_exchange_has_one_console_line(self):
+        """#12 defect 1: plain forwarding printed "GET url 200" and then the
+        exchange's own line."""
+        since = self.proxy.mark()
+        url = self.plain.url("/?one-line=1")
+        self.assertFetched(self.fetch(url))
+        self.proxy.wait_for_line(rf"GET {re.escape(url)} \S*200\S* .* ms", since=since)
+        lines = [line for line in self.proxy.console.lines(since)
+                 if f"GET {url} " in line]
+        self.assertEqual(len(lines), 1, "\n".join(lines))
+
+    def test_default_ports_left_out_of_urls(self):
+        """#12 defect 2: https://host:443/x and http://host:80/x."""
+        self.assertFetched(self.fetch("https://origin.test/?default-port=s"))
+        self.assertFetched(self.fetch("http://origin.test/?default-port=p"))
+        (https,) = self.records_for("default-port=s")
+        (http,) = self.records_for("default-port=p")
+        self.assertEqual(https["url"], "https://origin.test/?default-port=s")
+        self.assertEqual(http["url"], "http://origin.test/?default-port=p")
+        # Other ports stay.
+        self.assertFetched(self.fetch(self.origin.url("/?other-port=1")))
+        (other,) = self.records_for("other-port=1")
+        self.assertEqual(other["url"], f"https://127.0.0.1:{self.origin.port}/?other-port=1")
+
+    def test_long_url_recorded_whole(self):
+        """#12 defect 8: URLs were cut at 2047 bytes."""
+        url = self.origin.url("/?long=" + "x" * 10000)
+        self.assertFetched(self.fetch(url))
+        (r,) = self.records_for("?long=")
+        self.assertEqual(r["url"], url)
+
+
+class HeadTimeoutTests(RecordTestCase):
+    """--head-timeout runs only while a request head is arriving (and for
+    the first one after the accept); between requests --idle-timeout
+    applies. A connection that says nothing is the clock: it is closed
+    --head-timeout after its accept, later than the kept-alive connection
+    opened before it would have been."""
+
+    extra_args = ("--head-timeout", "2")
+
+    def quiet_connection_closed(self):
+        """Open a connection that sends nothing and wait for the proxy to
+        close it (--head-timeout after its accept)."""
+        with RawClient(self.proxy.address) as quiet:
+            wait_until(quiet.is_closed_by_peer, "the proxy closing a silent client",
+                       timeout=30)
+
+    def get(self, client: RawClient, target: str, host: str):
+        client.send(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        return client.read_response()
+
+    def test_own_pages_keep_alive(self):
+        """#12 defect 7: a kept-alive connection to the proxy's own pages was
+        closed --head-timeout after accept, whatever it was doing."""
+        with RawClient(self.proxy.address) as client:
+            self.assertEqual(self.get(client, "/", "tlspeek").status, 200)
+            self.quiet_connection_closed()
+            second = self.get(client, "/ca.pem", "tlspeek")
+            self.assertEqual(second.status, 200, str(second))
+
+    def test_idle_between_forwarded_requests(self):
+        """#12 defect 22: idle time between requests on a plain keep-alive
+        connection counted against --head-timeout."""
+        with RawClient(self.proxy.address) as client:
+            first = self.get(client, self.plain.url("/?idle=1"), self.plain.authority)
+            self.assertEqual(first.body, HELLO, str(first))
+            self.quiet_connection_closed()
+            second = self.get(client, self.plain.url("/?idle=2"), self.plain.authority)
+            self.assertEqual(second.body, HELLO, str(second))
+
+    def test_head_timeout_once_a_head_has_started(self):
+        """Between requests the idle timeout applies, but a head that has
+        begun must complete within --head-timeout."""
+        since = self.proxy.mark()
+        with RawClient(self.proxy.address) as client:
+            first = self.get(client, self.plain.url("/?slow=1"), self.plain.authority)
+            self.assertEqual(first.body, HELLO, str(first))
+            client.send(b"GET " + self.plain.url("/?slow=2").encode() + b" HTTP/1.1\r\n")
+            wait_until(client.is_closed_by_peer, "the proxy closing a half-sent head",
+                       timeout=30)
+        self.proxy.wait_for_line("no complete request head in time", since=since)
+
+
+class RefusalTimeoutTests(ProxyTestCase):
+    """#12 defect 10: after an upstream failure the client's request is
+    awaited --head-timeout, not --idle-timeout (300 s)."""
+
+    proxy_args = ("--head-timeout", "1")
+
+    @classmethod
+    def start_servers(cls):
+        cls.selfsigned = cls.enterClassContext(Origin(cls.pki.selfsigned))
+
+    def test_refusal_waits_head_timeout(self):
+        since = self.proxy.mark()
+        authority = f"127.0.0.1:{self.selfsigned.port}"
+        with RawClient(self.proxy.address) as client:
+            client.send(connect_request(authority))
+            self.assertEqual(client.read_response(bodyless=True).status, 200)
+            context = ssl.create_default_context(cafile=str(self.proxy.ca_cert))
+            tls = context.wrap_socket(client.sock, server_hostname="127.0.0.1")
+            tls.settimeout(SOCKET_TIMEOUT)
+
+            def closed():
+                try:
+                    return tls.recv(1) == b""
+                except (TimeoutError, socket.timeout):
+                    return False
+                except (ssl.SSLError, OSError):
+                    return True
+            wait_until(closed, "the proxy closing a refused tunnel without a request",
+                       timeout=30)
+        self.proxy.wait_for_line("no request in time", since=since)
+
+
+class OneShotServer(TcpServer):
+    """An HTTP/1.1 server that answers one request per connection, keep-alive
+    by default as far as the headers go, and then closes: an origin that
+    closes idle keep-alive connections at once."""
+
+    BODY = b"one shot\n"
+
+    def serve(self, sock):
+        sock.settimeout(SOCKET_TIMEOUT)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = sock.recv(4096)
+            if not piece:
+                return
+            data += piece
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(self.BODY) + self.BODY)
+
+
+class ClosingOriginTests(RecordTestCase):
+    """#12 defect 3: forwarding to an origin that closes idle keep-alive
+    connections. The next exchange on the same client connection was
+    recorded as failed ("server bytes are not HTTP") and inspection
+    stopped: one tap lived across upstream connections."""
+
+    proxy_env = {"TLSPEEK_DEBUG": "1"}
+
+    @classmethod
+    def start_servers(cls):
+        super().start_servers()
+        cls.oneshot = cls.enterClassContext(OneShotServer())
+
+    def test_second_exchange_after_the_origin_closed(self):
+        since = self.proxy.mark()
+        base = f"http://{self.oneshot.authority}"
+        with RawClient(self.proxy.address) as client:
+            for n in (1, 2):
+                client.send(f"GET {base}/?oneshot={n} HTTP/1.1\r\n"
+                            f"Host: {self.oneshot.authority}\r\n\r\n".encode())
+                response = client.read_response()
+                self.assertEqual(response.body, OneShotServer.BODY, str(response))
+                if n == 1:
+                    self.proxy.wait_for_line("closed its idle connection", since=since)
+        for n in (1, 2):
+            (r,) = self.records_for(f"oneshot={n}")
+            self.assertEqual(r["status"], 200, r)
+            self.assertIsNone(r["error"], r)
+        self.assertNotIn("inspection stopped", self.proxy.console.text(since))
+
