@@ -224,8 +224,16 @@ void conn_relay_data(conn *c, pump *from, struct evbuffer *data)
 void conn_relay_side_ended(conn *c, bool client_side, bool error, const char *reason)
 {
     if (error) {
+        /* After the other side's clean close, this one's abrupt end (a
+         * server that drops the connection on our close_notify) is its
+         * consequence: the record names who closed first. */
+        bool other_closed = client_side ? c->upstream_ended : c->client_ended;
         char why[600];
-        snprintf(why, sizeof why, "%s: %s", client_side ? "client" : "server", reason);
+        if (other_closed)
+            snprintf(why, sizeof why, "%s closed", client_side ? "server" : "client");
+        else
+            snprintf(why, sizeof why, "%s: %s", client_side ? "client" : "server",
+                     reason);
         conn_close(c, why);
         return;
     }

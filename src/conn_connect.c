@@ -23,6 +23,9 @@ static void connect_done(upstream_status status, struct bufferevent *bev,
         int code = status == UPSTREAM_TIMEOUT ? 504 : 502;
         log_info("%s %s %s %d %s", c->client_name, c->connect.method,
                  c->target_name, code, reason);
+        /* A forwarded request still has its head (a CONNECT does not). */
+        if (c->requests)
+            conn_tap_record_answer(c, "http", http_msg_head(c->requests), code, reason);
         conn_fail(c, code, reason);
         return;
     }

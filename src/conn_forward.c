@@ -206,7 +206,8 @@ static void forward_upstream_data(conn *c, struct evbuffer *data)
 
 static void forward_upstream_end(conn *c, bool error, const char *reason)
 {
-    if (!error) {
+    bool answered = http_msg_head(c->fwd.responses) != NULL;
+    if (!error && answered) {
         conn_tap_end(c, false);
         /* A response delimited by the end of the connection ends here. */
         size_t consumed = 0;
@@ -219,11 +220,17 @@ static void forward_upstream_end(conn *c, bool error, const char *reason)
             return;
         }
     }
+    /* The client still waits for a response head: it gets a 502 naming
+     * the side that closed, recorded as the proxy's answer. */
     char why[600];
-    snprintf(why, sizeof why, "%s closed the connection mid-response%s%s",
-             c->target_name, error ? ": " : "", error ? reason : "");
-    if (!http_msg_head(c->fwd.responses))
-        conn_fail(c, 502, why);
-    else
+    snprintf(why, sizeof why, "%s closed the connection %s%s%s", c->target_name,
+             answered ? "mid-response" : "before answering", error ? ": " : "",
+             error ? reason : "");
+    if (answered) {
         conn_close(c, why);
+        return;
+    }
+    log_info("%s %s %s 502 %s", c->client_name, c->fwd.method, c->target_name, why);
+    conn_tap_proxy_answer(c, 502);
+    conn_fail(c, 502, why);
 }

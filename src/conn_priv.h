@@ -102,6 +102,8 @@ typedef struct {
     bool websocket_open;      /* after a 101: frames are counted */
     wsframes ws_up, ws_down;  /* client->server, server->client */
     size_t ws_tail;           /* frame bytes in the piece that held the 101 */
+    unsigned awaiting;        /* exchanges with a request and no response head */
+    int proxy_status;         /* the proxy answers the oldest of them itself */
     struct conn_tap_upgrade *upgrade; /* the 101 exchange, reported at close
                                          with its message counts */
 } conn_tap_state;
@@ -229,5 +231,16 @@ void conn_tap_abort(conn *c, const char *reason);
 /* A tunnel relayed untouched ends: one record for it, "passthrough" with
  * c->passthrough_reason, its bytes each way. */
 void conn_tap_passthrough(conn *c);
+/* Is an exchange waiting for its response head? */
+bool conn_tap_awaiting_response(const conn *c);
+/* The proxy answers the oldest exchange waiting for a response itself,
+ * with status (conn_fail next): its record says so, with the close reason
+ * as its error. */
+void conn_tap_proxy_answer(conn *c, int status);
+/* Record an answer the proxy gave to request head without a tap (after a
+ * failed upstream): status, reason as the error, answered by the proxy;
+ * scheme "https" or "http". */
+void conn_tap_record_answer(conn *c, const char *scheme, const http_head *head,
+                            int status, const char *reason);
 
 #endif

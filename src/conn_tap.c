@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "front.h"
 #include "h2_flow.h"
 #include "http_flow.h"
 #include "log.h"
@@ -61,6 +62,12 @@ static void emit(conn *c, tap_phase phase, const tap_exchange *ex)
 {
     char *url = make_url(c, ex->authority, ex->request->target ? ex->request->target : "/");
     const char *protocol = ex->upgraded ? "websocket" : protocol_of(ex);
+    /* The oldest exchange without a response got the proxy's own answer. */
+    int by_proxy = 0;
+    if (phase == TAP_DONE && !ex->response && c->tap.proxy_status) {
+        by_proxy = c->tap.proxy_status;
+        c->tap.proxy_status = 0;
+    }
     flow_record r = {
         .id = ex->id,
         .conn_id = c->id,
@@ -81,8 +88,11 @@ static void emit(conn *c, tap_phase phase, const tap_exchange *ex)
         .http_minor = ex->http_minor,
         .client_protocol = protocol,
         .upstream_protocol = protocol,
-        .status = ex->response ? ex->response->status : 0,
-        .reason = ex->response ? ex->response->reason : NULL,
+        .status = ex->response ? ex->response->status : by_proxy,
+        .reason = ex->response ? ex->response->reason
+                  : by_proxy   ? front_status_text(by_proxy)
+                               : NULL,
+        .answered_by_proxy = by_proxy != 0,
         .request_headers = ex->request->headers,
         .n_request_headers = ex->request->n_headers,
         .response_headers = ex->response ? ex->response->headers : NULL,
@@ -149,6 +159,10 @@ static void release_upgrade(conn *c)
 static void on_event(void *arg, tap_phase phase, const tap_exchange *ex)
 {
     conn *c = arg;
+    if (phase == TAP_REQUEST)
+        c->tap.awaiting++;
+    else if ((phase == TAP_RESPONSE || !ex->response) && c->tap.awaiting > 0)
+        c->tap.awaiting--;
     if (phase == TAP_DONE && ex->upgraded && !c->tap.websocket_open) {
         c->tap.websocket_open = true;
         c->tap.ws_tail = ex->upgrade_tail;
@@ -302,4 +316,34 @@ void conn_tap_passthrough(conn *c)
         .passthrough_reason = c->passthrough_reason,
     };
     flowout_exchange(c->env->out, &r);
+}
+
+bool conn_tap_awaiting_response(const conn *c)
+{
+    return c->tap.tap.ops && c->tap.awaiting > 0;
+}
+
+void conn_tap_proxy_answer(conn *c, int status)
+{
+    c->tap.proxy_status = status;
+}
+
+void conn_tap_record_answer(conn *c, const char *scheme, const http_head *head,
+                            int status, const char *reason)
+{
+    if (!head || !c->env->out)
+        return;
+    c->tap.scheme = scheme;
+    tap_exchange ex = {
+        .id = atomic_fetch_add(c->env->next_exchange_id, 1),
+        .http_major = head->version_major,
+        .http_minor = head->version_minor,
+        .request = head,
+        .error = reason,
+    };
+    evutil_gettimeofday(&ex.start, NULL);
+    ex.request_end = ex.end = ex.start;
+    c->tap.proxy_status = status;
+    emit(c, TAP_REQUEST, &ex);
+    emit(c, TAP_DONE, &ex);
 }

@@ -253,9 +253,13 @@ static void refuse_client_data(conn *c, struct evbuffer *plain)
     evbuffer_drain(plain, evbuffer_get_length(plain));
     if (ev == HTTP_MSG_NEED_MORE)
         return;
-    /* Whatever the client sent, it gets the reason and nothing else. */
-    conn_fail(c, c->tls.refuse_status,
-              c->tls.refuse_reason ? c->tls.refuse_reason : "upstream failed");
+    /* Whatever the client sent, it gets the reason and nothing else; the
+     * answer is recorded like any exchange. */
+    const char *why = c->tls.refuse_reason ? c->tls.refuse_reason : "upstream failed";
+    if (ev == HTTP_MSG_HEAD)
+        conn_tap_record_answer(c, "https", http_msg_head(c->requests),
+                               c->tls.refuse_status, why);
+    conn_fail(c, c->tls.refuse_status, why);
 }
 
 static void refuse_timeout(conn *c)
@@ -263,16 +267,25 @@ static void refuse_timeout(conn *c)
     conn_close(c, "no request in time after the upstream failed");
 }
 
-/* In TLS 1.3 the server may still refuse the handshake after ours is done
- * (a client certificate it requires): if nothing of its has reached the
- * client, the client's request is answered with why. */
+/* The server went away while the client still waits for an answer: the
+ * client gets a 502 saying so, recorded as the proxy's answer. In TLS 1.3
+ * the server may even refuse the handshake after ours is done (a client
+ * certificate it requires): nothing of its has reached the client then. A
+ * client that has closed itself is sent nothing. */
 static void relay_upstream_end(conn *c, bool error, const char *reason)
 {
-    if (error && pump_bytes_in(c->upstream) == 0) {
+    bool refused = error && pump_bytes_in(c->upstream) == 0 &&
+                   tlsm_peer_alert(pump_tls(c->upstream)) >= 0;
+    if (!c->client_ended && (refused || conn_tap_awaiting_response(c))) {
         char why[600];
-        snprintf(why, sizeof why, "TLS handshake with %s failed: %s", c->target_name,
-                 reason);
+        if (refused)
+            snprintf(why, sizeof why, "TLS handshake with %s failed: %s",
+                     c->target_name, reason);
+        else
+            snprintf(why, sizeof why, "%s closed the connection before answering%s%s",
+                     c->target_name, error ? ": " : "", error ? reason : "");
         log_info("%s CONNECT %s 502 %s", c->client_name, c->target_name, why);
+        conn_tap_proxy_answer(c, 502);
         conn_fail(c, 502, why);
         return;
     }

@@ -222,3 +222,99 @@ class ClosingOriginTests(RecordTestCase):
             self.assertIsNone(r["error"], r)
         self.assertNotIn("inspection stopped", self.proxy.console.text(since))
 
+
+class SilentCloseServer(TcpServer):
+    """A TLS origin that reads a request head and closes without a word:
+    an origin that closes first (one that speaks only HTTP/2, say)."""
+
+    def __init__(self, context: ssl.SSLContext | None):
+        self.context = context
+        super().__init__()
+
+    def serve(self, sock):
+        sock.settimeout(SOCKET_TIMEOUT)
+        stream = self.context.wrap_socket(sock, server_side=True) if self.context else sock
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = stream.recv(4096)
+            if not piece:
+                return
+            data += piece
+        stream.close()
+
+
+class ProxyAnswerTests(RecordTestCase):
+    """The 502s the proxy gives are recorded (#12 defect 16), name the side
+    that closed (defect 15), and a client that closes cleanly right after
+    its handshake is not blamed on the origin (defect 14)."""
+
+    @classmethod
+    def start_servers(cls):
+        super().start_servers()
+        cls.selfsigned = cls.enterClassContext(Origin(cls.pki.selfsigned))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cls.pki.good.cert, cls.pki.good.key)
+        cls.silent_tls = cls.enterClassContext(SilentCloseServer(context))
+        cls.silent_plain = cls.enterClassContext(SilentCloseServer(None))
+
+    def test_upstream_certificate_failure_is_recorded(self):
+        url = f"https://127.0.0.1:{self.selfsigned.port}/?selfsigned=1"
+        transfer = self.fetch(url)
+        self.assertEqual(transfer.status, 502, transfer.describe())
+        (r,) = self.records_for("?selfsigned=1")
+        self.assertEqual(r["status"], 502, r)
+        self.assertTrue(r["answered_by_proxy"], r)
+        self.assertIn("failed verification", r["error"], r)
+
+    def test_origin_closing_first_in_a_tunnel_gets_a_502(self):
+        since = self.proxy.mark()
+        url = f"https://localhost:{self.silent_tls.port}/?silent=tls"
+        transfer = self.fetch(url)
+        self.assertEqual(transfer.status, 502, transfer.describe())
+        self.assertIn(b"closed the connection before answering", transfer.body)
+        (r,) = self.records_for("?silent=tls")
+        self.assertEqual(r["status"], 502, r)
+        self.assertTrue(r["answered_by_proxy"], r)
+        self.assertIn(f"localhost:{self.silent_tls.port} closed", r["error"], r)
+        self.proxy.wait_for_line(rf"closed localhost:{self.silent_tls.port} .*"
+                                 r"closed the connection before answering", since=since)
+
+    def test_origin_closing_first_when_forwarding_gets_a_502(self):
+        url = f"http://127.0.0.1:{self.silent_plain.port}/?silent=plain"
+        transfer = self.fetch(url)
+        self.assertEqual(transfer.status, 502, transfer.describe())
+        (r,) = self.records_for("?silent=plain")
+        self.assertEqual(r["status"], 502, r)
+        self.assertTrue(r["answered_by_proxy"], r)
+        self.assertIn("closed the connection before answering", r["error"], r)
+
+    def test_forward_connect_failure_is_recorded(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # nothing listens there once closed
+        transfer = self.fetch(f"http://127.0.0.1:{port}/?refused=1")
+        self.assertEqual(transfer.status, 502, transfer.describe())
+        (r,) = self.records_for("?refused=1")
+        self.assertEqual(r["status"], 502, r)
+        self.assertTrue(r["answered_by_proxy"], r)
+
+    def test_client_closing_after_its_handshake_is_not_blamed_on_the_origin(self):
+        """`echo | openssl s_client -proxy ...`: the client sends close_notify
+        right after its handshake. It was logged as "502 TLS handshake with
+        ... failed", and a 502 was written after the client's close_notify."""
+        since = self.proxy.mark()
+        authority = f"localhost:{self.origin.port}"
+        result = subprocess.run(
+            ["openssl", "s_client", "-proxy", f"{self.proxy.host}:{self.proxy.port}",
+             "-connect", authority, "-servername", "localhost",
+             "-CAfile", str(self.proxy.ca_cert)],
+            input=b"", capture_output=True, timeout=SOCKET_TIMEOUT)
+        self.assertIn(b"Verify return code: 0", result.stdout, result.stdout[-2000:])
+        self.proxy.wait_for_line(rf"closed {re.escape(authority)} after", since=since)
+        (line,) = [l for l in self.proxy.console.lines(since)
+                   if f"closed {authority} after" in l]
+        self.assertIn("(client closed)", line)
+        text = self.proxy.console.text(since)
+        self.assertNotIn("502", text)
+        self.assertNotIn(b"502 Bad Gateway", result.stdout)
+
