@@ -32,8 +32,9 @@ void front_write_body(struct evbuffer *out, const char *content_type,
                       const void *body, size_t len, bool keep_alive,
                       bool head_only);
 
-/* Split an absolute-form target "http://host[:port]/path?query" into the
- * origin (port 80 when absent) and the origin-form path ("/" when empty).
+/* Split an absolute-form target "http://host[:port]/path?query" (or
+ * "ws://...", the same with an upgrade) into the origin (port 80 when
+ * absent) and the origin-form path ("/" when empty).
  * Returns 0, or -1 with *reason. *path points into target. */
 int front_parse_absolute(const char *target, authority *origin,
                          const char **path, const char **reason);

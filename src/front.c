@@ -78,14 +78,19 @@ void front_write_body(struct evbuffer *out, const char *content_type,
 int front_parse_absolute(const char *target, authority *origin,
                          const char **path, const char **reason)
 {
-    static const char scheme[] = "http://";
-    if (strncasecmp(target, scheme, sizeof scheme - 1) != 0) {
-        *reason = strncasecmp(target, "https://", 8) == 0
-                      ? "https:// URLs go through CONNECT, not a plain request"
+    /* ws:// is http:// with an upgrade (aiohttp asks a proxy that way). */
+    size_t skip = strncasecmp(target, "http://", 7) == 0 ? 7
+                  : strncasecmp(target, "ws://", 5) == 0 ? 5
+                                                         : 0;
+    if (skip == 0) {
+        *reason = strncasecmp(target, "https://", 8) == 0 ||
+                          strncasecmp(target, "wss://", 6) == 0
+                      ? "https:// and wss:// URLs go through CONNECT, not a plain "
+                        "request"
                       : "unsupported request target";
         return -1;
     }
-    const char *host = target + sizeof scheme - 1;
+    const char *host = target + skip;
     size_t host_len = strcspn(host, "/?#");
     if (authority_parse(host, host_len, 80, origin, reason) != 0)
         return -1;

@@ -318,3 +318,84 @@ class ProxyAnswerTests(RecordTestCase):
         self.assertNotIn("502", text)
         self.assertNotIn(b"502 Bad Gateway", result.stdout)
 
+
+class UpgradeServer(TcpServer):
+    """A TLS websocket origin in the fewest writes: the 101 and a first text
+    frame ("hi") in one send, then it waits for the client to go."""
+
+    FRAME = b"\x81\x02hi"
+
+    def __init__(self, context: ssl.SSLContext | None):
+        self.context = context
+        super().__init__()
+
+    def serve(self, sock):
+        sock.settimeout(SOCKET_TIMEOUT)
+        stream = self.context.wrap_socket(sock, server_side=True) if self.context else sock
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = stream.recv(4096)
+            if not piece:
+                return
+            data += piece
+        stream.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                       b"Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n" + self.FRAME)
+        while stream.recv(4096):
+            pass
+
+
+class WebsocketCountTests(RecordTestCase):
+    """#12 defect 9: in tunnels, bytes after the 101 in the same buffer went
+    to the stopped tap, not to the frame counter; defect 20: the message
+    counts belong in the record."""
+
+    @classmethod
+    def start_servers(cls):
+        super().start_servers()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cls.pki.good.cert, cls.pki.good.key)
+        cls.upgrade = cls.enterClassContext(UpgradeServer(context))
+        cls.plain_upgrade = cls.enterClassContext(UpgradeServer(None))
+
+    def test_absolute_form_ws_url_is_forwarded_with_the_upgrade(self):
+        """#12 defect 19: aiohttp sends `GET ws://host/path` with Upgrade to
+        an HTTP proxy; it got "400 unsupported request target"."""
+        authority = self.plain_upgrade.authority
+        with RawClient(self.proxy.address) as client:
+            client.send(f"GET ws://{authority}/chat?ws=abs HTTP/1.1\r\nHost: {authority}\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+            response = client.read_response(bodyless=True)
+            self.assertEqual(response.status, 101, str(response))
+            self.assertEqual(client.read_exactly(len(UpgradeServer.FRAME)),
+                             UpgradeServer.FRAME)
+        (r,) = self.records_for("/chat?ws=abs")
+        self.assertEqual(r["url"], f"http://{authority}/chat?ws=abs")
+        self.assertEqual(r["status"], 101, r)
+        self.assertEqual(r["websocket_messages"], {"up": 0, "down": 1}, r)
+
+    def test_frame_in_the_same_piece_as_the_101(self):
+        since = self.proxy.mark()
+        authority = f"localhost:{self.upgrade.port}"
+        with RawClient(self.proxy.address) as client:
+            client.send(connect_request(authority))
+            self.assertEqual(client.read_response(bodyless=True).status, 200)
+            context = ssl.create_default_context(cafile=str(self.proxy.ca_cert))
+            tls = context.wrap_socket(client.sock, server_hostname="localhost")
+            tls.sendall(f"GET /ws?count=1 HTTP/1.1\r\nHost: {authority}\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+            data = b""
+            while not data.endswith(UpgradeServer.FRAME):
+                piece = tls.recv(4096)
+                self.assertTrue(piece, f"the tunnel ended after {data!r}")
+                data += piece
+            self.assertTrue(data.startswith(b"HTTP/1.1 101"), data)
+            tls.close()
+        self.proxy.wait_for_line(rf"closed {re.escape(authority)} .*websocket 0 frames up, "
+                                 r"1 down", since=since)
+        (r,) = self.records_for("/ws?count=1")
+        self.assertEqual(r["status"], 101, r)
+        self.assertEqual(r["websocket_messages"], {"up": 0, "down": 1}, r)
