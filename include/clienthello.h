@@ -1,7 +1,9 @@
 /* clienthello — classify the first bytes a client sends into a tunnel (a
  * TLS handshake or not) and read its ClientHello (SNI, ALPN, versions)
- * without OpenSSL, for decisions taken before a TLS object exists (such
- * as passing a pinned host's bytes through untouched).
+ * without OpenSSL, for decisions taken before a TLS object exists: the
+ * tunnel (conn_tunnel.c) reads the SNI to match --ignore-hosts when the
+ * CONNECT names an IP address, so that a pinned host's bytes, hello
+ * included, pass through untouched.
  *
  * The parser is stateless: give it every byte received so far, from the
  * first, each time more arrive. A ClientHello fragmented across several

@@ -399,3 +399,28 @@ class WebsocketCountTests(RecordTestCase):
         (r,) = self.records_for("/ws?count=1")
         self.assertEqual(r["status"], 101, r)
         self.assertEqual(r["websocket_messages"], {"up": 0, "down": 1}, r)
+
+
+class IgnoreHostsBySniTests(ProxyTestCase):
+    """--ignore-hosts matches the ClientHello's SNI when the CONNECT names an
+    address (read by clienthello.c before any TLS object exists)."""
+
+    proxy_args = ("--ignore-hosts", "^localhost$")
+
+    def leaf_issuer(self, servername: str) -> str:
+        result = subprocess.run(
+            ["openssl", "s_client", "-proxy", f"{self.proxy.host}:{self.proxy.port}",
+             "-connect", f"127.0.0.1:{self.origin.port}", "-servername", servername,
+             "-showcerts"], input=b"", capture_output=True, timeout=SOCKET_TIMEOUT)
+        match = re.search(rb"^\s*i:(.*)$", result.stdout, re.M)
+        self.assertTrue(match, result.stdout[-2000:] + result.stderr[-2000:])
+        return match.group(1).decode()
+
+    def test_connect_to_an_address_with_an_ignored_sni_passes_through(self):
+        since = self.proxy.mark()
+        self.assertIn("tlspeek integration test CA", self.leaf_issuer("localhost"))
+        self.proxy.wait_for_line(rf"CONNECT 127\.0\.0\.1:{self.origin.port} passthrough "
+                                 r"\(--ignore-hosts, by SNI\)", since=since)
+
+    def test_other_names_are_intercepted(self):
+        self.assertIn("tlspeek CA", self.leaf_issuer("origin.test"))
