@@ -3,14 +3,24 @@ through untouched."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+import ssl
+import struct
 import threading
 import time
 import unittest
 
-from harness import POLL_INTERVAL, Proxy, pem_certificates, run_tool, wait_until
+from browser_origin import (
+    WS_OP_CLOSE, WS_OP_PING, WS_OP_PONG, WS_OP_TEXT, BrowserOrigin, make_browser_leaf,
+    websocket_accept,
+)
+from harness import (
+    POLL_INTERVAL, Proxy, RawClient, connect_request, pem_certificates, run_tool,
+    wait_until,
+)
 from fixtures import HELLO, ProxyTestCase
 
 
@@ -285,4 +295,75 @@ class HarDuringTrafficTests(ProxyTestCase):
         self.assertEqual(bad, [], "the HAR file was not a whole document at times")
         self.assertGreater(len(seen), 1, f"the reader saw only {seen}: it never "
                            "overlapped a rewrite")
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """One client frame (FIN set, masked as RFC 6455 5.1 asks), short payload."""
+    mask = os.urandom(4)
+    return (struct.pack("!BB", 0x80 | opcode, 0x80 | len(payload)) + mask
+            + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+
+def read_server_frame(rfile) -> tuple[int, bytes]:
+    """(opcode, payload) of one short unmasked server frame."""
+    first, length = rfile.read(2)
+    return first & 0x0F, rfile.read(length & 0x7F)
+
+
+class WebsocketRecordTests(ProxyTestCase):
+    """A websocket in an intercepted tunnel: its --flows record and HAR entry
+    carry the data messages each way (control frames are not messages)."""
+
+    @classmethod
+    def start_servers(cls):
+        cls.ws_origin = cls.enterClassContext(BrowserOrigin(make_browser_leaf(cls.pki)))
+        cls.flows = cls.tmp / "ws.jsonl"
+        cls.har = cls.tmp / "ws.har"
+        cls.proxy_args = ("--flows", cls.flows, "--har", cls.har, "--connect-to",
+                          f"api.test:443:127.0.0.1:{cls.ws_origin.port}")
+
+    def test_message_counts_each_way(self):
+        with RawClient(self.proxy.address) as client:
+            client.send(connect_request("api.test:443"))
+            self.assertEqual(client.read_response(bodyless=True).status, 200)
+            context = ssl.create_default_context(cafile=str(self.proxy.ca_cert))
+            with context.wrap_socket(client.sock, server_hostname="api.test") as tls:
+                rfile = tls.makefile("rb")
+                key = base64.b64encode(os.urandom(16)).decode()
+                tls.sendall(f"GET /echo HTTP/1.1\r\nHost: api.test\r\n"
+                            f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                            f"Sec-WebSocket-Key: {key}\r\n"
+                            f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    head += rfile.read(1)
+                self.assertTrue(head.startswith(b"HTTP/1.1 101"), head)
+                self.assertIn(websocket_accept(key).encode(), head)
+                tls.sendall(masked_frame(WS_OP_TEXT, b"hello"))
+                self.assertEqual(read_server_frame(rfile), (WS_OP_TEXT, b"echo: hello"))
+                for _ in range(2):
+                    tls.sendall(masked_frame(WS_OP_PING, b"p"))
+                    self.assertEqual(read_server_frame(rfile), (WS_OP_PONG, b"p"))
+                tls.sendall(masked_frame(WS_OP_CLOSE, b"\x03\xe8"))
+                self.assertEqual(read_server_frame(rfile), (WS_OP_CLOSE, b"\x03\xe8"))
+                rfile.close()
+
+        def record():
+            lines = self.flows.read_text().splitlines() if self.flows.exists() else []
+            found = [json.loads(line) for line in lines]
+            found = [r for r in found if r["url"].endswith("/echo")]
+            return found[0] if found else None
+        r = wait_until(record, "the websocket's --flows record")
+        self.assertTrue(r["websocket"])
+        self.assertEqual(r["status"], 101)
+        self.assertEqual(r["websocket_messages"], {"up": 1, "down": 1})
+        self.assertEqual(r["client_protocol"], "websocket")
+
+        def entry():
+            doc = json.loads(self.har.read_text())
+            found = [e for e in doc["log"]["entries"] if e["request"]["url"].endswith("/echo")]
+            return found[0] if found else None
+        e = wait_until(entry, "the websocket's HAR entry", timeout=10)
+        self.assertTrue(e["_websocket"])
+        self.assertEqual(e["_websocketMessages"], {"up": 1, "down": 1})
 
