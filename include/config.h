@@ -80,9 +80,11 @@ typedef struct {
     size_t ui_keep;             /* --ui-keep N flows kept in memory */
     bool auto_passthrough;      /* --auto-passthrough */
     int passthrough_ttl;        /* --passthrough-ttl SECONDS */
+    size_t ui_body_memory;      /* --ui-body-memory BYTES for their bodies */
 } config;
 
 #define CONFIG_DEFAULT_UI_KEEP 10000
+#define CONFIG_DEFAULT_UI_BODY_MEMORY (256UL * 1024 * 1024)
 
 typedef enum {
     CONFIG_RUN,        /* start the proxy */

@@ -11,7 +11,8 @@
  *
  * Bounds: the newest `keep` exchange ids (slot = id % keep: the oldest go
  * first), each with its latest record (heads copied whole) and up to
- * body_limit bytes of each body; FLOWSTORE_EVENTS events of 16 bytes.
+ * body_limit bytes of each body, all bodies within body_memory bytes;
+ * FLOWSTORE_EVENTS events of 16 bytes.
  *
  * Readers take views: counted references to immutable records and to
  * body buffers that only grow past the length the view saw, so filtering
@@ -54,8 +55,10 @@ typedef struct {
 } flowstore_event;
 
 /* A store of the newest keep flows (at least 1) with body_limit bytes
- * per body. NULL on allocation failure (logged). */
-flowstore *flowstore_new(size_t keep, unsigned long long body_limit);
+ * per body, all bodies together in body_memory bytes (past it, the
+ * bodies of the oldest flows go first; their records stay, their bodies
+ * then show as not kept). NULL on allocation failure (logged). */
+flowstore *flowstore_new(size_t keep, unsigned long long body_limit, size_t body_memory);
 /* Every view must have been released and every subscriber gone. NULL
  * is a no-op. */
 void flowstore_free(flowstore *s);

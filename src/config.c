@@ -21,7 +21,8 @@ static const char usage_text[] =
     "               [--upstream-proxy URL | --upstream-proxy-from-env]\n"
     "               [--upstream-proxy-except REGEX]\n"
     "               [--client-cert [HOST_REGEX=]FILE]...\n"
-    "               [--ui [ADDR:]PORT [--ui-token TOKEN] [--ui-keep N]]\n"
+    "               [--ui [ADDR:]PORT [--ui-token TOKEN] [--ui-keep N]\n"
+    "                [--ui-body-memory BYTES]]\n"
     "               [--auto-passthrough [--passthrough-ttl S]]\n"
     "               [--no-http2] [-k|--insecure] [-q] [--help] [--version]\n";
 
@@ -88,10 +89,10 @@ static const char help_text_more[] =
     "      --max-conns N       most client connections at once (10000)\n"
     "      --workers N         event-loop threads, each with its own listener\n"
     "                          on the same port (default: one per CPU)\n"
-    "      --ui [ADDR:]PORT    serve the live web UI there (ADDR default\n"
-    "                          127.0.0.1; --allow-remote does not apply to it)\n"
-    "      --ui-token TOKEN    the UI's access token (default: random)\n"
-    "      --ui-keep N         flows the UI keeps in memory (10000)\n"
+    "      --ui [ADDR:]PORT    the live web UI (ADDR default 127.0.0.1)\n"
+    "      --ui-token TOKEN    its access token (default: random)\n"
+    "      --ui-keep N         flows it keeps (10000)\n"
+    "      --ui-body-memory B  memory for their bodies (268435456)\n"
     "  -q, --quiet             no per-connection console lines\n"
     "      --help              this text\n"
     "      --version           print the version\n"
@@ -108,7 +109,7 @@ enum {
     OPT_IGNORE_HOSTS, OPT_FLOWS, OPT_HAR, OPT_BODIES, OPT_BODY_LIMIT,
     OPT_WORKERS, OPT_UPSTREAM_PROXY, OPT_UPSTREAM_PROXY_FROM_ENV,
     OPT_UPSTREAM_PROXY_EXCEPT, OPT_CLIENT_CERT, OPT_LEAF_KEY_TYPE, OPT_NO_HTTP2,
-    OPT_UI, OPT_UI_TOKEN, OPT_UI_KEEP,
+    OPT_UI, OPT_UI_TOKEN, OPT_UI_KEEP, OPT_UI_BODY_MEMORY,
     OPT_AUTO_PASSTHROUGH, OPT_PASSTHROUGH_TTL,
 };
 
@@ -148,6 +149,7 @@ static const struct option long_options[] = {
     {"ui-keep", required_argument, NULL, OPT_UI_KEEP},
     {"auto-passthrough", no_argument, NULL, OPT_AUTO_PASSTHROUGH},
     {"passthrough-ttl", required_argument, NULL, OPT_PASSTHROUGH_TTL},
+    {"ui-body-memory", required_argument, NULL, OPT_UI_BODY_MEMORY},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -360,6 +362,7 @@ config_result config_parse(int argc, char **argv, config *out,
     out->passthrough_ttl = 600;
     out->max_head_bytes = 65536;
     out->ui_keep = CONFIG_DEFAULT_UI_KEEP;
+    out->ui_body_memory = CONFIG_DEFAULT_UI_BODY_MEMORY;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     out->workers = cpus < 1 ? 1 : cpus > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (int)cpus;
     const char *listen_text = CONFIG_DEFAULT_LISTEN;
@@ -482,6 +485,13 @@ config_result config_parse(int argc, char **argv, config *out,
                 return usage_error(err_stream, "--ui-keep takes a number from 1 to "
                                    "10000000", optarg);
             out->ui_keep = (size_t)v;
+            break;
+        }
+        case OPT_UI_BODY_MEMORY: {
+            long v = parse_number(optarg, 0, 1L << 40);
+            if (v < 0)
+                return usage_error(err_stream, "not a valid number", optarg);
+            out->ui_body_memory = (size_t)v;
             break;
         }
         case OPT_MAX_HEAD_BYTES:

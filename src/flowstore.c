@@ -25,7 +25,6 @@ typedef struct {
 typedef struct {
     atomic_uint refs;
     size_t len, cap;
-    unsigned long long seen;
     char data[];
 } body;
 
@@ -33,6 +32,8 @@ typedef struct {
     unsigned long long id; /* 0: empty */
     rec *record;           /* NULL until the first record (bodies may come first) */
     body *bodies[2];
+    unsigned long long seen[2]; /* body bytes that passed, kept or not */
+    bool dropped[2];       /* trimmed: keep no more (it would not be a prefix) */
 } slot;
 
 struct flowstore_sub {
@@ -47,6 +48,9 @@ struct flowstore {
     pthread_mutex_t lock;
     size_t keep;
     unsigned long long body_limit;
+    size_t body_memory;      /* the bodies' allocations together stay under */
+    size_t body_bytes;       /* what they hold now */
+    unsigned long long trim_from; /* no body kept below this id */
     unsigned long long last_id;
     slot *slots;
     flowstore_event events[FLOWSTORE_EVENTS];
@@ -66,7 +70,7 @@ static void body_release(body *b)
         free(b);
 }
 
-flowstore *flowstore_new(size_t keep, unsigned long long body_limit)
+flowstore *flowstore_new(size_t keep, unsigned long long body_limit, size_t body_memory)
 {
     flowstore *s = calloc(1, sizeof *s);
     if (s)
@@ -80,15 +84,44 @@ flowstore *flowstore_new(size_t keep, unsigned long long body_limit)
     }
     s->keep = keep ? keep : 1;
     s->body_limit = body_limit;
+    s->body_memory = body_memory;
     return s;
 }
 
-static void slot_empty(slot *sl)
+/* Let go of a slot's bodies (counts stay). Locked. */
+static void drop_bodies(flowstore *s, slot *sl)
 {
+    for (int i = 0; i < 2; i++) {
+        if (sl->bodies[i])
+            s->body_bytes -= sl->bodies[i]->cap;
+        sl->dropped[i] = sl->dropped[i] || sl->bodies[i];
+        body_release(sl->bodies[i]);
+        sl->bodies[i] = NULL;
+    }
+}
+
+static void slot_empty(flowstore *s, slot *sl)
+{
+    drop_bodies(s, sl);
     rec_release(sl->record);
-    body_release(sl->bodies[0]);
-    body_release(sl->bodies[1]);
     memset(sl, 0, sizeof *sl);
+}
+
+/* Over the body memory: drop the bodies of the oldest flows first (not
+ * current's, which is growing). Their records stay. Locked. */
+static void trim_bodies(flowstore *s, const slot *current)
+{
+    unsigned long long oldest = s->last_id >= s->keep ? s->last_id - s->keep + 1 : 1;
+    if (s->trim_from < oldest)
+        s->trim_from = oldest;
+    while (s->body_bytes > s->body_memory && s->trim_from <= s->last_id) {
+        slot *sl = &s->slots[s->trim_from % s->keep];
+        if (sl == current)
+            break;
+        if (sl->id == s->trim_from)
+            drop_bodies(s, sl);
+        s->trim_from++;
+    }
 }
 
 void flowstore_free(flowstore *s)
@@ -96,7 +129,7 @@ void flowstore_free(flowstore *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->keep; i++)
-        slot_empty(&s->slots[i]);
+        slot_empty(s, &s->slots[i]);
     free(s->slots);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -220,7 +253,7 @@ static slot *slot_for(flowstore *s, unsigned long long id)
     if (sl->id > id)
         return NULL;
     if (sl->id != id) {
-        slot_empty(sl);
+        slot_empty(s, sl);
         sl->id = id;
     }
     if (id > s->last_id)
@@ -273,7 +306,7 @@ void flowstore_body(flowstore *s, unsigned long long id, bool request,
     body *b = *bp;
     size_t have = b ? b->len : 0;
     size_t room = s->body_limit > have ? (size_t)(s->body_limit - have) : 0;
-    size_t take = len < room ? len : room;
+    size_t take = sl->dropped[request ? 0 : 1] ? 0 : len < room ? len : room;
     if (take && (!b || b->cap - b->len < take)) {
         /* Doubling keeps appends amortised O(1); the limit caps it. */
         size_t cap = b ? b->cap * 2 : 4096;
@@ -287,22 +320,19 @@ void flowstore_body(flowstore *s, unsigned long long id, bool request,
         atomic_init(&grown->refs, 1);
         grown->len = have;
         grown->cap = cap;
-        grown->seen = b ? b->seen : 0;
         if (have)
             memcpy(grown->data, b->data, have);
+        s->body_bytes += cap - (b ? b->cap : 0);
         old = b;
         *bp = b = grown;
     }
-    if (!b) {
-        b = calloc(1, sizeof *b);
-        if (!b)
-            goto out;
-        atomic_init(&b->refs, 1);
-        *bp = b;
+    if (take) {
+        memcpy(b->data + b->len, data, take);
+        b->len += take;
     }
-    memcpy(b->data + b->len, data, take);
-    b->len += take;
-    b->seen += len;
+    sl->seen[request ? 0 : 1] += len;
+    if (s->body_bytes > s->body_memory)
+        trim_bodies(s, sl);
 out:
     pthread_mutex_unlock(&s->lock);
     body_release(old);
@@ -323,8 +353,9 @@ static void view_of(const slot *sl, flowstore_view *v)
         v->refs[1 + i] = b;
         v->body[i] = b->data;
         v->body_len[i] = b->len;
-        v->body_seen[i] = b->seen;
     }
+    v->body_seen[0] = sl->seen[0];
+    v->body_seen[1] = sl->seen[1];
 }
 
 long flowstore_list(flowstore *s, unsigned long long since, size_t max,
@@ -392,7 +423,7 @@ void flowstore_clear(flowstore *s)
         /* Keep the id: bodies and later phases of an exchange in flight
          * still land (listed again once its next record comes). */
         unsigned long long id = s->slots[i].id;
-        slot_empty(&s->slots[i]);
+        slot_empty(s, &s->slots[i]);
         s->slots[i].id = id;
     }
     publish_event(s, 0, FLOW_DONE, true);

@@ -155,7 +155,7 @@ static int setup_parent(proxy *p)
 static int setup_ui(proxy *p)
 {
     const config *cfg = p->cfg;
-    p->store = flowstore_new(cfg->ui_keep, cfg->body_limit);
+    p->store = flowstore_new(cfg->ui_keep, cfg->body_limit, cfg->ui_body_memory);
     if (!p->store || flowout_add_observer(p->env.out, flowstore_observer(), p->store) != 0)
         return -1;
     ui_options o = {

@@ -59,6 +59,16 @@ json_t *ui_flow_json(const flowstore_view *v)
     const char *ctype = find_header(r->response_headers, r->n_response_headers,
                                     "Content-Type");
     json_object_set_new(o, "phase", json_string(phase_names[r->phase]));
+    /* flowjson shows TLS only with a client leg; a replay has only the
+     * upstream one. */
+    const flow_tls *up = r->upstream_tls;
+    if (!r->client_tls && up)
+        json_object_set_new(o, "tls", json_pack("{s:n, s:{s:o, s:o, s:o, s:o}}", "client",
+                                                "upstream", "version",
+                                                flowjson_str(up->version), "cipher",
+                                                flowjson_str(up->cipher), "sni",
+                                                flowjson_str(up->sni), "alpn",
+                                                flowjson_str(up->alpn)));
     json_object_set_new(o, "replay_of",
                         r->replay_of ? json_integer((json_int_t)r->replay_of) : json_null());
     json_object_set_new(o, "content_type", flowjson_str(ctype));

@@ -32,7 +32,7 @@ static flow_record make(unsigned long long id, flow_phase phase, int status)
 
 START_TEST(records_are_deep_copies)
 {
-    flowstore *s = flowstore_new(10, 100);
+    flowstore *s = flowstore_new(10, 100, 1 << 20);
     char url[32] = "https://a.test/original";
     flow_record r = make(1, FLOW_REQUEST, 0);
     r.url = url;
@@ -63,7 +63,7 @@ END_TEST
 
 START_TEST(keeps_the_newest)
 {
-    flowstore *s = flowstore_new(3, 100);
+    flowstore *s = flowstore_new(3, 100, 1 << 20);
     for (unsigned long long id = 1; id <= 5; id++) {
         flow_record r = make(id, FLOW_DONE, 200);
         flowstore_record(s, &r);
@@ -94,7 +94,7 @@ END_TEST
 
 START_TEST(bodies_are_bounded)
 {
-    flowstore *s = flowstore_new(4, 10000);
+    flowstore *s = flowstore_new(4, 10000, 1 << 20);
     /* Bodies may come before the first record. */
     char chunk[3000];
     for (size_t i = 0; i < sizeof chunk; i++)
@@ -124,6 +124,35 @@ START_TEST(bodies_are_bounded)
 }
 END_TEST
 
+START_TEST(body_memory_drops_oldest_bodies_first)
+{
+    /* Room for about two 4 KiB bodies. */
+    flowstore *s = flowstore_new(10, 4096, 9000);
+    char chunk[4096];
+    memset(chunk, 'x', sizeof chunk);
+    for (unsigned long long id = 1; id <= 4; id++) {
+        flow_record r = make(id, FLOW_DONE, 200);
+        flowstore_record(s, &r);
+        flowstore_body(s, id, false, chunk, sizeof chunk);
+    }
+    flowstore_view v;
+    ck_assert_int_eq(flowstore_get(s, 1, &v), 0);
+    ck_assert_uint_eq(v.body_len[1], 0);      /* dropped, record kept */
+    ck_assert_uint_eq(v.body_seen[1], 4096);
+    flowstore_release(&v, 1, false);
+    ck_assert_int_eq(flowstore_get(s, 4, &v), 0);
+    ck_assert_uint_eq(v.body_len[1], 4096);
+    flowstore_release(&v, 1, false);
+    /* A dropped body keeps nothing more: it would not be a prefix. */
+    flowstore_body(s, 1, false, "late", 4);
+    ck_assert_int_eq(flowstore_get(s, 1, &v), 0);
+    ck_assert_uint_eq(v.body_len[1], 0);
+    ck_assert_uint_eq(v.body_seen[1], 4100);
+    flowstore_release(&v, 1, false);
+    flowstore_free(s);
+}
+END_TEST
+
 static int notified;
 static void on_notify(void *arg)
 {
@@ -133,7 +162,7 @@ static void on_notify(void *arg)
 
 START_TEST(subscribers_see_changes_and_lag)
 {
-    flowstore *s = flowstore_new(100, 0);
+    flowstore *s = flowstore_new(100, 0, 0);
     notified = 0;
     flowstore_sub *sub = flowstore_subscribe(s, on_notify, NULL);
     ck_assert_ptr_nonnull(sub);
@@ -170,7 +199,7 @@ END_TEST
 
 START_TEST(subscriber_limit)
 {
-    flowstore *s = flowstore_new(1, 0);
+    flowstore *s = flowstore_new(1, 0, 0);
     flowstore_sub *subs[FLOWSTORE_MAX_SUBSCRIBERS];
     for (int i = 0; i < FLOWSTORE_MAX_SUBSCRIBERS; i++)
         ck_assert_ptr_nonnull(subs[i] = flowstore_subscribe(s, on_notify, NULL));
@@ -197,7 +226,7 @@ static void *publisher(void *arg)
 
 START_TEST(concurrent_publishers)
 {
-    flowstore *s = flowstore_new(1000, 4);
+    flowstore *s = flowstore_new(1000, 4, 1 << 20);
     pthread_t t[3];
     for (int i = 0; i < 3; i++)
         pthread_create(&t[i], NULL, publisher, s);
@@ -228,6 +257,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, records_are_deep_copies);
     tcase_add_test(tc, keeps_the_newest);
     tcase_add_test(tc, bodies_are_bounded);
+    tcase_add_test(tc, body_memory_drops_oldest_bodies_first);
     tcase_add_test(tc, subscribers_see_changes_and_lag);
     tcase_add_test(tc, subscriber_limit);
     tcase_add_test(tc, concurrent_publishers);
