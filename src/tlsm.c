@@ -273,7 +273,13 @@ tlsm_status tlsm_read(tlsm *t, void *buf, size_t max, size_t *n)
     if (SSL_read_ex(t->ssl, buf, max, n) == 1)
         return TLSM_OK;
     *n = 0;
-    return map_error(t, 0);
+    tlsm_status st = map_error(t, 0);
+    /* SSL_MODE_RELEASE_BUFFERS gives the record buffer back after
+     * application data only: after a TLS 1.3 server's tickets, which come
+     * alone, an idle connection kept it. */
+    if (st == TLSM_WANT_INPUT && BIO_ctrl_pending(t->rbio) == 0)
+        SSL_free_buffers(t->ssl);
+    return st;
 }
 
 tlsm_status tlsm_write(tlsm *t, const void *buf, size_t len, size_t *n)
