@@ -14,25 +14,18 @@ import threading
 import time
 import urllib.parse
 
+import harness
+from fixtures import ProxyTestCase
 from harness import SOCKET_TIMEOUT, Origin
-from test_proxy import ProxyTestCase
 
 TOKEN = "ui-test-token-0123456789"
 UI_LINE = re.compile(r"web UI: http://(\S+):(\d+)/\?token=(\S+)")
-POLL = 0.02
 WAIT = 10  # seconds: deadline of every poll
 
 
 def wait_until(predicate, what: str, timeout: float = WAIT):
-    """Poll predicate until it returns something truthy; return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(POLL)
+    """harness.wait_until with the UI tests' deadline."""
+    return harness.wait_until(predicate, what, timeout)
 
 
 class _UiOriginHandler(http.server.BaseHTTPRequestHandler):
