@@ -23,9 +23,16 @@ static void connect_done(upstream_status status, struct bufferevent *bev,
         int code = status == UPSTREAM_TIMEOUT ? 504 : 502;
         log_info("%s %s %s %d %s", c->client_name, c->connect.method,
                  c->target_name, code, reason);
-        /* A forwarded request still has its head (a CONNECT does not). */
-        if (c->requests)
+        /* A forwarded request still has its head; a CONNECT's is gone,
+         * and its record needs no more than the method and the target. */
+        if (c->requests) {
             conn_tap_record_answer(c, "http", http_msg_head(c->requests), code, reason);
+        } else {
+            http_head connect = {.method = "CONNECT", .target = c->target_name,
+                                 .version_major = 1, .version_minor = 1,
+                                 .content_length = -1};
+            conn_tap_record_answer(c, "https", &connect, code, reason);
+        }
         conn_fail(c, code, reason);
         return;
     }

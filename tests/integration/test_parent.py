@@ -142,14 +142,26 @@ class RefusingParentTests(ParentTestCase):
             b"HTTP/1.1 407 Proxy Authentication Required\r\n"
             b"Proxy-Authenticate: Basic realm=\"corp\"\r\nContent-Length: 0\r\n\r\n"))
         cls.silent = cls.enterClassContext(SilentParent())
+        cls.flows = cls.tmp / "flows.jsonl"
         cls.proxy_args = ("--upstream-proxy", f"http://{cls.forbidding.authority}",
-                          "--upstream-proxy-except", r"^localhost$")
+                          "--upstream-proxy-except", r"^localhost$", "--flows", cls.flows)
 
     def test_403_is_quoted_in_a_502(self):
         mark = self.proxy.mark()
-        answer = self.connect_answer(f"127.0.0.1:{self.origin.port}")
+        target = f"127.0.0.1:{self.origin.port}"
+        answer = self.connect_answer(target)
         self.assertRefusal(answer, f"HTTP parent proxy {self.forbidding.authority}",
                            "403 Forbidden by policy", since=mark)
+        # The --flows record says the same.
+        def record():
+            lines = self.flows.read_text().splitlines() if self.flows.exists() else []
+            return [r for r in map(json.loads, lines)
+                    if r["method"] == "CONNECT" and r["url"] == target]
+        (r,) = wait_until(record, f"a --flows record for CONNECT {target}")
+        self.assertEqual(r["status"], 502, r)
+        self.assertTrue(r["answered_by_proxy"], r)
+        self.assertIn(f"HTTP parent proxy {self.forbidding.authority}", r["error"])
+        self.assertIn("403 Forbidden by policy", r["error"])
         self.assertTrue(any(head.startswith(
             f"CONNECT 127.0.0.1:{self.origin.port} HTTP/1.1\r\n".encode())
             for head in self.forbidding.heads), self.forbidding.heads)
