@@ -12,6 +12,7 @@ const state = {
   lastId: 0,             // newest id seen, for since= after a reconnect
   pending: new Set(),    // ids with news, fetched in one batch
   timer: null,
+  generation: 0,         // bumped by each new filter; older answers are dropped
 };
 
 // The token came in the URL; the page's answer set a cookie, so drop it
@@ -145,9 +146,11 @@ function query(since) {
 // Take flows after since (under the current filter) into the list; ids in
 // `expected` that did not come back no longer match and go.
 async function load(since, expected = null) {
+  const generation = state.generation;
   let data;
   try {
     data = await (await api(`/api/flows?${query(since)}`)).json();
+    if (generation !== state.generation) return; // a newer filter took over
     setFilterError(null);
   } catch (e) {
     setFilterError(e.message);
@@ -165,9 +168,11 @@ async function load(since, expected = null) {
   updateCount();
 }
 
+// A new filter: the rows change in one step when the answer is there (no
+// empty list in between); those that no longer match go.
 async function reload() {
-  for (const id of [...state.rows.keys()]) removeRow(id);
-  await load(0);
+  state.generation++;
+  await load(0, [...state.rows.keys()]);
 }
 
 function schedule(id) {

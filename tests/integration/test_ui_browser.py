@@ -104,9 +104,8 @@ class BrowserUiTests(UiTestCase):
         box = self.driver.find_element(By.CSS_SELECTOR, "input[name=filter]")
         box.clear()
         box.send_keys(f"~u /json/{tag}")
-        wait_until(lambda: self.row_texts() and all(f"/json/{tag}" in t for t in self.row_texts()),
-                   "only the JSON row", WAIT)
-        self.assertEqual(len(self.rows()), 1)
+        wait_until(lambda: (lambda texts: len(texts) == 1 and f"/json/{tag}" in texts[0])(
+            self.row_texts()), "only the JSON row", WAIT)
         box.clear()
         box.send_keys("~c (")
         wait_until(lambda: self.driver.find_element(
