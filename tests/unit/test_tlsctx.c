@@ -22,6 +22,7 @@ static struct {
     char ca_file[64];      /* cert in PEM, for --upstream-ca */
     char sni[256];         /* what the hello callback read */
     int hellos;            /* hello callback runs */
+    bool http2;            /* mirroring: h2 may be offered (no --no-http2) */
 } fx;
 
 static void add_ext(X509 *x, int nid, const char *value)
@@ -253,6 +254,155 @@ START_TEST(client_facing_selects_http11_never_h2)
 }
 END_TEST
 
+/* ---- ALPN mirroring: client -> front (client-facing) | up -> origin ---- */
+
+/* The origin's own ALPN list, in its order of preference (wire format). */
+typedef struct {
+    const unsigned char *list;
+    unsigned int len;
+} origin_alpn;
+
+static int origin_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                         const unsigned char *in, unsigned int inlen, void *arg)
+{
+    const origin_alpn *o = arg;
+    unsigned char *selected = NULL;
+    (void)ssl;
+    if (SSL_select_next_proto(&selected, outlen, o->list, o->len, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* As the proxy does: the first hello notes the client's ALPN offer and
+ * pauses; when it runs again the leaf goes on and the handshake goes on. */
+static int mirror_hello(SSL *ssl, int *alert, void *arg)
+{
+    (void)alert, (void)arg;
+    if (++fx.hellos == 1) {
+        ck_assert_int_eq(tlsctx_hello_alpn(ssl, fx.http2), 0);
+        return SSL_CLIENT_HELLO_RETRY;
+    }
+    return SSL_use_certificate(ssl, fx.cert) == 1 && SSL_use_PrivateKey(ssl, fx.key) == 1
+               ? SSL_CLIENT_HELLO_SUCCESS
+               : SSL_CLIENT_HELLO_ERROR;
+}
+
+/* A client offering `offer` (wire format, "" for no ALPN) through the
+ * proxy's two contexts to an origin selecting from `origin` ("" for no
+ * ALPN callback). Returns what the client got: the protocol, "" for none,
+ * or "refused" (then *refusal is the reason given); *at_origin is what
+ * the origin selected. */
+static const char *mirror(const char *offer, const char *origin, bool http2,
+                          char *at_origin, size_t size, const char **refusal)
+{
+    static char got[32];
+    fx.http2 = http2;
+    fx.hellos = 0;
+    SSL_CTX *front = tlsctx_new_client_facing(mirror_hello);
+    SSL_CTX *up = tlsctx_new_upstream(fx.ca_file, false, NULL);
+    SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX *octx = SSL_CTX_new(TLS_server_method());
+    ck_assert(front && up && cctx && octx);
+    ck_assert(SSL_CTX_use_certificate(octx, fx.cert) == 1 &&
+              SSL_CTX_use_PrivateKey(octx, fx.key) == 1);
+    origin_alpn o = {(const unsigned char *)origin, (unsigned int)strlen(origin)};
+    if (o.len)
+        SSL_CTX_set_alpn_select_cb(octx, origin_select, &o);
+    SSL *client = SSL_new(cctx), *fs = SSL_new(front);
+    if (offer[0])
+        ck_assert_int_eq(SSL_set_alpn_protos(client, (const unsigned char *)offer,
+                                             (unsigned int)strlen(offer)), 0);
+    BIO *cb = NULL, *sb = NULL;
+    ck_assert(BIO_new_bio_pair(&cb, 0, &sb, 0));
+    SSL_set_bio(client, cb, cb);
+    SSL_set_bio(fs, sb, sb);
+    SSL_set_connect_state(client);
+    SSL_set_accept_state(fs);
+    /* The client's hello, paused at the proxy. */
+    ck_assert_int_le(SSL_do_handshake(client), 0);
+    int r = SSL_do_handshake(fs);
+    ck_assert_int_eq(SSL_get_error(fs, r), SSL_ERROR_WANT_CLIENT_HELLO_CB);
+    /* The upstream handshake, offered the client's list. */
+    SSL *us = SSL_new(up), *os = SSL_new(octx);
+    authority t = target("localhost");
+    ck_assert_int_eq(tlsctx_prepare_upstream(us, "localhost", &t, "127.0.0.1:443", false), 0);
+    ck_assert_int_eq(tlsctx_offer_alpn(us, fs), 0);
+    ck_assert_int_eq(handshake(us, os), 1);
+    alpn_of(os, at_origin, size);
+    tlsctx_answer_alpn(fs, us);
+    /* The client's handshake resumes. */
+    int c = 0, f = 0;
+    bool failed = false;
+    for (int round = 0; round < 20 && !failed && (c != 1 || f != 1); round++) {
+        if (f != 1) {
+            f = SSL_do_handshake(fs);
+            failed |= f <= 0 && SSL_get_error(fs, f) != SSL_ERROR_WANT_READ;
+        }
+        if (c != 1 && !failed) {
+            c = SSL_do_handshake(client);
+            failed |= c <= 0 && SSL_get_error(client, c) != SSL_ERROR_WANT_READ;
+        }
+    }
+    *refusal = tlsctx_alpn_refusal(fs);
+    if (failed)
+        snprintf(got, sizeof got, "refused");
+    else
+        alpn_of(client, got, sizeof got);
+    SSL_free(client);
+    SSL_free(fs);
+    SSL_free(us);
+    SSL_free(os);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(octx);
+    tlsctx_free(front);
+    tlsctx_free(up);
+    return got;
+}
+
+#define H2 "\x02h2"
+#define H11 "\x08http/1.1"
+
+START_TEST(alpn_is_mirrored)
+{
+    static const struct {
+        const char *offer, *origin;
+        bool http2;
+        const char *client_gets, *origin_selects;
+    } cases[] = {
+        {H2 H11, H2 H11, true, "h2", "h2"},
+        {H2 H11, H11, true, "http/1.1", "http/1.1"},
+        {H2 H11, "", true, "", ""},
+        {H11 H2, H11 H2, true, "http/1.1", "http/1.1"},
+        {H11, H2, true, "", ""},               /* we offered only http/1.1 */
+        {H2, H2 H11, true, "h2", "h2"},
+        {H2, H11, true, "refused", ""},        /* we offered only h2 */
+        {H2, "", true, "refused", ""},
+        {"", H2 H11, true, "", ""},            /* nothing offered upstream */
+        {"\x06spdy/3" H2, H2 H11, true, "h2", "h2"},
+        {H2 H11, H2 H11, false, "http/1.1", "http/1.1"}, /* --no-http2 */
+        {H2, H2 H11, false, "refused", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char at_origin[32];
+        const char *refusal = NULL;
+        const char *got = mirror(cases[i].offer, cases[i].origin, cases[i].http2, at_origin,
+                                 sizeof at_origin, &refusal);
+        ck_assert_msg(strcmp(got, cases[i].client_gets) == 0, "case %zu: client got %s", i,
+                      got);
+        ck_assert_msg(strcmp(at_origin, cases[i].origin_selects) == 0,
+                      "case %zu: origin selected %s", i, at_origin);
+        bool refused = strcmp(got, "refused") == 0;
+        ck_assert_msg((refusal != NULL) == refused, "case %zu: refusal %s", i,
+                      refusal ? refusal : "(none)");
+        if (refusal)
+            ck_assert_ptr_nonnull(strstr(refusal, cases[i].http2 ? "did not select"
+                                                                  : "--no-http2"));
+    }
+}
+END_TEST
+
 START_TEST(keylog_gets_the_secrets_of_both_sides)
 {
     FILE *log = tmpfile();
@@ -290,6 +440,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, upstream_refuses_another_name);
     tcase_add_test(tc, ip_target_gets_no_sni_and_ip_verification);
     tcase_add_test(tc, client_facing_selects_http11_never_h2);
+    tcase_add_test(tc, alpn_is_mirrored);
     tcase_add_test(tc, keylog_gets_the_secrets_of_both_sides);
     suite_add_tcase(s, tc);
     return s;
