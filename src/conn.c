@@ -57,6 +57,8 @@ int conn_retire_upstream(conn *c)
     c->retired[c->n_retired++] = c->upstream;
     c->upstream = NULL;
     c->upstream_ended = false;
+    if (!c->client_ended)
+        c->first_end = NULL; /* that server's end is no longer news */
     schedule_reap(c);
     return 0;
 }
@@ -230,7 +232,7 @@ void conn_relay_side_ended(conn *c, bool client_side, bool error, const char *re
         bool other_closed = client_side ? c->upstream_ended : c->client_ended;
         char why[600];
         if (other_closed)
-            snprintf(why, sizeof why, "%s closed", client_side ? "server" : "client");
+            snprintf(why, sizeof why, "%s", c->first_end);
         else
             snprintf(why, sizeof why, "%s: %s", client_side ? "client" : "server",
                      reason);
@@ -243,7 +245,7 @@ void conn_relay_side_ended(conn *c, bool client_side, bool error, const char *re
     if (other)
         pump_finish_output(other);
     if (c->client_ended && (c->upstream_ended || !c->upstream))
-        conn_close(c, client_side ? "client closed" : "server closed");
+        conn_close(c, c->first_end);
 }
 
 void conn_relay_drained(conn *c, pump *p)
@@ -330,6 +332,8 @@ static void client_on_end(void *arg, pump *p, bool error, const char *reason)
 {
     conn *c = arg;
     c->client_ended = true;
+    if (!c->first_end)
+        c->first_end = "client closed";
     if (c->closing)
         return;
     if (c->phase->client_end)
@@ -344,6 +348,8 @@ static void upstream_on_end(void *arg, pump *p, bool error, const char *reason)
     if (p != c->upstream)
         return; /* retired */
     c->upstream_ended = true;
+    if (!c->first_end)
+        c->first_end = "server closed";
     if (c->closing)
         return;
     if (c->phase->upstream_end)

@@ -16,6 +16,7 @@ static void forward_client_data(conn *c, struct evbuffer *in);
 static void forward_upstream_data(conn *c, struct evbuffer *in);
 static void forward_upstream_end(conn *c, bool error, const char *reason);
 static void forward_drained(conn *c, pump *p);
+static void exchange_done(conn *c);
 
 static const conn_phase forward_phase = {
     .name = "forward",
@@ -86,6 +87,7 @@ void conn_forward_start(conn *c, const http_head *head, const authority *origin,
                         const char *path, bool complete)
 {
     snprintf(c->fwd.method, sizeof c->fwd.method, "%s", head->method);
+    c->fwd.answered = false;
     c->fwd.client_keep_alive = head->keep_alive;
     c->fwd.request_done = complete;
     c->fwd.pending_head = evbuffer_new();
@@ -116,8 +118,13 @@ static void forward_client_data(conn *c, struct evbuffer *in)
             return;
         if (ev == HTTP_MSG_NEED_MORE)
             break;
-        if (ev == HTTP_MSG_END)
+        if (ev == HTTP_MSG_END) {
             c->fwd.request_done = true;
+            if (c->fwd.answered) {
+                exchange_done(c);
+                return;
+            }
+        }
         else if (ev == HTTP_MSG_ERROR || ev == HTTP_MSG_TOO_LARGE) {
             char reason[200];
             snprintf(reason, sizeof reason, "bad request body: %s",
@@ -146,10 +153,18 @@ static void forward_drained(conn *c, pump *p)
         pump_set_reading(c->client, true);
 }
 
-/* The response is complete: go on with the next request, or close. */
+/* The response is complete: go on with the next request, or close. An
+ * early answer (a refused upload) waits for the request body's end: what
+ * the client still sends is relayed and counted. */
 static void exchange_done(conn *c)
 {
     const http_head *response = http_msg_head(c->fwd.responses);
+    if (!c->fwd.request_done && !(c->fwd.websocket && response &&
+                                  response->status == 101)) {
+        c->fwd.answered = true;
+        return;
+    }
+    c->fwd.answered = false;
     if (c->fwd.websocket && response && response->status == 101) {
         log_info("%s %s %s upgraded to websocket", c->client_name, c->fwd.method,
                  c->target_name);
@@ -206,6 +221,12 @@ static void forward_upstream_data(conn *c, struct evbuffer *data)
 
 static void forward_upstream_end(conn *c, bool error, const char *reason)
 {
+    /* The origin answered early and went: the rest of the body has
+     * nowhere to go. */
+    if (c->fwd.answered) {
+        conn_close(c, "response complete");
+        return;
+    }
     bool answered = http_msg_head(c->fwd.responses) != NULL;
     if (!error && answered) {
         conn_tap_end(c, false);

@@ -91,7 +91,7 @@ typedef struct {
     bool request_done;        /* its body has been sent upstream */
     bool client_keep_alive;
     bool websocket;           /* the request asks for an upgrade */
-    bool head_logged;         /* the exchange's line is written */
+    bool answered;            /* the response came before the request's end */
     struct evbuffer *pending_head; /* the head waiting for the connect */
 } conn_forward_state;
 
@@ -123,6 +123,8 @@ struct conn {
     pump *retired[CONN_MAX_RETIRED];
     int n_retired;
     bool client_ended, upstream_ended; /* the side reported its end */
+    const char *first_end;    /* "client closed" or "server closed": who
+                                 ended first, for the close reason */
     /* The client's request stream: heads (conn_head.c) and bodies
      * (conn_forward.c); NULL inside tunnels. */
     http_msg_parser *requests;

@@ -30,6 +30,13 @@ struct http_flow {
     bool response_prepared;      /* expect_no_body decided for queue[head] */
     struct timeval response_start;
     unsigned long long response_bytes;
+    /* An early answer: the response to the last request completed while
+     * that request's body was still arriving (a refused upload). Its
+     * exchange is reported when the request ends, so that request_bytes
+     * counts everything relayed. */
+    http_head *early;
+    struct timeval early_start;
+    unsigned long long early_bytes;
     bool stopped;
     const char *stop_reason;
 };
@@ -99,6 +106,7 @@ static void flow_free(void *impl)
         http_head_free(at(f, i)->request);
     http_msg_parser_free(f->requests);
     http_msg_parser_free(f->responses);
+    http_head_free(f->early);
     free(f->queue);
     free(f);
 }
@@ -149,6 +157,31 @@ static void finish_oldest(http_flow *f, const http_head *response, bool upgraded
     f->response_start = (struct timeval){0, 0};
 }
 
+/* Hold the oldest (and only) exchange's complete response h until its
+ * request ends. */
+static void defer_answer(http_flow *f, const http_head *h)
+{
+    f->early = http_head_dup(h);
+    if (!f->early) {
+        finish_oldest(f, h, false, 0, NULL); /* memory short: report it now */
+        return;
+    }
+    f->early_start = f->response_start;
+    f->early_bytes = f->response_bytes;
+    f->response_bytes = 0;
+    f->response_start = (struct timeval){0, 0};
+}
+
+/* Report the exchange an early answer was held for. */
+static void finish_early(http_flow *f, const char *error)
+{
+    f->response_start = f->early_start;
+    f->response_bytes = f->early_bytes;
+    finish_oldest(f, f->early, false, 0, error);
+    http_head_free(f->early);
+    f->early = NULL;
+}
+
 /* Stop inspecting: every exchange still waiting is reported with reason
  * (the oldest with the response head it may have got), whatever made the
  * tap stop, so that outputs close what they opened for each. */
@@ -158,6 +191,8 @@ static void stop(http_flow *f, const char *reason)
         return;
     f->stopped = true;
     f->stop_reason = reason;
+    if (f->early)
+        finish_early(f, reason);
     const http_head *partial = http_msg_head(f->responses);
     bool first = true;
     while (f->count > 0) {
@@ -229,6 +264,8 @@ static void flow_client_data(void *impl, const char *data, size_t len)
                 at(f, f->count - 1)->request_end = now();
             f->request_open = false;
             http_msg_release_head(f->requests); /* the queue has a copy */
+            if (f->early)
+                finish_early(f, NULL);
             if (eof)
                 return;
             break;
@@ -241,7 +278,9 @@ static void flow_client_data(void *impl, const char *data, size_t len)
             if (eof) {
                 /* A body cut short by the client's close. Once answered
                  * (a refused Expect: 100-continue) nothing is lost. */
-                if (f->count > 0)
+                if (f->early)
+                    finish_early(f, NULL);
+                else if (f->count > 0)
                     stop(f, "truncated: the client closed mid-request");
                 return;
             }
@@ -267,7 +306,9 @@ static void flow_server_data(void *impl, const char *data, size_t len)
     http_flow *f = impl;
     bool eof = len == 0;
     while (!f->stopped && (len > 0 || eof)) {
-        if (f->count == 0 && !eof) {
+        if (f->early && eof)
+            return; /* its response was complete */
+        if ((f->count == 0 || f->early) && !eof) {
             stop(f, "a response without a request");
             return;
         }
@@ -307,7 +348,10 @@ static void flow_server_data(void *impl, const char *data, size_t len)
                 f->response_prepared = true; /* interim: the answer follows */
                 break;
             }
-            finish_oldest(f, h, false, 0, NULL);
+            if (f->count == 1 && f->request_open)
+                defer_answer(f, h); /* answered before its body ended */
+            else
+                finish_oldest(f, h, false, 0, NULL);
             http_msg_release_head(f->responses);
             if (eof)
                 return;

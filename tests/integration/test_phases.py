@@ -424,3 +424,91 @@ class IgnoreHostsBySniTests(ProxyTestCase):
 
     def test_other_names_are_intercepted(self):
         self.assertIn("tlspeek CA", self.leaf_issuer("origin.test"))
+
+
+class EarlyAnswerServer(TcpServer):
+    """Answers a request as soon as its head is in, then reads (and drops)
+    the body: an origin that answers an upload early (nginx `return 200`)."""
+
+    ANSWER = b"early"
+
+    def __init__(self, context: ssl.SSLContext | None):
+        self.context = context
+        self.bodies: list[int] = []
+        super().__init__()
+
+    def serve(self, sock):
+        sock.settimeout(SOCKET_TIMEOUT)
+        stream = self.context.wrap_socket(sock, server_side=True) if self.context else sock
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = stream.recv(65536)
+            if not piece:
+                return
+            data += piece
+        head, _, got = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+        stream.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(self.ANSWER)
+                       + self.ANSWER)
+        received = len(got)
+        while received < length:
+            piece = stream.recv(65536)
+            if not piece:
+                break
+            received += len(piece)
+        self.bodies.append(received)
+        while stream.recv(65536):
+            pass
+
+
+class EarlyAnswerTests(RecordTestCase):
+    """#12 defect 18: an upload answered early was recorded with
+    request_bytes 0 (and, when forwarded, the rest of its body was read as
+    request heads and dropped). The exchange is reported when the request
+    ends, counting every byte relayed."""
+
+    BODY = 1024 * 1024
+
+    @classmethod
+    def start_servers(cls):
+        super().start_servers()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cls.pki.good.cert, cls.pki.good.key)
+        cls.early_tls = cls.enterClassContext(EarlyAnswerServer(context))
+        cls.early_plain = cls.enterClassContext(EarlyAnswerServer(None))
+
+    def upload(self, stream_send, stream_recv, target: str, host: str):
+        stream_send(f"POST {target} HTTP/1.1\r\nHost: {host}\r\n"
+                    f"Content-Length: {self.BODY}\r\n\r\n".encode())
+        data = b""
+        while not data.endswith(EarlyAnswerServer.ANSWER):
+            piece = stream_recv(65536)
+            self.assertTrue(piece, f"no early answer; got {data!r}")
+            data += piece
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data)
+        stream_send(b"u" * self.BODY)
+
+    def test_forwarded_upload_answered_early(self):
+        authority = self.early_plain.authority
+        with RawClient(self.proxy.address) as client:
+            self.upload(client.sock.sendall, client.sock.recv,
+                        f"http://{authority}/?early=plain", authority)
+            (r,) = self.records_for("?early=plain")
+        self.assertEqual(r["request_bytes"], self.BODY, r)
+        self.assertEqual(r["status"], 200, r)
+        self.assertIsNone(r["error"], r)
+        wait_until(lambda: self.BODY in self.early_plain.bodies,
+                   "the origin receiving the whole body")
+
+    def test_upload_answered_early_in_a_tunnel(self):
+        authority = f"localhost:{self.early_tls.port}"
+        with RawClient(self.proxy.address) as client:
+            client.send(connect_request(authority))
+            self.assertEqual(client.read_response(bodyless=True).status, 200)
+            context = ssl.create_default_context(cafile=str(self.proxy.ca_cert))
+            tls = context.wrap_socket(client.sock, server_hostname="localhost")
+            self.upload(tls.sendall, tls.recv, "/?early=tls", authority)
+            (r,) = self.records_for("?early=tls")
+        self.assertEqual(r["request_bytes"], self.BODY, r)
+        self.assertEqual(r["status"], 200, r)
+        self.assertIsNone(r["error"], r)

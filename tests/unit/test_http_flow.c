@@ -289,6 +289,53 @@ START_TEST(stopping_reports_every_pending_exchange)
 }
 END_TEST
 
+/* An early answer (a refused upload the client sends anyway): the
+ * exchange is reported when the request ends, with every body byte that
+ * was relayed (#12 defect 18). */
+START_TEST(early_answer_counts_the_whole_request)
+{
+    static const char head[] = "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    transcript t = {0};
+    atomic_ullong next_id = 1;
+    tap f = http_flow_tap_new(&limits, &next_id, &callbacks, &t);
+    f.ops->client_data(f.impl, head, strlen(head));
+    f.ops->client_data(f.impl, "abc", 3);
+    f.ops->server_data(f.impl, resp, strlen(resp));
+    ck_assert_int_eq(t.dones[1], 0); /* the request is still arriving */
+    f.ops->client_data(f.impl, "defghij", 7);
+    ck_assert_str_eq(t.text, "POST x /e 200 - 10 2\n");
+    /* The connection goes on with the next exchange. */
+    static const char next[] = "GET /n HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char answer[] = "HTTP/1.1 204 No Content\r\n\r\n";
+    f.ops->client_data(f.impl, next, strlen(next));
+    f.ops->server_data(f.impl, answer, strlen(answer));
+    ck_assert_str_eq(t.text, "POST x /e 200 - 10 2\nGET x /n 204 - 0 0\n");
+    ck_assert(!f.ops->stopped(f.impl, NULL));
+    f.ops->abort(f.impl, "closed");
+    f.ops->free(f.impl);
+    check_all_done(&t);
+}
+END_TEST
+
+/* An early answer, then the client closes mid-body: nothing was lost. */
+START_TEST(early_answer_then_client_close)
+{
+    static const char head[] = "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab";
+    static const char resp[] = "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n";
+    transcript t = {0};
+    atomic_ullong next_id = 1;
+    tap f = http_flow_tap_new(&limits, &next_id, &callbacks, &t);
+    f.ops->client_data(f.impl, head, strlen(head));
+    f.ops->server_data(f.impl, resp, strlen(resp));
+    f.ops->client_data(f.impl, "", 0);
+    ck_assert_str_eq(t.text, "PUT x /e 413 - 2 0\n");
+    f.ops->abort(f.impl, "closed");
+    f.ops->free(f.impl);
+    check_all_done(&t);
+}
+END_TEST
+
 /* Events come in order: request head, response head, done. */
 START_TEST(events_in_order)
 {
@@ -361,6 +408,8 @@ Suite *unit_suite(void)
     tcase_add_test(tc, websocket_frames_counted_at_any_split);
     tcase_add_test(tc, stopping_reports_every_pending_exchange);
     tcase_add_test(tc, events_in_order);
+    tcase_add_test(tc, early_answer_counts_the_whole_request);
+    tcase_add_test(tc, early_answer_then_client_close);
     suite_add_tcase(s, tc);
     return s;
 }
