@@ -12,6 +12,7 @@ import socket
 import subprocess
 import ssl
 import threading
+import time
 
 from fixtures import HELLO, ProxyTestCase
 from harness import (
@@ -512,3 +513,77 @@ class EarlyAnswerTests(RecordTestCase):
         self.assertEqual(r["request_bytes"], self.BODY, r)
         self.assertEqual(r["status"], 200, r)
         self.assertIsNone(r["error"], r)
+
+
+class SlowReaderServer(TcpServer):
+    """Reads a request body at about 40 MB/s (64 KiB, then a pause: the
+    origin's own pace), then answers with the byte count."""
+
+    def serve(self, sock):
+        sock.settimeout(SOCKET_TIMEOUT)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = sock.recv(65536)
+            if not piece:
+                return
+            data += piece
+        head, _, got = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+        received = len(got)
+        while received < length:
+            piece = sock.recv(65536)
+            if not piece:
+                return
+            received += len(piece)
+            time.sleep(0.0015)
+        body = b"%d\n" % received
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def rss_bytes(pid: int) -> int:
+    status = open(f"/proc/{pid}/status").read()
+    return int(re.search(r"VmRSS:\s*(\d+) kB", status).group(1)) * 1024
+
+
+class ForwardBackpressureTests(ProxyTestCase):
+    """#12 defect 5: a forwarded request body had no backpressure: a large
+    upload to a slow origin was held whole in the proxy's memory. RSS must
+    stay within 64 MiB of its level before the upload."""
+
+    BODY = 200 * 1024 * 1024
+    BOUND = 64 * 1024 * 1024
+
+    @classmethod
+    def start_servers(cls):
+        cls.slow = cls.enterClassContext(SlowReaderServer())
+
+    def test_upload_to_a_slow_origin_stays_within_bound(self):
+        pid = self.proxy.process.pid
+        baseline = rss_bytes(pid)
+        authority = self.slow.authority
+        with RawClient(self.proxy.address, timeout=60) as client:
+            client.send(f"POST http://{authority}/upload HTTP/1.1\r\nHost: {authority}\r\n"
+                        f"Content-Length: {self.BODY}\r\n\r\n".encode())
+            done = threading.Event()
+            errors = []
+
+            def send_body():
+                try:
+                    chunk = b"b" * (1024 * 1024)
+                    for _ in range(self.BODY // len(chunk)):
+                        client.sock.sendall(chunk)
+                except OSError as e:
+                    errors.append(e)
+                done.set()
+            sender = threading.Thread(target=send_body, daemon=True)
+            sender.start()
+            peak = baseline
+            while not done.is_set():
+                peak = max(peak, rss_bytes(pid))
+                done.wait(0.05)
+            sender.join()
+            self.assertEqual(errors, [])
+            response = client.read_response()
+        self.assertEqual(response.body, b"%d\n" % self.BODY, str(response))
+        self.assertLess(peak - baseline, self.BOUND,
+                        f"RSS grew by {(peak - baseline) / 2**20:.0f} MiB during the upload")
