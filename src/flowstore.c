@@ -308,8 +308,9 @@ void flowstore_body(flowstore *s, unsigned long long id, bool request,
     size_t room = s->body_limit > have ? (size_t)(s->body_limit - have) : 0;
     size_t take = sl->dropped[request ? 0 : 1] ? 0 : len < room ? len : room;
     if (take && (!b || b->cap - b->len < take)) {
-        /* Doubling keeps appends amortised O(1); the limit caps it. */
-        size_t cap = b ? b->cap * 2 : 4096;
+        /* Doubling keeps appends amortised O(1); the limit caps it. The
+         * first piece gets exactly its size: most bodies come whole. */
+        size_t cap = b ? b->cap * 2 : take;
         if (cap < have + take)
             cap = have + take;
         if (cap > s->body_limit)

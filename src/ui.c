@@ -135,7 +135,9 @@ static size_t stream_pending(const ui_stream *s)
     return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
-/* Send what the store has for s. Returns false when s was dropped. */
+/* Send what the store has for s. Returns whether events were sent (then
+ * s is not armed: the caller looks again later); false too when s was
+ * dropped. */
 static bool stream_pump(ui_stream *s)
 {
     flowstore_event ev[256];
@@ -143,7 +145,7 @@ static bool stream_pump(ui_stream *s)
     size_t n;
     struct evbuffer *chunk = evbuffer_new();
     if (!chunk)
-        return true; /* the next wake tries again */
+        return true; /* the next look tries again */
     while ((n = flowstore_poll(s->sub, ev, sizeof ev / sizeof ev[0], &lagged)) > 0) {
         for (size_t i = 0; i < n; i++) {
             if (ev[i].cleared)
@@ -153,27 +155,36 @@ static bool stream_pump(ui_stream *s)
                                     "event: flow\ndata: {\"id\":%llu,\"phase\":\"%s\"}\n\n",
                                     ev[i].id, phase_names[ev[i].phase]);
         }
-        if (evbuffer_get_length(chunk) + stream_pending(s) > UI_STREAM_MAX_PENDING)
+        /* A short batch means the store is drained for now: stop before
+         * the poll that would arm the stream, and look again later. */
+        if (n < sizeof ev / sizeof ev[0] ||
+            evbuffer_get_length(chunk) + stream_pending(s) > UI_STREAM_MAX_PENDING)
             break;
     }
     bool full = evbuffer_get_length(chunk) + stream_pending(s) > UI_STREAM_MAX_PENDING;
-    if (!lagged && !full && evbuffer_get_length(chunk))
+    bool sent = evbuffer_get_length(chunk) > 0;
+    if (!lagged && !full && sent)
         evhttp_send_reply_chunk(s->req, chunk);
     evbuffer_free(chunk);
     if (lagged || full) {
         stream_drop(s, lagged ? "it fell behind" : "the client is not reading");
         return false;
     }
-    return true;
+    return sent;
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     ui *u = arg;
     ui_stream *next;
+    bool again = false;
     for (ui_stream *s = u->streams; s; s = next) {
         next = s->next;
-        stream_pump(s);
+        again |= stream_pump(s);
+    }
+    if (again && !evtimer_pending(u->coalesce_ev, NULL)) {
+        struct timeval later = {0, UI_COALESCE_MS * 1000};
+        evtimer_add(u->coalesce_ev, &later);
     }
 }
 
@@ -345,8 +356,10 @@ ui *ui_new(const ui_options *o)
     u->wake_ev = u->base ? event_new(u->base, -1, 0, on_wake, u) : NULL;
     u->stop_ev = u->base ? event_new(u->base, -1, 0, on_stop, u) : NULL;
     u->heartbeat_ev = u->base ? event_new(u->base, -1, EV_PERSIST, on_heartbeat, u) : NULL;
+    u->coalesce_ev = u->base ? evtimer_new(u->base, on_wake, u) : NULL;
     struct timeval beat = {UI_HEARTBEAT_SECONDS, 0};
     if (!u->http || !u->dns || !u->wake_ev || !u->stop_ev || !u->heartbeat_ev ||
+        !u->coalesce_ev ||
         event_add(u->heartbeat_ev, &beat) != 0) {
         log_error("cannot set up the web UI's event loop");
         goto fail;
@@ -417,6 +430,8 @@ void ui_free(ui *u)
         event_free(u->stop_ev);
     if (u->heartbeat_ev)
         event_free(u->heartbeat_ev);
+    if (u->coalesce_ev)
+        event_free(u->coalesce_ev);
     if (u->base)
         event_base_free(u->base);
     free(u);

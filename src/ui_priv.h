@@ -20,6 +20,11 @@
 /* Seconds between comment lines on idle event streams, so that a client
  * gone without a FIN is noticed. */
 #define UI_HEARTBEAT_SECONDS 15
+/* After sending events, streams look again this much later rather than
+ * being woken by every change: under load the UI thread then runs ~20
+ * times a second, not once per exchange (each wake-up is a context switch
+ * that a worker on the same core pays for). */
+#define UI_COALESCE_MS 50
 /* Most flows one /api/flows answer holds. */
 #define UI_MAX_LIST 100000
 
@@ -37,6 +42,7 @@ struct ui {
     struct event *wake_ev;   /* the store has changes for streams */
     struct event *stop_ev;
     struct event *heartbeat_ev;
+    struct event *coalesce_ev; /* the next look after sending events */
     ui_stream *streams;
     ui_replay *replays;      /* in progress */
     pthread_t thread;
