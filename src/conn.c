@@ -256,17 +256,17 @@ void conn_relay_drained(conn *c, pump *p)
         pump_set_reading(feeder, true);
 }
 
-static void relay_client_data(conn *c, struct evbuffer *in)
+void conn_relay_client_data(conn *c, struct evbuffer *in)
 {
     conn_relay_data(c, c->client, in);
 }
 
-static void relay_upstream_data(conn *c, struct evbuffer *in)
+void conn_relay_upstream_data(conn *c, struct evbuffer *in)
 {
     conn_relay_data(c, c->upstream, in);
 }
 
-static void relay_client_end(conn *c, bool error, const char *reason)
+void conn_relay_client_end(conn *c, bool error, const char *reason)
 {
     conn_relay_side_ended(c, true, error, reason);
 }
@@ -278,9 +278,9 @@ static void relay_upstream_end(conn *c, bool error, const char *reason)
 
 const conn_phase conn_relay_phase = {
     .name = "relay",
-    .client_data = relay_client_data,
-    .upstream_data = relay_upstream_data,
-    .client_end = relay_client_end,
+    .client_data = conn_relay_client_data,
+    .upstream_data = conn_relay_upstream_data,
+    .client_end = conn_relay_client_end,
     .upstream_end = relay_upstream_end,
     .drained = conn_relay_drained,
 };

@@ -184,6 +184,10 @@ extern const conn_phase conn_relay_phase;
 void conn_relay_data(conn *c, pump *from, struct evbuffer *data);
 void conn_relay_side_ended(conn *c, bool client_side, bool error, const char *reason);
 void conn_relay_drained(conn *c, pump *p);
+/* The relay's operations, for a phase that relays with a twist. */
+void conn_relay_client_data(conn *c, struct evbuffer *in);
+void conn_relay_upstream_data(conn *c, struct evbuffer *in);
+void conn_relay_client_end(conn *c, bool error, const char *reason);
 /* Enter relay (or a phase with the relay's behaviour) and move what
  * either side already sent. */
 void conn_start_relay(conn *c, const conn_phase *phase);

@@ -46,27 +46,12 @@ static const conn_phase refuse_phase = {
     .timeout = refuse_timeout,
 };
 
-static void relay_client_data(conn *c, struct evbuffer *in)
-{
-    conn_relay_data(c, c->client, in);
-}
-
-static void relay_upstream_data(conn *c, struct evbuffer *in)
-{
-    conn_relay_data(c, c->upstream, in);
-}
-
-static void relay_client_end(conn *c, bool error, const char *reason)
-{
-    conn_relay_side_ended(c, true, error, reason);
-}
-
 /* Intercepted: the decrypted bytes are relayed through the tap. */
 static const conn_phase intercepted_phase = {
     .name = "tls-relay",
-    .client_data = relay_client_data,
-    .upstream_data = relay_upstream_data,
-    .client_end = relay_client_end,
+    .client_data = conn_relay_client_data,
+    .upstream_data = conn_relay_upstream_data,
+    .client_end = conn_relay_client_end,
     .upstream_end = relay_upstream_end,
     .drained = conn_relay_drained,
 };

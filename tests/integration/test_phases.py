@@ -26,6 +26,41 @@ def read_records(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
+def good_context(pki) -> ssl.SSLContext:
+    """A server context with the test PKI's good certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.good.cert, pki.good.key)
+    return context
+
+
+class HeadServer(TcpServer):
+    """A server (TLS when given a context) that reads one request head and
+    hands it to answer(stream, head, rest): rest is what came after it."""
+
+    def __init__(self, context: ssl.SSLContext | None = None):
+        self.context = context
+        super().__init__()
+
+    def serve(self, sock):
+        sock.settimeout(SOCKET_TIMEOUT)
+        stream = self.context.wrap_socket(sock, server_side=True) if self.context else sock
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = stream.recv(65536)
+            if not piece:
+                return
+            data += piece
+        head, _, rest = data.partition(b"\r\n\r\n")
+        self.answer(stream, head, rest)
+
+    def answer(self, stream, head: bytes, rest: bytes):
+        raise NotImplementedError
+
+
+def content_length(head: bytes) -> int:
+    return int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+
+
 class RecordTestCase(ProxyTestCase):
     """A plain origin besides the TLS one, and --flows."""
 
@@ -174,24 +209,16 @@ class RefusalTimeoutTests(ProxyTestCase):
         self.proxy.wait_for_line("no request in time", since=since)
 
 
-class OneShotServer(TcpServer):
+class OneShotServer(HeadServer):
     """An HTTP/1.1 server that answers one request per connection, keep-alive
     by default as far as the headers go, and then closes: an origin that
     closes idle keep-alive connections at once."""
 
     BODY = b"one shot\n"
 
-    def serve(self, sock):
-        sock.settimeout(SOCKET_TIMEOUT)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = sock.recv(4096)
-            if not piece:
-                return
-            data += piece
-        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                     b"Content-Length: %d\r\n\r\n" % len(self.BODY) + self.BODY)
-
+    def answer(self, stream, head, rest):
+        stream.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                       b"Content-Length: %d\r\n\r\n" % len(self.BODY) + self.BODY)
 
 class ClosingOriginTests(RecordTestCase):
     """#12 defect 3: forwarding to an origin that closes idle keep-alive
@@ -224,25 +251,12 @@ class ClosingOriginTests(RecordTestCase):
         self.assertNotIn("inspection stopped", self.proxy.console.text(since))
 
 
-class SilentCloseServer(TcpServer):
-    """A TLS origin that reads a request head and closes without a word:
-    an origin that closes first (one that speaks only HTTP/2, say)."""
+class SilentCloseServer(HeadServer):
+    """An origin that reads a request head and closes without a word: an
+    origin that closes first (one that speaks only HTTP/2, say)."""
 
-    def __init__(self, context: ssl.SSLContext | None):
-        self.context = context
-        super().__init__()
-
-    def serve(self, sock):
-        sock.settimeout(SOCKET_TIMEOUT)
-        stream = self.context.wrap_socket(sock, server_side=True) if self.context else sock
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = stream.recv(4096)
-            if not piece:
-                return
-            data += piece
+    def answer(self, stream, head, rest):
         stream.close()
-
 
 class ProxyAnswerTests(RecordTestCase):
     """The 502s the proxy gives are recorded (#12 defect 16), name the side
@@ -253,8 +267,7 @@ class ProxyAnswerTests(RecordTestCase):
     def start_servers(cls):
         super().start_servers()
         cls.selfsigned = cls.enterClassContext(Origin(cls.pki.selfsigned))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cls.pki.good.cert, cls.pki.good.key)
+        context = good_context(cls.pki)
         cls.silent_tls = cls.enterClassContext(SilentCloseServer(context))
         cls.silent_plain = cls.enterClassContext(SilentCloseServer(None))
 
@@ -320,30 +333,17 @@ class ProxyAnswerTests(RecordTestCase):
         self.assertNotIn(b"502 Bad Gateway", result.stdout)
 
 
-class UpgradeServer(TcpServer):
-    """A TLS websocket origin in the fewest writes: the 101 and a first text
+class UpgradeServer(HeadServer):
+    """A websocket origin in the fewest writes: the 101 and a first text
     frame ("hi") in one send, then it waits for the client to go."""
 
     FRAME = b"\x81\x02hi"
 
-    def __init__(self, context: ssl.SSLContext | None):
-        self.context = context
-        super().__init__()
-
-    def serve(self, sock):
-        sock.settimeout(SOCKET_TIMEOUT)
-        stream = self.context.wrap_socket(sock, server_side=True) if self.context else sock
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = stream.recv(4096)
-            if not piece:
-                return
-            data += piece
+    def answer(self, stream, head, rest):
         stream.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                        b"Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n" + self.FRAME)
         while stream.recv(4096):
             pass
-
 
 class WebsocketCountTests(RecordTestCase):
     """#12 defect 9: in tunnels, bytes after the 101 in the same buffer went
@@ -353,8 +353,7 @@ class WebsocketCountTests(RecordTestCase):
     @classmethod
     def start_servers(cls):
         super().start_servers()
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cls.pki.good.cert, cls.pki.good.key)
+        context = good_context(cls.pki)
         cls.upgrade = cls.enterClassContext(UpgradeServer(context))
         cls.plain_upgrade = cls.enterClassContext(UpgradeServer(None))
 
@@ -427,31 +426,20 @@ class IgnoreHostsBySniTests(ProxyTestCase):
         self.assertIn("tlspeek CA", self.leaf_issuer("origin.test"))
 
 
-class EarlyAnswerServer(TcpServer):
+class EarlyAnswerServer(HeadServer):
     """Answers a request as soon as its head is in, then reads (and drops)
     the body: an origin that answers an upload early (nginx `return 200`)."""
 
     ANSWER = b"early"
 
     def __init__(self, context: ssl.SSLContext | None):
-        self.context = context
         self.bodies: list[int] = []
-        super().__init__()
+        super().__init__(context)
 
-    def serve(self, sock):
-        sock.settimeout(SOCKET_TIMEOUT)
-        stream = self.context.wrap_socket(sock, server_side=True) if self.context else sock
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = stream.recv(65536)
-            if not piece:
-                return
-            data += piece
-        head, _, got = data.partition(b"\r\n\r\n")
-        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    def answer(self, stream, head, rest):
         stream.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(self.ANSWER)
                        + self.ANSWER)
-        received = len(got)
+        length, received = content_length(head), len(rest)
         while received < length:
             piece = stream.recv(65536)
             if not piece:
@@ -460,7 +448,6 @@ class EarlyAnswerServer(TcpServer):
         self.bodies.append(received)
         while stream.recv(65536):
             pass
-
 
 class EarlyAnswerTests(RecordTestCase):
     """#12 defect 18: an upload answered early was recorded with
@@ -473,8 +460,7 @@ class EarlyAnswerTests(RecordTestCase):
     @classmethod
     def start_servers(cls):
         super().start_servers()
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cls.pki.good.cert, cls.pki.good.key)
+        context = good_context(cls.pki)
         cls.early_tls = cls.enterClassContext(EarlyAnswerServer(context))
         cls.early_plain = cls.enterClassContext(EarlyAnswerServer(None))
 
@@ -515,29 +501,20 @@ class EarlyAnswerTests(RecordTestCase):
         self.assertIsNone(r["error"], r)
 
 
-class SlowReaderServer(TcpServer):
+class SlowReaderServer(HeadServer):
     """Reads a request body at about 40 MB/s (64 KiB, then a pause: the
     origin's own pace), then answers with the byte count."""
 
-    def serve(self, sock):
-        sock.settimeout(SOCKET_TIMEOUT)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = sock.recv(65536)
-            if not piece:
-                return
-            data += piece
-        head, _, got = data.partition(b"\r\n\r\n")
-        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
-        received = len(got)
+    def answer(self, stream, head, rest):
+        length, received = content_length(head), len(rest)
         while received < length:
-            piece = sock.recv(65536)
+            piece = stream.recv(65536)
             if not piece:
                 return
             received += len(piece)
             time.sleep(0.0015)
         body = b"%d\n" % received
-        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        stream.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
 
 def rss_bytes(pid: int) -> int:
