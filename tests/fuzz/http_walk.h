@@ -62,7 +62,7 @@ static inline void fuzz_walk_head(const http_head *h, http_msg_kind kind,
                                   size_t max_head)
 {
     FUZZ_ASSERT(h != NULL);
-    FUZZ_ASSERT(h->n_headers <= HTTP_MSG_MAX_HEADERS);
+    FUZZ_ASSERT(h->n_headers <= HTTP_HEAD_MAX_HEADERS);
     FUZZ_ASSERT(h->head_bytes > 0 && h->head_bytes <= max_head);
     FUZZ_ASSERT(h->content_length >= -1);
     FUZZ_ASSERT(memchr(h->method, '\0', sizeof h->method) != NULL);
