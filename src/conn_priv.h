@@ -13,7 +13,9 @@
  *
  * The core calls a phase only through its conn_phase table. Each phase
  * keeps its state in its own sub-struct of struct conn, touched only by
- * its file. Private to these files. */
+ * its file (the core frees what they hold when the connection goes).
+ * What several phases share (the request parser, the target, the SNI)
+ * is the core's. Private to these files. */
 #ifndef TLSPEEK_CONN_PRIV_H
 #define TLSPEEK_CONN_PRIV_H
 
