@@ -133,7 +133,8 @@ static tap_exchange exchange_of(const http_flow *f, const pending *p,
         .request_end = p->request_end,
         .response_start = response ? f->response_start : (struct timeval){0, 0},
         .request_bytes = p->body_bytes,
-        .response_bytes = response ? f->response_bytes : 0,
+        /* What the response stream carried is the oldest's. */
+        .response_bytes = p == &f->queue[f->head] ? f->response_bytes : 0,
     };
 }
 
