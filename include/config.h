@@ -68,6 +68,7 @@ typedef struct {
     /* --upstream-proxy URL, or with --upstream-proxy-from-env the first
      * of HTTPS_PROXY, https_proxy, ALL_PROXY, all_proxy that is set */
     bool has_upstream_proxy;
+    bool upstream_proxy_from_env; /* --upstream-proxy-from-env was given */
     proxyurl upstream_proxy;
     const char *upstream_proxy_source; /* the option or variable it came from */
     regex_t upstream_proxy_except; /* --upstream-proxy-except, when has_... */

@@ -534,6 +534,7 @@ config_result config_parse(int argc, char **argv, config *out,
     }
     if (optind < argc)
         return usage_error(err_stream, "unexpected argument", argv[optind]);
+    out->upstream_proxy_from_env = proxy_from_env;
     if (take_upstream_proxy(out, proxy_url, proxy_from_env, err_stream) != 0)
         return usage_error(err_stream, NULL, NULL);
 

@@ -299,6 +299,9 @@ int proxy_run(proxy *p)
                    p->cfg->upstream_proxy.has_credentials ? ", with credentials" : "",
                    p->parent.except ? "; --upstream-proxy-except hosts directly"
                                         : "");
+    else if (p->cfg->upstream_proxy_from_env)
+        log_notice("--upstream-proxy-from-env: none of HTTPS_PROXY, https_proxy, "
+                   "ALL_PROXY, all_proxy is set; connecting to servers directly");
     log_debug("%d worker thread%s", p->n_workers, p->n_workers == 1 ? "" : "s");
     if (p->ui && ui_start(p->ui) != 0) {
         for (int i = 0; i < p->n_workers; i++)

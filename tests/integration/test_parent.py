@@ -228,6 +228,12 @@ class FromEnvironmentTests(ParentTestCase):
         self.assertFetched(self.fetch(self.origin.url("/", "localhost")))
         self.assertEqual(self.forbidding.heads, [])
 
+    def test_flag_without_a_variable_says_it_connects_directly(self):
+        proxy = Proxy("--upstream-proxy-from-env", dns_port=self.dns.port)
+        with proxy:
+            proxy.wait_for_line(r"none of HTTPS_PROXY, https_proxy, ALL_PROXY, "
+                                r"all_proxy is set; connecting to servers directly")
+
     def test_environment_read_with_the_flag(self):
         proxy = self.start_proxy("--upstream-proxy-from-env")
         proxy.wait_for_line(rf"HTTP parent proxy {self.forbidding.authority} "
