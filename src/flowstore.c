@@ -21,7 +21,10 @@ typedef struct {
 
 /* One body as kept. Bytes below len never change; appends write past len
  * under the store lock, so a view that saw len may read without it. When
- * it must grow, a bigger copy replaces it (views keep the old one). */
+ * it must grow, a bigger copy replaces it (views keep the old one).
+ * data[cap] is always NUL, and data[len] is one between appends: readers
+ * get a length, but a string routine that looks for a NUL (sanitizers'
+ * regexec check, which ignores REG_STARTEND) stays inside the block. */
 typedef struct {
     atomic_uint refs;
     size_t len, cap;
@@ -315,12 +318,13 @@ void flowstore_body(flowstore *s, unsigned long long id, bool request,
             cap = have + take;
         if (cap > s->body_limit)
             cap = (size_t)s->body_limit;
-        body *grown = malloc(sizeof *grown + cap);
+        body *grown = malloc(sizeof *grown + cap + 1);
         if (!grown)
             goto out;
         atomic_init(&grown->refs, 1);
         grown->len = have;
         grown->cap = cap;
+        grown->data[cap] = '\0';
         if (have)
             memcpy(grown->data, b->data, have);
         s->body_bytes += cap - (b ? b->cap : 0);
@@ -330,6 +334,7 @@ void flowstore_body(flowstore *s, unsigned long long id, bool request,
     if (take) {
         memcpy(b->data + b->len, data, take);
         b->len += take;
+        b->data[b->len] = '\0';
     }
     sl->seen[request ? 0 : 1] += len;
     if (s->body_bytes > s->body_memory)

@@ -112,10 +112,16 @@ static void stream_free(ui_stream *s)
     free(s);
 }
 
-/* libevent closes the connection (client gone): the request goes with it. */
+/* libevent closes the connection. When the client went away mid-stream,
+ * libevent has already detached the unfinished request from it and left
+ * it to us: ending the reply of a detached request frees it. */
 static void on_stream_closed(struct evhttp_connection *evcon, void *arg)
 {
-    stream_free(arg);
+    ui_stream *s = arg;
+    struct evhttp_request *req = s->req;
+    stream_free(s);
+    if (!evhttp_request_get_connection(req))
+        evhttp_send_reply_end(req);
 }
 
 /* Drop a stream that lagged or stopped reading: its queued bytes go

@@ -365,7 +365,13 @@ class SlowSubscriberTests(UiTestCase):
             self.assertEqual(result.returncode, 0, result.describe())
             self.assertEqual(codes.count("200"), self.REQUESTS)
             grown = proxy_rss_kib(self.proxy.process.pid) - before
-            self.assertLess(grown, 64 * 1024, f"RSS grew by {grown} KiB")
+            # AddressSanitizer keeps freed memory in quarantine and pads
+            # every block: its RSS says nothing about the proxy's.
+            maps = Path(f"/proc/{self.proxy.process.pid}/maps").read_text()
+            if "libasan" not in maps:
+                self.assertLess(grown, 64 * 1024, f"RSS grew by {grown} KiB")
+            print(f"\n  RSS growth over {self.REQUESTS} requests with a stalled "
+                  f"subscriber: {grown} KiB", end=" ")
             # The UI itself still answers, and has the flows.
             self.assertTrue(self.flows(filter_text="~u many-"))
         finally:
