@@ -40,6 +40,9 @@ void qbio_consume(BIO *b, size_t n);
 void *qbio_reserve(BIO *b, size_t n);
 void qbio_commit(BIO *b, size_t n);
 
+/* Bytes queued (BIO_ctrl_pending without the dispatch). */
+size_t qbio_pending(BIO *b);
+
 /* Bytes of buffer the queue holds, used or not (memory checks). */
 size_t qbio_capacity(BIO *b);
 

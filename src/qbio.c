@@ -187,6 +187,11 @@ void qbio_commit(BIO *b, size_t n)
     ((queue *)BIO_get_data(b))->len += n;
 }
 
+size_t qbio_pending(BIO *b)
+{
+    return ((queue *)BIO_get_data(b))->len;
+}
+
 size_t qbio_capacity(BIO *b)
 {
     return ((queue *)BIO_get_data(b))->cap;

@@ -270,14 +270,14 @@ tlsm_status tlsm_read(tlsm *t, void *buf, size_t max, size_t *n)
     ERR_clear_error();
     /* Besides application data this processes post-handshake messages
      * (TLS 1.3 tickets, key updates), which may queue output. */
-    if (SSL_read_ex(t->ssl, buf, max, n) == 1)
-        return TLSM_OK;
-    *n = 0;
-    tlsm_status st = map_error(t, 0);
-    /* SSL_MODE_RELEASE_BUFFERS gives the record buffer back after
-     * application data only: after a TLS 1.3 server's tickets, which come
-     * alone, an idle connection kept it. */
-    if (st == TLSM_WANT_INPUT && BIO_ctrl_pending(t->rbio) == 0)
+    tlsm_status st = SSL_read_ex(t->ssl, buf, max, n) == 1 ? TLSM_OK : map_error(t, 0);
+    if (st != TLSM_OK)
+        *n = 0;
+    /* Nothing more to read: give the record buffers back.
+     * SSL_MODE_RELEASE_BUFFERS alone left a TLS 1.3 upstream side holding
+     * its 16 KiB read buffer once idle (after the server's tickets). */
+    if ((st == TLSM_OK || st == TLSM_WANT_INPUT) && qbio_pending(t->rbio) == 0 &&
+        !SSL_has_pending(t->ssl))
         SSL_free_buffers(t->ssl);
     return st;
 }
@@ -350,6 +350,6 @@ const char *tlsm_reason(const tlsm *t)
 
 bool tlsm_has_input(const tlsm *t)
 {
-    return t->failed || t->closed || t->eof || BIO_ctrl_pending(t->rbio) > 0 ||
+    return t->failed || t->closed || t->eof || qbio_pending(t->rbio) > 0 ||
            SSL_has_pending(t->ssl);
 }
