@@ -21,8 +21,7 @@ static void connect_done(upstream_status status, struct bufferevent *bev,
     c->connect.req = NULL;
     if (status != UPSTREAM_OK) {
         int code = status == UPSTREAM_TIMEOUT ? 504 : 502;
-        log_info("%s %s %s %d %s", c->client_name, c->connect.method,
-                 c->target_name, code, reason);
+        /* Its record is the console line: one line per exchange. */
         /* A forwarded request still has its head; a CONNECT's is gone,
          * and its record needs no more than the method and the target. */
         if (c->requests) {

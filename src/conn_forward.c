@@ -251,7 +251,6 @@ static void forward_upstream_end(conn *c, bool error, const char *reason)
         conn_close(c, why);
         return;
     }
-    log_info("%s %s %s 502 %s", c->client_name, c->fwd.method, c->target_name, why);
     conn_tap_proxy_answer(c, 502);
     conn_fail(c, 502, why);
 }

@@ -269,7 +269,9 @@ static void relay_upstream_end(conn *c, bool error, const char *reason)
         else
             snprintf(why, sizeof why, "%s closed the connection before answering%s%s",
                      c->target_name, error ? ": " : "", error ? reason : "");
-        log_info("%s CONNECT %s 502 %s", c->client_name, c->target_name, why);
+        /* The exchange's record says it; without one, a line of its own. */
+        if (!conn_tap_awaiting_response(c))
+            log_info("%s CONNECT %s 502 %s", c->client_name, c->target_name, why);
         conn_tap_proxy_answer(c, 502);
         conn_fail(c, 502, why);
         return;

@@ -105,6 +105,22 @@ class ConsoleAndUrlTests(RecordTestCase):
                  if f"GET {url} " in line]
         self.assertEqual(len(lines), 1, "\n".join(lines))
 
+    def test_refused_connect_has_one_console_line(self):
+        """A CONNECT the proxy answers 502 printed its own line and then its
+        record's: one line per exchange, as for the rest."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # nothing listens there once closed
+        since = self.proxy.mark()
+        with RawClient(self.proxy.address) as client:
+            client.send(connect_request(f"127.0.0.1:{port}"))
+            self.assertEqual(client.read_response().status, 502)
+        self.proxy.wait_for_line(rf"CONNECT 127\.0\.0\.1:{port} .*answered by tlspeek",
+                                 since=since)
+        lines = [line for line in self.proxy.console.lines(since)
+                 if f"CONNECT 127.0.0.1:{port} " in line]
+        self.assertEqual(len(lines), 1, "\n".join(lines))
+
     def test_default_ports_left_out_of_urls(self):
         """#12 defect 2: https://host:443/x and http://host:80/x."""
         self.assertFetched(self.fetch("https://origin.test/?default-port=s"))
