@@ -58,6 +58,12 @@ const http_head *http_msg_head(const http_msg_parser *p);
  * does nothing); http_msg_head() is NULL afterwards. */
 void http_msg_release_head(http_msg_parser *p);
 
+/* The chunked trailer fields of the message that just ended (after
+ * HTTP_MSG_END), or NULL when it had none (or more than max_head_bytes or
+ * HTTP_HEAD_MAX_HEADERS of them, which are dropped); valid until the next
+ * message begins. Only the names and values are set. */
+const http_head *http_msg_trailers(const http_msg_parser *p);
+
 /* For a response parser: the next response answers a HEAD request (or is
  * otherwise known to have no body). Call before feeding its bytes. */
 void http_msg_expect_no_body(http_msg_parser *p);

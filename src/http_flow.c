@@ -14,6 +14,7 @@ typedef struct {
     http_head *request;          /* owned copy */
     struct timeval start, request_end;
     unsigned long long body_bytes;
+    http_head *trailers;         /* owned copy of the request's, or NULL */
 } pending;
 
 struct http_flow {
@@ -35,6 +36,7 @@ struct http_flow {
      * exchange is reported when the request ends, so that request_bytes
      * counts everything relayed. */
     http_head *early;
+    http_head *early_trailers;   /* its response's trailers, or NULL */
     struct timeval early_start;
     unsigned long long early_bytes;
     bool stopped;
@@ -102,11 +104,14 @@ static void flow_free(void *impl)
     http_flow *f = impl;
     if (!f)
         return;
-    for (size_t i = 0; i < f->count; i++)
+    for (size_t i = 0; i < f->count; i++) {
         http_head_free(at(f, i)->request);
+        http_head_free(at(f, i)->trailers);
+    }
     http_msg_parser_free(f->requests);
     http_msg_parser_free(f->responses);
     http_head_free(f->early);
+    http_head_free(f->early_trailers);
     free(f->queue);
     free(f);
 }
@@ -139,17 +144,21 @@ static tap_exchange exchange_of(const http_flow *f, const pending *p,
 }
 
 /* Report and drop the oldest pending exchange. */
-static void finish_oldest(http_flow *f, const http_head *response, bool upgraded,
-                          size_t tail, const char *error)
+static void finish_oldest(http_flow *f, const http_head *response,
+                          const http_head *trailers, bool upgraded, size_t tail,
+                          const char *error)
 {
     pending *p = at(f, 0);
     tap_exchange ex = exchange_of(f, p, response);
+    ex.request_trailers = p->trailers;
+    ex.response_trailers = response ? trailers : NULL;
     ex.end = now();
     ex.upgraded = upgraded;
     ex.upgrade_tail = tail;
     ex.error = error;
     f->cbs->on_event(f->arg, TAP_DONE, &ex);
     http_head_free(p->request);
+    http_head_free(p->trailers);
     memset(p, 0, sizeof *p);
     f->head = (f->head + 1) % f->capacity;
     f->count--;
@@ -160,11 +169,14 @@ static void finish_oldest(http_flow *f, const http_head *response, bool upgraded
 
 /* Hold the oldest (and only) exchange's complete response h until its
  * request ends. */
-static void defer_answer(http_flow *f, const http_head *h)
+static void defer_answer(http_flow *f, const http_head *h, const http_head *trailers)
 {
     f->early = http_head_dup(h);
+    f->early_trailers = trailers ? http_head_dup(trailers) : NULL;
     if (!f->early) {
-        finish_oldest(f, h, false, 0, NULL); /* memory short: report it now */
+        http_head_free(f->early_trailers);
+        f->early_trailers = NULL;
+        finish_oldest(f, h, trailers, false, 0, NULL); /* memory short: report it now */
         return;
     }
     f->early_start = f->response_start;
@@ -178,9 +190,10 @@ static void finish_early(http_flow *f, const char *error)
 {
     f->response_start = f->early_start;
     f->response_bytes = f->early_bytes;
-    finish_oldest(f, f->early, false, 0, error);
+    finish_oldest(f, f->early, f->early_trailers, false, 0, error);
     http_head_free(f->early);
-    f->early = NULL;
+    http_head_free(f->early_trailers);
+    f->early = f->early_trailers = NULL;
 }
 
 /* Stop inspecting: every exchange still waiting is reported with reason
@@ -199,7 +212,7 @@ static void stop(http_flow *f, const char *reason)
     while (f->count > 0) {
         bool has_head = first && f->response_start.tv_sec != 0 && partial &&
                         partial->status >= 200;
-        finish_oldest(f, has_head ? partial : NULL, false, 0, reason);
+        finish_oldest(f, has_head ? partial : NULL, NULL, false, 0, reason);
         first = false;
     }
 }
@@ -261,8 +274,12 @@ static void flow_client_data(void *impl, const char *data, size_t len)
             }
             break;
         case HTTP_MSG_END:
-            if (f->count && f->request_open)
-                at(f, f->count - 1)->request_end = now();
+            if (f->count && f->request_open) {
+                pending *p = at(f, f->count - 1);
+                p->request_end = now();
+                const http_head *trailers = http_msg_trailers(f->requests);
+                p->trailers = trailers ? http_head_dup(trailers) : NULL;
+            }
             f->request_open = false;
             http_msg_release_head(f->requests); /* the queue has a copy */
             if (f->early)
@@ -341,7 +358,7 @@ static void flow_server_data(void *impl, const char *data, size_t len)
             if (f->count == 0)
                 return;
             if (h && h->status == 101) {
-                finish_oldest(f, h, true, len, NULL);
+                finish_oldest(f, h, NULL, true, len, NULL);
                 stop(f, "upgraded to websocket");
                 return;
             }
@@ -350,9 +367,10 @@ static void flow_server_data(void *impl, const char *data, size_t len)
                 break;
             }
             if (f->count == 1 && f->request_open)
-                defer_answer(f, h); /* answered before its body ended */
+                defer_answer(f, h, http_msg_trailers(f->responses)); /* answered
+                                                    before its body ended */
             else
-                finish_oldest(f, h, false, 0, NULL);
+                finish_oldest(f, h, http_msg_trailers(f->responses), false, 0, NULL);
             http_msg_release_head(f->responses);
             if (eof)
                 return;

@@ -44,6 +44,11 @@ struct http_msg_parser {
     size_t target_len, reason_len;
     bool saw_header;
     bool no_body_next; /* http_msg_expect_no_body() */
+    /* chunked trailer fields of the current message, kept up to
+     * HTTP_HEAD_MAX_HEADERS fields and max_head bytes (then dropped whole) */
+    http_head trailers;
+    size_t trailer_bytes;
+    bool trailers_dropped;
     /* set by the callback that paused the parser */
     bool began;
     http_msg_event event;
@@ -87,6 +92,9 @@ static int on_message_begin(http_parser *hp)
     http_head_clear(&p->head);
     p->head.content_length = -1;
     p->head_valid = false;
+    http_head_clear(&p->trailers);
+    p->trailer_bytes = 0;
+    p->trailers_dropped = false;
     p->phase = PH_HEAD;
     p->head_seen = 0;
     p->last = LAST_NONE;
@@ -132,11 +140,40 @@ static int grow_headers(http_head *h)
     return 0;
 }
 
+/* A piece of a chunked trailer field's name (field) or value: kept in
+ * p->trailers like a head's fields, within bounds; past them the trailers
+ * are dropped whole (they are for the record only). */
+static int trailer_piece(http_msg_parser *p, bool field, const char *at, size_t n)
+{
+    http_head *t = &p->trailers;
+    p->trailer_bytes += n;
+    if (p->trailers_dropped || p->trailer_bytes > p->max_head ||
+        (!field && t->n_headers == 0))
+        goto drop;
+    if (field && p->last != LAST_FIELD) {
+        if (t->n_headers == HTTP_HEAD_MAX_HEADERS || grow_headers(t) < 0)
+            goto drop;
+        t->n_headers++;
+        p->cur_len = 0;
+    } else if (!field && p->last != LAST_VALUE) {
+        p->cur_len = 0;
+    }
+    p->last = field ? LAST_FIELD : LAST_VALUE;
+    http_header *h = &t->headers[t->n_headers - 1];
+    if (append(field ? &h->name : &h->value, &p->cur_len, at, n) < 0)
+        goto drop;
+    return 0;
+drop:
+    http_head_clear(t);
+    p->trailers_dropped = true;
+    return 0;
+}
+
 static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
     http_msg_parser *p = from_hp(hp);
     if (p->phase != PH_HEAD)
-        return 0; /* chunked trailers: not kept */
+        return trailer_piece(p, true, at, n);
     p->saw_header = true;
     if (p->last != LAST_FIELD) {
         /* A value (possibly empty: http-parser reports those with length
@@ -159,7 +196,7 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
 {
     http_msg_parser *p = from_hp(hp);
     if (p->phase != PH_HEAD)
-        return 0;
+        return trailer_piece(p, false, at, n);
     if (p->head.n_headers == 0)
         return cb_fail(p, "header value without a name", false);
     if (p->last != LAST_VALUE)
@@ -268,6 +305,14 @@ static int on_body(http_parser *hp, const char *at, size_t n)
 static int on_message_complete(http_parser *hp)
 {
     http_msg_parser *p = from_hp(hp);
+    for (size_t i = 0; i < p->trailers.n_headers; i++) {
+        http_header *h = &p->trailers.headers[i];
+        if (ensure_str(&h->name) < 0 || ensure_str(&h->value) < 0) {
+            http_head_clear(&p->trailers);
+            break;
+        }
+        trim(h->value);
+    }
     p->phase = hp->upgrade ? PH_UPGRADED : PH_IDLE;
     p->event = HTTP_MSG_END;
     http_parser_pause(hp, 1);
@@ -306,7 +351,13 @@ void http_msg_parser_free(http_msg_parser *p)
     if (!p)
         return;
     http_head_clear(&p->head);
+    http_head_clear(&p->trailers);
     free(p);
+}
+
+const http_head *http_msg_trailers(const http_msg_parser *p)
+{
+    return p->trailers.n_headers > 0 ? &p->trailers : NULL;
 }
 
 static http_msg_event fail(http_msg_parser *p, http_msg_event ev,

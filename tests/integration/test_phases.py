@@ -134,6 +134,14 @@ class ConsoleAndUrlTests(RecordTestCase):
         (other,) = self.records_for("other-port=1")
         self.assertEqual(other["url"], f"https://127.0.0.1:{self.origin.port}/?other-port=1")
 
+    def test_chunked_trailers_recorded(self):
+        """HTTP/1 chunked trailers reach the record (they were left empty)."""
+        transfer = self.fetch(self.origin.url("/chunked"))
+        self.assertEqual(transfer.body, Origin.CHUNKED, transfer.describe())
+        (r,) = self.records_for("/chunked")
+        self.assertEqual(r["response_trailers"], [["X-Trailer", "yes"]], r)
+        self.assertEqual(r["request_trailers"], [], r)
+
     def test_long_url_recorded_whole(self):
         """#12 defect 8: URLs were cut at 2047 bytes."""
         url = self.origin.url("/?long=" + "x" * 10000)

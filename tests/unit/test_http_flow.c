@@ -15,6 +15,7 @@ typedef struct {
     char text[8192];
     unsigned long long body_seen[2];
     int requests[MAX_IDS + 1], responses[MAX_IDS + 1], dones[MAX_IDS + 1];
+    char trailers[256]; /* "request name=value; response name=value" */
 } transcript;
 
 static void record(void *arg, tap_phase phase, const tap_exchange *ex)
@@ -34,6 +35,15 @@ static void record(void *arg, tap_phase phase, const tap_exchange *ex)
         return;
     }
     t->dones[ex->id]++;
+    for (int side = 0; side < 2; side++) {
+        const http_head *tr = side ? ex->response_trailers : ex->request_trailers;
+        for (size_t i = 0; tr && i < tr->n_headers; i++) {
+            size_t used = strlen(t->trailers);
+            snprintf(t->trailers + used, sizeof t->trailers - used, "%s %s=%s;",
+                     side ? "response" : "request", tr->headers[i].name,
+                     tr->headers[i].value);
+        }
+    }
     if (ex->response && !ex->error)
         ck_assert_int_eq(t->responses[ex->id], 1);
     size_t n = strlen(t->text);
@@ -336,6 +346,23 @@ START_TEST(early_answer_then_client_close)
 }
 END_TEST
 
+/* Chunked trailers of both directions reach the exchange, at every split. */
+START_TEST(trailers_both_ways)
+{
+    static const char req[] = "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "3\r\nabc\r\n0\r\nX-Req:  a \r\n\r\n";
+    static const char resp[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "2\r\nok\r\n0\r\nX-Sum: 1\r\nX-Two: b\r\n\r\n";
+    for (size_t cut = 0; cut <= strlen(resp); cut++) {
+        transcript t;
+        const char *stop;
+        run(req, resp, strlen(req) / 2, cut, false, &t, &stop);
+        ck_assert_str_eq(t.text, "POST x /t 200 - 3 2\n");
+        ck_assert_str_eq(t.trailers, "request X-Req=a;response X-Sum=1;response X-Two=b;");
+    }
+}
+END_TEST
+
 /* Events come in order: request head, response head, done. */
 START_TEST(events_in_order)
 {
@@ -408,6 +435,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, websocket_frames_counted_at_any_split);
     tcase_add_test(tc, stopping_reports_every_pending_exchange);
     tcase_add_test(tc, events_in_order);
+    tcase_add_test(tc, trailers_both_ways);
     tcase_add_test(tc, early_answer_counts_the_whole_request);
     tcase_add_test(tc, early_answer_then_client_close);
     suite_add_tcase(s, tc);
