@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -243,6 +244,10 @@ static void start_stream(ui *u, struct evhttp_request *req)
     evhttp_add_header(h, "Cache-Control", "no-store");
     evhttp_add_header(h, "X-Accel-Buffering", "no");
     evhttp_connection_set_closecb(s->evcon, on_stream_closed, s);
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
+    int sndbuf = UI_STREAM_SNDBUF;
+    if (bev)
+        setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     evhttp_send_reply_start(req, 200, "OK");
     /* A first line at once, so that the client knows it is connected. */
     struct evbuffer *chunk = evbuffer_new();

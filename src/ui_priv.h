@@ -15,8 +15,13 @@
 /* Largest request body the UI accepts (its API takes none). */
 #define UI_MAX_BODY 65536
 /* An event stream whose unsent output grows past this is a client that
- * stopped reading: it is dropped (and catches up with since=). */
-#define UI_STREAM_MAX_PENDING (1024 * 1024)
+ * stopped reading: it is dropped (and catches up with since=). A reading
+ * client never gets near it: events go out every UI_COALESCE_MS. */
+#define UI_STREAM_MAX_PENDING (256 * 1024)
+/* The kernel's send buffer of an event stream, kept small so that a
+ * client that stops reading shows in the pending bytes above soon
+ * (loopback would otherwise absorb megabytes first). */
+#define UI_STREAM_SNDBUF (32 * 1024)
 /* Seconds between comment lines on idle event streams, so that a client
  * gone without a FIN is noticed. */
 #define UI_HEARTBEAT_SECONDS 15

@@ -374,6 +374,15 @@ class SlowSubscriberTests(UiTestCase):
                   f"subscriber: {grown} KiB", end=" ")
             # The UI itself still answers, and has the flows.
             self.assertTrue(self.flows(filter_text="~u many-"))
+            # The stalled subscriber was dropped: reading now, it finds the
+            # end of its stream after what had been queued for it.
+            sock.settimeout(SOCKET_TIMEOUT)
+            deadline = time.monotonic() + WAIT
+            while time.monotonic() < deadline:
+                if not sock.recv(1 << 20):
+                    break
+            else:
+                self.fail("the subscriber that never read was not dropped")
         finally:
             sock.close()
 
