@@ -78,8 +78,8 @@ static bool origin_ok(const ui_auth_config *c, const char *origin)
     const char *rest = origin + sizeof scheme - 1;
     long port;
     size_t len = split_host(rest, &port);
-    /* The page is served with an explicit port, so its origin has one. */
-    return own_host(c, rest, len) && port == c->port;
+    /* Browsers leave the port out of an origin only when it is 80. */
+    return own_host(c, rest, len) && (port == c->port || (port == -1 && c->port == 80));
 }
 
 /* The value of cookie name in a Cookie header, or NULL; *len its length. */
