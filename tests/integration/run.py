@@ -23,7 +23,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Last resort against a hang the per-call timeouts missed: dump every
-# thread's stack and exit non-zero.
+# thread's stack and exit non-zero when one test (with its class's set-up)
+# runs this long. Restarted at each test, so that it bounds a hang, not the
+# length of the whole suite (which grows with every test and, under the
+# sanitizers beside other jobs, came within minutes of a suite-wide 600 s).
 WATCHDOG_SECONDS = 600
 
 
@@ -52,6 +55,10 @@ class CountingResult(unittest.TextTestResult):
         if err is not None:
             failed = issubclass(err[0], test.failureException)
             self._add_diagnostics(subtest, self.failures if failed else self.errors)
+
+    def startTest(self, test):
+        faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
+        super().startTest(test)
 
     def addSuccess(self, test):
         super().addSuccess(test)
