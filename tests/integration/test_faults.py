@@ -113,13 +113,11 @@ class ConcurrencyTests(FaultTestCase):
                if isinstance(b, BaseException) or hashlib.sha256(b).hexdigest() != expected]
         self.assertEqual(bad, [], f"{len(bad)} of {self.CLIENTS} GETs failed")
         # The console reports every one as intercepted.
-        deadline = time.monotonic() + 10
-        while True:
-            intercepted = len(self.intercepted_lines(f"localhost:{self.origin.port}", mark))
-            if intercepted >= self.CLIENTS or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        self.assertEqual(intercepted, self.CLIENTS)
+        def intercepted():
+            return len(self.intercepted_lines(f"localhost:{self.origin.port}", mark))
+        wait_until(lambda: intercepted() >= self.CLIENTS,
+                   f"{self.CLIENTS} tunnels reported intercepted", timeout=30)
+        self.assertEqual(intercepted(), self.CLIENTS)
         self.assertStillServing()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 import unittest
 import uuid
 from pathlib import Path
@@ -173,7 +172,9 @@ class BrowserUiTests(UiTestCase):
         self.assertEqual(d.switch_to.active_element.get_attribute("name"), "filter")
         box.clear()
         self.click_row(f"/json/{self.tag}")
-        time.sleep(0.3)  # let the body view render before the picture
+        # The picture shows the body view: wait until it has rendered.
+        detail = d.find_element(By.CSS_SELECTOR, "[data-detail]")
+        wait_until(lambda: '"name": "ada"' in detail.text, "the pretty JSON body", WAIT)
         out = binary_path().resolve().parent / "ui-screenshot.png"
         self.assertTrue(d.save_screenshot(str(out)))
         self.assertGreater(out.stat().st_size, 10000)
