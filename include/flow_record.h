@@ -69,6 +69,10 @@ typedef struct {
     unsigned long long ws_messages_up, ws_messages_down; /* websocket frames
                                           client->server, server->client */
     bool answered_by_proxy;       /* tlspeek itself answered (502, 504, ...) */
+    bool request_unparsed;        /* it answered before a request head was
+                                     read (garbage, a head too large, a
+                                     client turned away): method and url
+                                     are empty, not guessed */
     bool passthrough;             /* tunnel relayed without interception */
     const char *passthrough_reason;
     const flow_tls *client_tls;   /* NULL when the client leg is plain */

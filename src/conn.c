@@ -136,9 +136,14 @@ void conn_send_client(conn *c, struct evbuffer *out)
 
 void conn_fail(conn *c, int status, const char *reason)
 {
+    conn_tap_answer(c, status, reason);
     struct evbuffer *out = evbuffer_new();
     if (out) {
-        front_write_error(out, status, reason);
+        /* 407 carries the challenge a client needs to answer it. */
+        if (status == 407)
+            front_write_auth_required(out);
+        else
+            front_write_error(out, status, reason);
         conn_send_client(c, out);
         evbuffer_free(out);
     }

@@ -7,8 +7,6 @@
 
 #include <string.h>
 
-#include "log.h"
-
 static const conn_phase connect_phase = {
     .name = "connecting",
     /* Client bytes wait (NULL client_data); a client that leaves ends it. */
@@ -20,19 +18,7 @@ static void connect_done(upstream_status status, struct bufferevent *bev,
     conn *c = arg;
     c->connect.req = NULL;
     if (status != UPSTREAM_OK) {
-        int code = status == UPSTREAM_TIMEOUT ? 504 : 502;
-        /* Its record is the console line: one line per exchange. */
-        /* A forwarded request still has its head; a CONNECT's is gone,
-         * and its record needs no more than the method and the target. */
-        if (c->requests) {
-            conn_tap_record_answer(c, "http", http_msg_head(c->requests), code, reason);
-        } else {
-            http_head connect = {.method = "CONNECT", .target = c->target_name,
-                                 .version_major = 1, .version_minor = 1,
-                                 .content_length = -1};
-            conn_tap_record_answer(c, "https", &connect, code, reason);
-        }
-        conn_fail(c, code, reason);
+        conn_fail(c, status == UPSTREAM_TIMEOUT ? 504 : 502, reason);
         return;
     }
     if (conn_attach_upstream(c, bev, peer) != 0)
@@ -71,15 +57,11 @@ void conn_connect(conn *c, const char *method, conn_connected_fn then)
     /* A parent at our own address would send every request round again. */
     const parent_proxy *via = parent_for(c->env->parent, &dest);
     if (via && is_self(c->env, &via->url.addr)) {
-        log_info("%s %s 508 the %s is this proxy itself", c->client_name,
-                 c->target_name, via->label);
         conn_fail(c, 508, "the parent proxy (--upstream-proxy) is this proxy "
                           "itself: every request would loop");
         return;
     }
     if (is_self(c->env, &dest)) {
-        log_info("%s %s 508 request loops back to the proxy itself",
-                 c->client_name, c->target_name);
         conn_fail(c, 508, "this request would loop back to the proxy itself");
         return;
     }

@@ -251,6 +251,5 @@ static void forward_upstream_end(conn *c, bool error, const char *reason)
         conn_close(c, why);
         return;
     }
-    conn_tap_proxy_answer(c, 502);
     conn_fail(c, 502, why);
 }

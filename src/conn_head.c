@@ -37,15 +37,7 @@ static void route(conn *c, const http_head *head, bool complete)
 {
     bool to_proxy_itself = head->target[0] == '/';
     if (!to_proxy_itself && !authorized(c, head)) {
-        struct evbuffer *out = evbuffer_new();
-        if (out) {
-            front_write_auth_required(out);
-            conn_send_client(c, out);
-            evbuffer_free(out);
-        }
-        log_info("%s %s %s 407 proxy authentication required", c->client_name,
-                 head->method, head->target);
-        conn_close(c, "proxy authentication required");
+        conn_fail(c, 407, "proxy authentication required");
         return;
     }
     if (strcmp(head->method, "CONNECT") == 0) {
@@ -59,8 +51,6 @@ static void route(conn *c, const http_head *head, bool complete)
     authority origin;
     const char *path = NULL, *reason = NULL;
     if (front_parse_absolute(head->target, &origin, &path, &reason) != 0) {
-        log_info("%s %s %.200s 400 %s", c->client_name, head->method, head->target,
-                 reason);
         conn_fail(c, 400, reason);
         return;
     }
@@ -89,14 +79,12 @@ static void read_heads(conn *c, struct evbuffer *in)
         case HTTP_MSG_BODY:
             continue; /* the end of a bodiless request already answered */
         case HTTP_MSG_TOO_LARGE:
-            log_info("%s 431 %s", c->client_name, http_msg_error(c->requests));
             conn_fail(c, 431, http_msg_error(c->requests));
             return;
         case HTTP_MSG_ERROR: {
             char reason[160];
             snprintf(reason, sizeof reason, "bad request: %s",
                      http_msg_error(c->requests));
-            log_info("%s 400 %s", c->client_name, reason);
             conn_fail(c, 400, reason);
             return;
         }
@@ -145,6 +133,10 @@ void conn_head_next(conn *c)
 {
     if (!conn_set_phase(c, &head_phase))
         return;
+    /* The last request is over: a failure reading the next one must not
+     * be recorded under its head. */
+    if (c->requests)
+        http_msg_release_head(c->requests);
     /* Between requests the connection may rest for --idle-timeout; the
      * head timeout starts with the next head's first byte. */
     c->head.head_started = false;
@@ -161,9 +153,8 @@ static bool admit(conn *c, const struct sockaddr *sa)
     conn_env *env = c->env;
     if (!access_is_loopback(sa) && env->n_allow > 0 &&
         !access_cidr_match(env->allow, env->n_allow, sa)) {
-        log_info("%s 403 client address not allowed (see --allow-remote)",
-                 c->client_name);
-        conn_fail(c, 403, "your address is not allowed to use this proxy");
+        conn_fail(c, 403, "your address is not allowed to use this proxy "
+                          "(--allow-remote)");
         return false;
     }
     /* all_live counts this connection too. */

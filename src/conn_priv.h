@@ -167,8 +167,9 @@ void conn_set_text(char **field, const char *text);
 /* Close: report open exchanges with reason, flush what is queued, free
  * when flushed (or after CONN_DRAIN_SECONDS). Idempotent. */
 void conn_close(conn *c, const char *reason);
-/* Answer the client with status and reason (recorded as an exchange the
- * proxy answered when a request is known), then close. */
+/* Answer the client with status and reason, then close. Every answer the
+ * proxy gives goes through here and is recorded (conn_tap_answer): its
+ * record is its console line, so callers log nothing of their own. */
 void conn_fail(conn *c, int status, const char *reason);
 void conn_arm_timer(conn *c, int seconds);
 void conn_touch(conn *c);
@@ -241,14 +242,11 @@ void conn_tap_abort(conn *c, const char *reason);
 void conn_tap_passthrough(conn *c);
 /* Is an exchange waiting for its response head? */
 bool conn_tap_awaiting_response(const conn *c);
-/* The proxy answers the oldest exchange waiting for a response itself,
- * with status (conn_fail next): its record says so, with the close reason
- * as its error. */
-void conn_tap_proxy_answer(conn *c, int status);
-/* Record an answer the proxy gave to request head without a tap (after a
- * failed upstream): status, reason as the error, answered by the proxy;
- * scheme "https" or "http". */
-void conn_tap_record_answer(conn *c, const char *scheme, const http_head *head,
-                            int status, const char *reason);
+/* The proxy answers the client's request itself with status (conn_fail,
+ * the one caller, sends it next): one record, marked answered by the
+ * proxy, with reason as its error — the tap's exchange waiting for a
+ * response when there is one, else the request head just read (or the
+ * tunnel's CONNECT), else a record saying no request head was parsed. */
+void conn_tap_answer(conn *c, int status, const char *reason);
 
 #endif

@@ -93,6 +93,7 @@ static void emit(conn *c, tap_phase phase, const tap_exchange *ex)
                   : by_proxy   ? front_status_text(by_proxy)
                                : NULL,
         .answered_by_proxy = by_proxy != 0,
+        .request_unparsed = ex->request->method[0] == '\0',
         .request_headers = ex->request->headers,
         .n_request_headers = ex->request->n_headers,
         .response_headers = ex->response ? ex->response->headers : NULL,
@@ -323,17 +324,30 @@ bool conn_tap_awaiting_response(const conn *c)
     return c->tap.tap.ops && c->tap.awaiting > 0;
 }
 
-void conn_tap_proxy_answer(conn *c, int status)
+void conn_tap_answer(conn *c, int status, const char *reason)
 {
-    c->tap.proxy_status = status;
-}
-
-void conn_tap_record_answer(conn *c, const char *scheme, const http_head *head,
-                            int status, const char *reason)
-{
-    if (!head || !c->env->out)
+    /* An exchange the tap holds is the one answered: the tap reports it
+     * when conn_close aborts it, with the close reason as its error. */
+    if (conn_tap_awaiting_response(c)) {
+        c->tap.proxy_status = status;
         return;
-    c->tap.scheme = scheme;
+    }
+    if (!c->env->out)
+        return;
+    /* Else the request is the head just read. A tunnel's CONNECT head is
+     * gone once the tunnel starts: its record needs no more than the
+     * method and the target. No head at all (garbage, a head too large, a
+     * client turned away at accept): method and URL stay empty, and the
+     * record says the request was not parsed rather than inventing one. */
+    const http_head *head = c->requests ? http_msg_head(c->requests) : NULL;
+    http_head none = {.method = "", .target = "", .version_major = 1,
+                      .version_minor = 1, .content_length = -1};
+    http_head connect = {.method = "CONNECT", .target = c->target_name,
+                         .version_major = 1, .version_minor = 1,
+                         .content_length = -1};
+    if (!head)
+        head = !c->requests && c->target_name[0] ? &connect : &none;
+    c->tap.scheme = c->tls.client_leg ? "https" : "http";
     tap_exchange ex = {
         .id = atomic_fetch_add(c->env->next_exchange_id, 1),
         .http_major = head->version_major,

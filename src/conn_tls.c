@@ -135,7 +135,8 @@ static void refuse(conn *c, int status, const char *reason)
 {
     c->tls.refuse_status = status;
     conn_set_text(&c->tls.refuse_reason, reason);
-    log_info("%s CONNECT %s %d %s", c->client_name, c->target_name, status, reason);
+    /* No line yet: the answer's record is it (or the close's, when the
+     * client never asks). */
     if (conn_retire_upstream(c) != 0)
         return;
     /* The client still gets a working handshake, so that it can read the
@@ -241,15 +242,15 @@ static void refuse_client_data(conn *c, struct evbuffer *plain)
     /* Whatever the client sent, it gets the reason and nothing else; the
      * answer is recorded like any exchange. */
     const char *why = c->tls.refuse_reason ? c->tls.refuse_reason : "upstream failed";
-    if (ev == HTTP_MSG_HEAD)
-        conn_tap_record_answer(c, "https", http_msg_head(c->requests),
-                               c->tls.refuse_status, why);
     conn_fail(c, c->tls.refuse_status, why);
 }
 
 static void refuse_timeout(conn *c)
 {
-    conn_close(c, "no request in time after the upstream failed");
+    char why[CONN_TEXT_MAX + 64];
+    snprintf(why, sizeof why, "no request in time after the upstream failed: %s",
+             c->tls.refuse_reason ? c->tls.refuse_reason : "no reason kept");
+    conn_close(c, why);
 }
 
 /* The server went away while the client still waits for an answer: the
@@ -269,10 +270,6 @@ static void relay_upstream_end(conn *c, bool error, const char *reason)
         else
             snprintf(why, sizeof why, "%s closed the connection before answering%s%s",
                      c->target_name, error ? ": " : "", error ? reason : "");
-        /* The exchange's record says it; without one, a line of its own. */
-        if (!conn_tap_awaiting_response(c))
-            log_info("%s CONNECT %s 502 %s", c->client_name, c->target_name, why);
-        conn_tap_proxy_answer(c, 502);
         conn_fail(c, 502, why);
         return;
     }

@@ -142,7 +142,6 @@ void conn_tunnel_start(conn *c, const http_head *head)
         char msg[400];
         snprintf(msg, sizeof msg, "bad CONNECT target \"%.200s\": %s", head->target,
                  reason);
-        log_info("%s CONNECT 400 %s", c->client_name, msg);
         conn_fail(c, 400, msg);
         return;
     }

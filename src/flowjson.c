@@ -242,11 +242,12 @@ json_t *flowjson_record(const flow_record *r)
         "request_trailers", header_pairs(r->request_trailers, r->n_request_trailers),
         "response_trailers", header_pairs(r->response_trailers, r->n_response_trailers));
     json_t *rest = json_pack(
-        "{s:I, s:I, s:b, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o}",
+        "{s:I, s:I, s:b, s:o, s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o}",
         "request_bytes", (json_int_t)r->request_bytes,
         "response_bytes", (json_int_t)r->response_bytes,
         "websocket", (int)r->websocket, "websocket_messages", ws,
         "answered_by_proxy", (int)r->answered_by_proxy,
+        "request_unparsed", (int)r->request_unparsed,
         "passthrough", (int)r->passthrough,
         "passthrough_reason", flowjson_str(r->passthrough_reason), "tls", tls,
         "upstream", flowjson_str(r->upstream), "error", flowjson_str(r->error),

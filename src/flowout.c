@@ -256,8 +256,8 @@ void flowout_console_line(const flow_record *r, bool colour, char *out, size_t s
         snprintf(extra + n, sizeof extra - n, " replay of #%llu", r->replay_of);
     int type_len = type ? (int)strcspn(type, ";") : 1;
     snprintf(out, size, "%s %s %s %s%s%s %.*s %s %.0f ms%s%s%s",
-             r->client ? r->client : "-", r->method ? r->method : "-",
-             r->url ? r->url : "-", on, r->status ? status : "-", off, type_len,
+             r->client ? r->client : "-", r->method && r->method[0] ? r->method : "-",
+             r->url && r->url[0] ? r->url : "-", on, r->status ? status : "-", off, type_len,
              type ? type : "-", bytes, ms > 0 ? ms : 0.0, extra,
              r->error ? " error: " : "", r->error ? r->error : "");
 }

@@ -224,6 +224,8 @@ static int add_custom(json_t *e, const flow_record *r)
                                    flowjson_str(r->upstream_protocol));
     if (r->answered_by_proxy)
         bad |= json_object_set_new(e, "_answeredByProxy", json_true());
+    if (r->request_unparsed)
+        bad |= json_object_set_new(e, "_requestUnparsed", json_true());
     if (r->passthrough) {
         bad |= json_object_set_new(e, "_passthrough", json_true());
         bad |= json_object_set_new(e, "_passthroughReason",

@@ -82,6 +82,7 @@ json_t *ui_flow_json(const flowstore_view *v)
     json_object_set_new(o, "ws_messages_down",
                         json_integer((json_int_t)r->ws_messages_down));
     json_object_set_new(o, "answered_by_proxy", json_boolean(r->answered_by_proxy));
+    json_object_set_new(o, "request_unparsed", json_boolean(r->request_unparsed));
     json_object_set_new(o, "passthrough", json_boolean(r->passthrough));
     /* Timing relative to start, in ms; -1 when not reached yet. */
     json_object_set_new(o, "timing",

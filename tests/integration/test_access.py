@@ -11,6 +11,7 @@ That needs root (CI runs as root); elsewhere the tests are skipped, saying why.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import POLL_INTERVAL, Proxy
+from harness import POLL_INTERVAL, Proxy, wait_until
 
 PROXY_ADDRESS = "10.99.0.1"   # where the proxy listens; also an outsider's address
 ALLOWED_CLIENT = "10.99.1.5"  # inside --allow-remote 10.99.1.0/24
@@ -137,11 +138,26 @@ class RemoteClientTests(unittest.TestCase):
         return int(status or 0), body
 
     def test_client_outside_the_allowed_ranges_gets_403_with_the_reason(self):
-        proxy = self.start_proxy("--allow-remote", "10.99.1.0/24")
-        status, body = self.fetch(proxy, PROXY_ADDRESS)
-        self.assertEqual(status, 403)
-        self.assertIn(b"not allowed", body)
-        proxy.wait_for_line(rf"{PROXY_ADDRESS}:\d+ 403 client address not allowed")
+        """The 403 is recorded (#12 defect 16) before any request is read:
+        method and URL empty, request_unparsed; its record is its one line."""
+        with tempfile.TemporaryDirectory() as tmp:
+            flows = Path(tmp) / "flows.jsonl"
+            proxy = self.start_proxy("--allow-remote", "10.99.1.0/24", "--flows", flows)
+            status, body = self.fetch(proxy, PROXY_ADDRESS)
+            self.assertEqual(status, 403)
+            self.assertIn(b"not allowed", body)
+            proxy.wait_for_line(rf"{PROXY_ADDRESS}:\d+ - - 403 .*answered by tlspeek"
+                                r".* not allowed")
+            (record,) = wait_until(
+                lambda: [json.loads(line) for line in flows.read_text().splitlines()]
+                if flows.exists() and flows.read_text() else None, "the 403's record")
+            self.assertEqual((record["status"], record["method"], record["url"]),
+                             (403, "", ""), record)
+            self.assertTrue(record["answered_by_proxy"], record)
+            self.assertTrue(record["request_unparsed"], record)
+            self.assertIn("--allow-remote", record["error"])
+            self.assertEqual(len([line for line in proxy.console.lines()
+                                  if " 403 " in line]), 1, proxy.console.text())
 
     def test_client_inside_an_allowed_range_is_served(self):
         proxy = self.start_proxy("--allow-remote", "10.99.1.0/24")

@@ -189,7 +189,7 @@ START_TEST(record_plain)
 {
     flow_record r = plain_record();
     json_t *o = write_and_parse(&r);
-    ck_assert_uint_eq(json_object_size(o), 31);
+    ck_assert_uint_eq(json_object_size(o), 32);
     ck_assert(json_is_integer(json_object_get(o, "id")));
     ck_assert_int_eq(json_integer_value(json_object_get(o, "id")), 7);
     ck_assert_str_eq(str_at(o, "start"), "2026-11-23T10:57:02.123Z");
@@ -250,7 +250,7 @@ START_TEST(record_tls_latin1_websocket)
 {
     flow_record r = tls_record();
     json_t *o = write_and_parse(&r);
-    ck_assert_uint_eq(json_object_size(o), 31);
+    ck_assert_uint_eq(json_object_size(o), 32);
     json_t *t = json_object_get(o, "tls");
     ck_assert(json_is_object(t));
     ck_assert_uint_eq(json_object_size(t), 2);
@@ -293,7 +293,7 @@ START_TEST(record_ids_protocols_trailers)
 {
     flow_record r = h2_record();
     json_t *o = write_and_parse(&r);
-    ck_assert_uint_eq(json_object_size(o), 31);
+    ck_assert_uint_eq(json_object_size(o), 32);
     /* The documented order: ids first, then what happened. */
     void *it = json_object_iter(o);
     ck_assert_str_eq(json_object_iter_key(it), "id");
@@ -315,6 +315,7 @@ START_TEST(record_ids_protocols_trailers)
     ck_assert_uint_eq(json_array_size(tr), 1);
     expect_pair(tr, 0, "x-checksum", "abc");
     ck_assert(json_is_true(json_object_get(o, "answered_by_proxy")));
+    ck_assert(json_is_false(json_object_get(o, "request_unparsed")));
     ck_assert(json_is_false(json_object_get(o, "passthrough")));
     ck_assert(json_is_null(json_object_get(o, "passthrough_reason")));
     ck_assert(json_is_null(json_object_get(o, "websocket_messages")));
@@ -376,7 +377,7 @@ START_TEST(record_nulls)
     };
     json_t *o = flowjson_record(&r);
     ck_assert_ptr_nonnull(o);
-    ck_assert_uint_eq(json_object_size(o), 31);
+    ck_assert_uint_eq(json_object_size(o), 32);
     ck_assert_str_eq(str_at(o, "http_version"), "HTTP/1.0");
     ck_assert_double_eq(json_number_value(json_object_get(o, "duration_ms")), 0.0);
     static const char *const nulls[] = {"client", "method", "url", "reason",
