@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ca.h"
+#include "config_value.h"
 #include "version.h"
 
 static const char usage_text[] =
@@ -177,163 +178,6 @@ char *config_default_ca_dir(void)
     return dir;
 }
 
-/* A whole number in [min, max] (max >= 0), or -1 when text is anything
- * else. Any number of digits: the bound, not the length, decides. */
-static long parse_number(const char *text, long min, long max)
-{
-    if (!*text)
-        return -1;
-    long v = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        int digit = *p - '0';
-        if (v > (max - digit) / 10)
-            return -1;
-        v = v * 10 + digit;
-    }
-    return v >= min ? v : -1;
-}
-
-static int parse_allow_list(const char *text, config *out, const char **reason)
-{
-    while (*text) {
-        size_t len = strcspn(text, ",");
-        if (out->n_allow == CONFIG_MAX_ALLOW) {
-            *reason = "too many --allow-remote ranges";
-            return -1;
-        }
-        if (access_cidr_parse(text, len, &out->allow[out->n_allow], reason) != 0)
-            return -1;
-        out->n_allow++;
-        text += len;
-        if (*text == ',')
-            text++;
-    }
-    return 0;
-}
-
-/* Compile a --*-hosts style pattern: POSIX extended, case-insensitive. On
- * failure the reason goes into why. */
-static int compile_host_pattern(regex_t *re, const char *text, char *why,
-                                size_t why_size)
-{
-    int rc = regcomp(re, text, REG_EXTENDED | REG_NOSUB | REG_ICASE);
-    if (rc != 0)
-        regerror(rc, re, why, why_size);
-    return rc == 0 ? 0 : -1;
-}
-
-/* The variables curl reads for an https:// URL, in its order. */
-static const char *const proxy_env_vars[] = {"HTTPS_PROXY", "https_proxy",
-                                             "ALL_PROXY", "all_proxy"};
-
-/* --upstream-proxy, or else --upstream-proxy-from-env: fill the parent.
- * The URL is never echoed: it may hold a password. */
-static int take_upstream_proxy(config *out, const char *url, bool from_env,
-                               FILE *err)
-{
-    const char *source = "--upstream-proxy";
-    for (size_t i = 0; !url && from_env && i < sizeof proxy_env_vars /
-                                                  sizeof proxy_env_vars[0]; i++) {
-        const char *v = getenv(proxy_env_vars[i]);
-        if (v && *v) {
-            url = v;
-            source = proxy_env_vars[i];
-        }
-    }
-    if (!url)
-        return 0;
-    const char *why = NULL;
-    if (proxyurl_parse(url, &out->upstream_proxy, &why) != 0) {
-        fprintf(err, "tlspeek: %s: %s\n", source, why);
-        return -1;
-    }
-    out->has_upstream_proxy = true;
-    out->upstream_proxy_source = source;
-    return 0;
-}
-
-/* --client-cert [HOST_REGEX=]FILE: load and check the file now, so that a
- * bad one stops the start with its reason. A file that exists by the
- * whole name is a FILE even if its name holds '='. */
-static int take_client_cert(config *out, const char *arg, FILE *err)
-{
-    clientcert_rules *rules = &out->client_certs;
-    const char *eq = strchr(arg, '=');
-    const char *file = eq && access(arg, F_OK) != 0 ? eq + 1 : arg;
-    bool fallback = file == arg;
-    if (fallback ? rules->fallback != NULL : rules->n == CLIENTCERT_MAX_RULES) {
-        fprintf(err, "tlspeek: %s\n", fallback
-                ? "--client-cert FILE given twice; only one may apply to every host"
-                : "too many --client-cert HOST_REGEX=FILE rules");
-        return -1;
-    }
-    char why[600];
-    clientcert *cc = clientcert_load(file, why, sizeof why);
-    if (!cc) {
-        fprintf(err, "tlspeek: %s\n", why);
-        return -1;
-    }
-    if (fallback) {
-        rules->fallback = cc;
-        return 0;
-    }
-    char *pattern = strndup(arg, (size_t)(eq - arg));
-    if (!pattern)
-        snprintf(why, sizeof why, "out of memory");
-    int rc = pattern ? compile_host_pattern(&rules->hosts[rules->n], pattern, why,
-                                            sizeof why)
-                     : -1;
-    free(pattern);
-    if (rc != 0) {
-        fprintf(err, "tlspeek: --client-cert %s: %s\n", file, why);
-        clientcert_free(cc);
-        return -1;
-    }
-    rules->certs[rules->n++] = cc;
-    return 0;
-}
-
-/* --ui [ADDR:]PORT: a bare port means loopback, since the UI shows
- * decrypted traffic; port 0 lets the kernel pick. */
-static int parse_ui_address(const char *text, authority *out, const char **reason)
-{
-    long port = parse_number(text, 0, 65535);
-    if (port >= 0) {
-        memset(out, 0, sizeof *out);
-        strcpy(out->host, "127.0.0.1");
-        out->kind = AUTHORITY_IPV4;
-        out->port = (uint16_t)port;
-        return 0;
-    }
-    size_t n = strlen(text);
-    if (n > 2 && strcmp(text + n - 2, ":0") == 0 &&
-        authority_parse(text, n - 2, 1, out, reason) == 0) {
-        out->port = 0;
-        return 0;
-    }
-    if (!strchr(text, ':') || text[n - 1] == ']') {
-        *reason = "--ui needs a port: [ADDR:]PORT";
-        return -1;
-    }
-    return authority_parse(text, n, 0, out, reason);
-}
-
-/* A token that goes into a URL, a header and a cookie unchanged. */
-static bool ui_token_ok(const char *t)
-{
-    size_t n = strlen(t);
-    if (n < 8 || n > 128)
-        return false;
-    for (const char *p = t; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
-              *p == '~'))
-            return false;
-    return true;
-}
-
 static config_result usage_error(FILE *err, const char *what, const char *arg)
 {
     if (what)
@@ -412,7 +256,7 @@ config_result config_parse(int argc, char **argv, config *out,
         case OPT_HAR: out->har = optarg; break;
         case OPT_BODIES: out->bodies = optarg; break;
         case OPT_BODY_LIMIT: {
-            long v = parse_number(optarg, 0, CONFIG_MAX_BODY_LIMIT);
+            long v = config_value_number(optarg, 0, CONFIG_MAX_BODY_LIMIT);
             if (v < 0)
                 return usage_error(err_stream, "--body-limit takes a number of bytes "
                                    "from 0 to " CONFIG_MAX_BODY_LIMIT_TEXT, optarg);
@@ -424,13 +268,14 @@ config_result config_parse(int argc, char **argv, config *out,
                 return usage_error(err_stream, "--ignore-hosts given twice; use "
                                    "one pattern with |", NULL);
             char why[160];
-            if (compile_host_pattern(&out->ignore_hosts, optarg, why, sizeof why) != 0)
+            if (config_value_host_pattern(&out->ignore_hosts, optarg, why,
+                                          sizeof why) != 0)
                 return usage_error(err_stream, why, optarg);
             out->has_ignore_hosts = true;
             break;
         }
         case OPT_CLIENT_CERT:
-            if (take_client_cert(out, optarg, err_stream) != 0)
+            if (config_value_client_cert(out, optarg, err_stream) != 0)
                 return CONFIG_EXIT_USAGE;
             break;
         case OPT_AUTO_PASSTHROUGH: out->auto_passthrough = true; break;
@@ -441,7 +286,7 @@ config_result config_parse(int argc, char **argv, config *out,
                 return usage_error(err_stream, "--upstream-proxy-except given twice; "
                                    "use one pattern with |", NULL);
             char why[160];
-            if (compile_host_pattern(&out->upstream_proxy_except, optarg, why,
+            if (config_value_host_pattern(&out->upstream_proxy_except, optarg, why,
                                      sizeof why) != 0)
                 return usage_error(err_stream, why, optarg);
             out->has_upstream_proxy_except = true;
@@ -454,12 +299,12 @@ config_result config_parse(int argc, char **argv, config *out,
             break;
         case OPT_ALLOW_REMOTE: {
             const char *why = NULL;
-            if (parse_allow_list(optarg, out, &why) != 0)
+            if (config_value_allow_list(optarg, out, &why) != 0)
                 return usage_error(err_stream, why, optarg);
             break;
         }
         case OPT_WORKERS: {
-            long v = parse_number(optarg, 1, CONFIG_MAX_WORKERS);
+            long v = config_value_number(optarg, 1, CONFIG_MAX_WORKERS);
             if (v < 0)
                 return usage_error(err_stream, "--workers takes a number from 1 to "
                                    CONFIG_MAX_WORKERS_TEXT, optarg);
@@ -468,19 +313,19 @@ config_result config_parse(int argc, char **argv, config *out,
         }
         case OPT_UI: {
             const char *why = "bad --ui address";
-            if (parse_ui_address(optarg, &out->ui_listen, &why) != 0)
+            if (config_value_ui_address(optarg, &out->ui_listen, &why) != 0)
                 return usage_error(err_stream, why, optarg);
             out->ui = true;
             break;
         }
         case OPT_UI_TOKEN:
-            if (!ui_token_ok(optarg))
+            if (!config_value_ui_token_ok(optarg))
                 return usage_error(err_stream, "--ui-token takes 8 to 128 letters, "
                                    "digits or - _ . ~", NULL);
             out->ui_token = optarg;
             break;
         case OPT_UI_KEEP: {
-            long v = parse_number(optarg, 1, 10000000);
+            long v = config_value_number(optarg, 1, 10000000);
             if (v < 0)
                 return usage_error(err_stream, "--ui-keep takes a number from 1 to "
                                    "10000000", optarg);
@@ -488,7 +333,7 @@ config_result config_parse(int argc, char **argv, config *out,
             break;
         }
         case OPT_UI_BODY_MEMORY: {
-            long v = parse_number(optarg, 0, 1L << 40);
+            long v = config_value_number(optarg, 0, 1L << 40);
             if (v < 0)
                 return usage_error(err_stream, "not a valid number", optarg);
             out->ui_body_memory = (size_t)v;
@@ -503,9 +348,10 @@ config_result config_parse(int argc, char **argv, config *out,
         case OPT_IDLE_TIMEOUT:
         case OPT_MAX_CONNS: {
             /* Heads under 1 KiB could not hold a CONNECT line with headers. */
-            long v = opt == OPT_MAX_HEAD_BYTES ? parse_number(optarg, 1024, 16L << 20)
-                     : opt == OPT_MAX_CONNS    ? parse_number(optarg, 1, 10000000)
-                                               : parse_number(optarg, 1, 86400);
+            long v = opt == OPT_MAX_HEAD_BYTES
+                         ? config_value_number(optarg, 1024, 16L << 20)
+                     : opt == OPT_MAX_CONNS ? config_value_number(optarg, 1, 10000000)
+                                            : config_value_number(optarg, 1, 86400);
             if (v < 0)
                 return usage_error(err_stream, "not a valid number", optarg);
             if (opt == OPT_MAX_HEAD_BYTES) out->max_head_bytes = (size_t)v;
@@ -535,7 +381,7 @@ config_result config_parse(int argc, char **argv, config *out,
     if (optind < argc)
         return usage_error(err_stream, "unexpected argument", argv[optind]);
     out->upstream_proxy_from_env = proxy_from_env;
-    if (take_upstream_proxy(out, proxy_url, proxy_from_env, err_stream) != 0)
+    if (config_value_upstream_proxy(out, proxy_url, proxy_from_env, err_stream) != 0)
         return usage_error(err_stream, NULL, NULL);
 
     const char *reason = NULL;
