@@ -68,6 +68,19 @@ typedef struct {
  * 0, or -1 when FLOWOUT_MAX_OBSERVERS are there already. */
 int flowout_add_observer(flowout *f, const flowout_observer *o, void *arg);
 
+/* Does any output want records at all (the console, --flows, --har,
+ * --bodies or an observer)? When not, a connection builds none. Cheap:
+ * call it per exchange. */
+bool flowout_wants_records(const flowout *f);
+
+/* Does anyone want the FLOW_REQUEST and FLOW_RESPONSE phases (an
+ * observer)? Only the final record goes anywhere else, so without an
+ * observer a connection builds no phase records. Cheap. */
+bool flowout_wants_phases(const flowout *f);
+
+/* Does anyone want body chunks (--bodies or an observer)? Cheap. */
+bool flowout_wants_bodies(const flowout *f);
+
 /* Body payload of exchange id as it passes: to the observers, and to
  * --bodies. Chunks of one exchange come from one thread. */
 void flowout_body(flowout *f, unsigned long long id, bool request,

@@ -58,6 +58,13 @@ const http_head *http_msg_head(const http_msg_parser *p);
  * does nothing); http_msg_head() is NULL afterwards. */
 void http_msg_release_head(http_msg_parser *p);
 
+/* Move the head just reported (right after HTTP_MSG_HEAD) into *out, which
+ * must hold nothing: the caller owns its strings from then on (free them
+ * with http_head_clear) and http_msg_head() is NULL until the next message.
+ * A tap that keeps every request head anyway saves copying it this way.
+ * 0, or -1 when no head is there to take. */
+int http_msg_take_head(http_msg_parser *p, http_head *out);
+
 /* The chunked trailer fields of the message that just ended (after
  * HTTP_MSG_END), or NULL when it had none (or more than max_head_bytes or
  * HTTP_HEAD_MAX_HEADERS of them, which are dropped); valid until the next

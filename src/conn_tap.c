@@ -21,33 +21,66 @@ struct conn_tap_upgrade {
     http_head *request, *response;
 };
 
+/* URLs up to this size are built on the stack (most are). */
+#define URL_STACK 512
+
+/* Append n bytes of s at *at (room was counted by the caller). */
+static void put(char **at, const char *s, size_t n)
+{
+    memcpy(*at, s, n);
+    *at += n;
+}
+
 /* The URL as the client would write it: scheme://host[:port]target, the
  * port left out when it is the scheme's default; an HTTP/2 request names
  * its host itself (:authority). target is origin-form (or absolute-form,
- * kept as sent). Allocated; NULL when memory is short. */
-static char *make_url(const conn *c, const char *h2_authority, const char *target)
+ * kept as sent). Built in buf (size bytes) when it fits, else allocated
+ * (the caller frees a result that is not buf); NULL when memory is short.
+ * Plain copies rather than snprintf: this runs for every exchange. */
+static char *make_url(const conn *c, const char *h2_authority, const char *target,
+                      char *buf, size_t size)
 {
-    if (target[0] != '/')
-        return strdup(target);
+    bool absolute = target[0] != '/';
     const char *scheme = c->tap.scheme;
-    if (h2_authority && h2_authority[0]) {
-        size_t size = strlen(scheme) + 3 + strlen(h2_authority) + strlen(target) + 1;
-        char *url = malloc(size);
-        if (url)
-            snprintf(url, size, "%s://%s%s", scheme, h2_authority, target);
-        return url;
+    bool h2 = h2_authority && h2_authority[0];
+    const char *host = h2 ? h2_authority : c->target.host;
+    bool v6 = !h2 && c->target.kind == AUTHORITY_IPV6;
+    char port[8];
+    size_t port_len = 0;
+    if (!h2 && c->target.port != (strcmp(scheme, "https") == 0 ? 443 : 80)) {
+        /* ":" and at most five digits, written backwards then turned */
+        char digits[6];
+        size_t n = 0;
+        unsigned v = c->target.port;
+        do
+            digits[n++] = (char)('0' + v % 10);
+        while ((v /= 10) > 0 && n < sizeof digits);
+        port[port_len++] = ':';
+        while (n > 0)
+            port[port_len++] = digits[--n];
     }
-    unsigned default_port = strcmp(scheme, "https") == 0 ? 443 : 80;
-    bool v6 = c->target.kind == AUTHORITY_IPV6;
-    char port[8] = "";
-    if (c->target.port != default_port)
-        snprintf(port, sizeof port, ":%u", (unsigned)c->target.port);
-    size_t size = strlen(scheme) + 3 + strlen(c->target.host) + 2 + strlen(port) +
-                  strlen(target) + 1;
-    char *url = malloc(size);
-    if (url)
-        snprintf(url, size, "%s://%s%s%s%s%s", scheme, v6 ? "[" : "", c->target.host,
-                 v6 ? "]" : "", port, target);
+    size_t scheme_len = absolute ? 0 : strlen(scheme);
+    size_t host_len = absolute ? 0 : strlen(host);
+    size_t target_len = strlen(target);
+    size_t need = absolute ? target_len + 1
+                           : scheme_len + 3 + host_len + (v6 ? 2 : 0) + port_len +
+                                 target_len + 1;
+    char *url = need <= size ? buf : malloc(need);
+    if (!url)
+        return NULL;
+    char *at = url;
+    if (!absolute) {
+        put(&at, scheme, scheme_len);
+        put(&at, "://", 3);
+        if (v6)
+            put(&at, "[", 1);
+        put(&at, host, host_len);
+        if (v6)
+            put(&at, "]", 1);
+        put(&at, port, port_len);
+    }
+    put(&at, target, target_len);
+    *at = '\0';
     return url;
 }
 
@@ -60,14 +93,23 @@ static const char *protocol_of(const tap_exchange *ex)
 
 static void emit(conn *c, tap_phase phase, const tap_exchange *ex)
 {
-    char *url = make_url(c, ex->authority, ex->request->target ? ex->request->target : "/");
-    const char *protocol = ex->upgraded ? "websocket" : protocol_of(ex);
     /* The oldest exchange without a response got the proxy's own answer. */
     int by_proxy = 0;
     if (phase == TAP_DONE && !ex->response && c->tap.proxy_status) {
         by_proxy = c->tap.proxy_status;
         c->tap.proxy_status = 0;
     }
+    /* No record nobody reads: with no output on (-q, no --flows, --har,
+     * --bodies or UI) none at all; without an observer (the UI) only the
+     * final one, the only one the other outputs take. */
+    flowout *out = c->env->out;
+    if (!out || !flowout_wants_records(out) ||
+        (phase != TAP_DONE && !flowout_wants_phases(out)))
+        return;
+    char url_buf[URL_STACK];
+    char *url = make_url(c, ex->authority, ex->request->target ? ex->request->target : "/",
+                         url_buf, sizeof url_buf);
+    const char *protocol = ex->upgraded ? "websocket" : protocol_of(ex);
     flow_record r = {
         .id = ex->id,
         .conn_id = c->id,
@@ -113,9 +155,9 @@ static void emit(conn *c, tap_phase phase, const tap_exchange *ex)
         .upstream_tls = c->tls.client_leg ? c->tls.upstream_leg : NULL,
         .error = ex->error,
     };
-    if (c->env->out)
-        flowout_exchange(c->env->out, &r);
-    free(url);
+    flowout_exchange(out, &r);
+    if (url != url_buf)
+        free(url);
 }
 
 /* An upgrade's exchange waits for the connection's end: its record then
@@ -178,7 +220,7 @@ static void on_body(void *arg, unsigned long long id, bool request, const char *
                     size_t len)
 {
     conn *c = arg;
-    if (c->env->out)
+    if (c->env->out && flowout_wants_bodies(c->env->out))
         flowout_body(c->env->out, id, request, data, len);
 }
 

@@ -158,6 +158,21 @@ int flowout_add_observer(flowout *f, const flowout_observer *o, void *arg)
     return 0;
 }
 
+bool flowout_wants_phases(const flowout *f)
+{
+    return atomic_load(&f->n_observers) > 0;
+}
+
+bool flowout_wants_bodies(const flowout *f)
+{
+    return f->bodies || flowout_wants_phases(f);
+}
+
+bool flowout_wants_records(const flowout *f)
+{
+    return f->console || f->flows || f->har || flowout_wants_bodies(f);
+}
+
 /* The sink of (id, request), made on its first chunk; NULL when it cannot
  * be (out of memory: that body is simply not stored). */
 static bodies_sink *sink_for(flowout *f, unsigned long long id, bool request)

@@ -11,7 +11,7 @@ typedef struct http_flow http_flow;
 /* What the tap keeps of a request until its response completes. */
 typedef struct {
     unsigned long long id;
-    http_head *request;          /* owned copy */
+    http_head request;           /* taken from the request parser (no copy) */
     struct timeval start, request_end;
     unsigned long long body_bytes;
     http_head *trailers;         /* owned copy of the request's, or NULL */
@@ -105,7 +105,7 @@ static void flow_free(void *impl)
     if (!f)
         return;
     for (size_t i = 0; i < f->count; i++) {
-        http_head_free(at(f, i)->request);
+        http_head_clear(&at(f, i)->request);
         http_head_free(at(f, i)->trailers);
     }
     http_msg_parser_free(f->requests);
@@ -130,9 +130,9 @@ static tap_exchange exchange_of(const http_flow *f, const pending *p,
 {
     return (tap_exchange){
         .id = p->id,
-        .http_major = p->request->version_major,
-        .http_minor = p->request->version_minor,
-        .request = p->request,
+        .http_major = p->request.version_major,
+        .http_minor = p->request.version_minor,
+        .request = &p->request,
         .response = response,
         .start = p->start,
         .request_end = p->request_end,
@@ -157,7 +157,7 @@ static void finish_oldest(http_flow *f, const http_head *response,
     ex.upgrade_tail = tail;
     ex.error = error;
     f->cbs->on_event(f->arg, TAP_DONE, &ex);
-    http_head_free(p->request);
+    http_head_clear(&p->request);
     http_head_free(p->trailers);
     memset(p, 0, sizeof *p);
     f->head = (f->head + 1) % f->capacity;
@@ -222,7 +222,7 @@ static void flow_abort(void *impl, const char *reason)
     stop(impl, reason);
 }
 
-static void on_request_head(http_flow *f, const http_head *h, struct timeval start)
+static void on_request_head(http_flow *f, struct timeval start)
 {
     if (f->count == f->max_pending) {
         stop(f, "too many requests waiting for responses");
@@ -233,8 +233,7 @@ static void on_request_head(http_flow *f, const http_head *h, struct timeval sta
         return;
     }
     pending *p = at(f, f->count);
-    p->request = http_head_dup(h);
-    if (!p->request) {
+    if (http_msg_take_head(f->requests, &p->request) != 0) {
         stop(f, "out of memory");
         return;
     }
@@ -263,7 +262,7 @@ static void flow_client_data(void *impl, const char *data, size_t len)
         case HTTP_MSG_NEED_MORE:
             return;
         case HTTP_MSG_HEAD:
-            on_request_head(f, http_msg_head(f->requests), t);
+            on_request_head(f, t);
             break;
         case HTTP_MSG_BODY:
             if (f->count && f->request_open) {
@@ -281,7 +280,7 @@ static void flow_client_data(void *impl, const char *data, size_t len)
                 p->trailers = trailers ? http_head_dup(trailers) : NULL;
             }
             f->request_open = false;
-            http_msg_release_head(f->requests); /* the queue has a copy */
+            http_msg_release_head(f->requests); /* the queue took the head */
             if (f->early)
                 finish_early(f, NULL);
             if (eof)
@@ -315,7 +314,7 @@ static void prepare_response(http_flow *f)
         return;
     f->response_prepared = true;
     f->response_start = (struct timeval){0, 0};
-    if (strcmp(at(f, 0)->request->method, "HEAD") == 0)
+    if (strcmp(at(f, 0)->request.method, "HEAD") == 0)
         http_msg_expect_no_body(f->responses);
 }
 

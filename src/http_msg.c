@@ -516,6 +516,17 @@ void http_msg_release_head(http_msg_parser *p)
     p->head_valid = false;
 }
 
+int http_msg_take_head(http_msg_parser *p, http_head *out)
+{
+    if (!p->head_valid)
+        return -1;
+    *out = p->head;
+    memset(&p->head, 0, sizeof p->head);
+    p->head.content_length = -1;
+    p->head_valid = false;
+    return 0;
+}
+
 void http_msg_expect_no_body(http_msg_parser *p)
 {
     p->no_body_next = true;
