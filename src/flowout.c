@@ -238,15 +238,46 @@ static void close_body(flowout *f, unsigned long long id, bool request,
     }
 }
 
+/* ms rounded as "%.0f" would (to nearest, ties to even), without the
+ * floating-point formatting that costs more than the rest of the line;
+ * ms is >= 0 and below 2^53 (else *whole is left for "%.0f"). */
+static bool round_ms(double ms, unsigned long long *whole)
+{
+    if (!(ms >= 0 && ms < 9007199254740992.0))
+        return false;
+    unsigned long long w = (unsigned long long)ms;
+    double frac = ms - (double)w; /* exact: w is ms's integer part */
+    if (frac > 0.5 || (frac == 0.5 && (w & 1)))
+        w++;
+    *whole = w;
+    return true;
+}
+
+/* v in decimal into out (21 bytes are always enough). */
+static void decimal(unsigned long long v, char *out)
+{
+    char digits[20];
+    size_t n = 0;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (n > 0)
+        *out++ = digits[--n];
+    *out = '\0';
+}
+
 void flowout_console_line(const flow_record *r, bool colour, char *out, size_t size)
 {
     const char *type = NULL;
     for (size_t i = 0; i < r->n_response_headers; i++)
         if (strcasecmp(r->response_headers[i].name, "Content-Type") == 0)
             type = r->response_headers[i].value;
-    char bytes[UNITS_BYTES_LEN], status[16], extra[160] = "";
+    char bytes[UNITS_BYTES_LEN], status[24], extra[160] = "";
     units_bytes(r->response_bytes, bytes, sizeof bytes);
-    snprintf(status, sizeof status, "%d", r->status);
+    if (r->status >= 0)
+        decimal((unsigned long long)r->status, status);
+    else
+        snprintf(status, sizeof status, "%d", r->status);
     double ms = flowjson_ms_between(&r->start, &r->end);
     /* Green 2xx/3xx, yellow 4xx, red 5xx and failures: the eye finds them. */
     const char *on = "", *off = "";
@@ -270,10 +301,16 @@ void flowout_console_line(const flow_record *r, bool colour, char *out, size_t s
     if (r->replay_of && n < sizeof extra)
         snprintf(extra + n, sizeof extra - n, " replay of #%llu", r->replay_of);
     int type_len = type ? (int)strcspn(type, ";") : 1;
-    snprintf(out, size, "%s %s %s %s%s%s %.*s %s %.0f ms%s%s%s",
+    char ms_text[32];
+    unsigned long long whole;
+    if (round_ms(ms > 0 ? ms : 0.0, &whole))
+        decimal(whole, ms_text);
+    else
+        snprintf(ms_text, sizeof ms_text, "%.0f", ms);
+    snprintf(out, size, "%s %s %s %s%s%s %.*s %s %s ms%s%s%s",
              r->client ? r->client : "-", r->method && r->method[0] ? r->method : "-",
              r->url && r->url[0] ? r->url : "-", on, r->status ? status : "-", off, type_len,
-             type ? type : "-", bytes, ms > 0 ? ms : 0.0, extra,
+             type ? type : "-", bytes, ms_text, extra,
              r->error ? " error: " : "", r->error ? r->error : "");
 }
 
