@@ -130,7 +130,28 @@ START_TEST(console_line_format)
 }
 END_TEST
 
-/* --- phases and observers --- */
+/* The time is rounded as "%.0f" rounds (ties to even), without it. */
+START_TEST(console_line_rounds_like_printf)
+{
+    static const struct {
+        long usec;
+        const char *ms;
+    } cases[] = {{0, "0"},      {499, "0"},     {500, "0"},   {501, "1"},
+                 {1500, "2"},   {2500, "2"},    {2501, "3"},  {999999, "1000"},
+                 {12345678, "12346"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        flow_record r = record(1, FLOW_DONE);
+        r.start = (struct timeval){T0, 0};
+        r.end = (struct timeval){T0 + cases[i].usec / 1000000, cases[i].usec % 1000000};
+        char line[FLOWOUT_LINE_MAX], want[64], printed[32];
+        flowout_console_line(&r, false, line, sizeof line);
+        snprintf(want, sizeof want, " %s ms", cases[i].ms);
+        ck_assert_msg(strstr(line, want), "%ld us: %s", cases[i].usec, line);
+        snprintf(printed, sizeof printed, " %.0f ms", cases[i].usec / 1000.0);
+        ck_assert_str_eq(want, printed);
+    }
+}
+END_TEST
 
 typedef struct {
     int records[4]; /* by phase */
@@ -158,6 +179,50 @@ static void on_body(void *arg, unsigned long long id, bool request, const char *
     s->body_bytes[request] += len;
     s->body_calls++;
 }
+
+/* What a connection asks before it builds records: nothing with every
+ * output off, no phases without an observer, bodies for --bodies or one. */
+START_TEST(wants_say_who_reads_what)
+{
+    flowout_options off = {0};
+    flowout *f = flowout_new(NULL, &off);
+    ck_assert_ptr_nonnull(f);
+    ck_assert(!flowout_wants_records(f));
+    ck_assert(!flowout_wants_phases(f));
+    ck_assert(!flowout_wants_bodies(f));
+    seen a = {0};
+    flowout_observer obs = {on_record, on_body};
+    ck_assert_int_eq(flowout_add_observer(f, &obs, &a), 0);
+    ck_assert(flowout_wants_records(f));
+    ck_assert(flowout_wants_phases(f));
+    ck_assert(flowout_wants_bodies(f));
+    flowout_free(f);
+
+    flowout_options console = {.console = true};
+    f = flowout_new(NULL, &console);
+    ck_assert(flowout_wants_records(f));
+    ck_assert(!flowout_wants_phases(f));
+    ck_assert(!flowout_wants_bodies(f));
+    flowout_free(f);
+
+    out_paths p;
+    scratch_outputs(&p);
+    flowout_options bodies = {.bodies_dir = p.bodies, .body_limit = 10};
+    f = flowout_new(NULL, &bodies);
+    ck_assert_ptr_nonnull(f);
+    ck_assert(flowout_wants_records(f));
+    ck_assert(!flowout_wants_phases(f));
+    ck_assert(flowout_wants_bodies(f));
+    flowout_free(f);
+    flowout_options flows = {.flows_path = p.flows};
+    f = flowout_new(NULL, &flows);
+    ck_assert_ptr_nonnull(f);
+    ck_assert(flowout_wants_records(f));
+    ck_assert(!flowout_wants_phases(f));
+    flowout_free(f);
+    scratch_remove();
+}
+END_TEST
 
 START_TEST(only_final_records_are_written_observers_see_all)
 {
@@ -406,6 +471,8 @@ Suite *unit_suite(void)
     Suite *s = suite_create("flowout");
     TCase *tc = tcase_create("console");
     tcase_add_test(tc, console_line_format);
+    tcase_add_test(tc, console_line_rounds_like_printf);
+    tcase_add_test(tc, wants_say_who_reads_what);
     suite_add_tcase(s, tc);
     tc = tcase_create("phases");
     tcase_add_test(tc, only_final_records_are_written_observers_see_all);

@@ -860,6 +860,48 @@ START_TEST(head_release)
 }
 END_TEST
 
+/* A taken head is the caller's: the parser goes on with the body and the
+ * next message without touching it, and has no head until the next one. */
+START_TEST(head_take)
+{
+    static const char in[] = "POST /a HTTP/1.1\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nok"
+                             "GET /b HTTP/1.1\r\nX-B: 2\r\n\r\n";
+    http_msg_parser *p = http_msg_parser_new(HTTP_MSG_REQUEST, MAX_HEAD);
+    size_t off = 0, used;
+    const char *body;
+    size_t body_len;
+    http_head taken = {0};
+    ck_assert_int_eq(http_msg_take_head(p, &taken), -1); /* nothing yet */
+    ck_assert_int_eq(http_msg_feed(p, in, sizeof in - 1, &used, &body, &body_len),
+                     HTTP_MSG_HEAD);
+    off += used;
+    ck_assert_int_eq(http_msg_take_head(p, &taken), 0);
+    ck_assert_ptr_null(http_msg_head(p));
+    ck_assert_int_eq(http_msg_take_head(p, &(http_head){0}), -1);
+    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
+                                   &body, &body_len), HTTP_MSG_BODY);
+    off += used;
+    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
+                                   &body, &body_len), HTTP_MSG_END);
+    off += used;
+    http_msg_release_head(p);
+    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
+                                   &body, &body_len), HTTP_MSG_HEAD);
+    ck_assert_str_eq(http_msg_head(p)->target, "/b");
+    ck_assert_int_eq(http_msg_head(p)->content_length, -1);
+    http_msg_parser_free(p);
+    /* Still whole after the parser went on and was freed. */
+    ck_assert_str_eq(taken.method, "POST");
+    ck_assert_str_eq(taken.target, "/a");
+    ck_assert_int_eq(taken.content_length, 2);
+    ck_assert_uint_eq(taken.n_headers, 2);
+    ck_assert_str_eq(taken.headers[1].name, "X-A");
+    ck_assert_str_eq(taken.headers[1].value, "1");
+    ck_assert_uint_gt(taken.head_bytes, 0);
+    http_head_clear(&taken);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("http_msg");
@@ -906,6 +948,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, head_lookup);
     tcase_add_test(tc, head_lifetime);
     tcase_add_test(tc, head_release);
+    tcase_add_test(tc, head_take);
     suite_add_tcase(s, tc);
     return s;
 }
