@@ -2,8 +2,6 @@
 #include "check_main.h"
 #include "files.h"
 
-#include <ftw.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,25 +9,19 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "scratch.h"
 
-static char root[PATH_MAX];
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
+/* The scratch directory each test runs in (tests/unit/scratch.c). */
+#define root scratch_dir
 
 static void setup(void)
 {
-    snprintf(root, sizeof root, "/tmp/tlspeek-files-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(root));
+    scratch_make("tlspeek-files");
 }
 
 static void teardown(void)
 {
-    nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_remove();
 }
 
 START_TEST(make_dirs_makes_parents_with_the_mode)
