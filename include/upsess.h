@@ -47,12 +47,15 @@ int upsess_put(upsess *u, const char *key, const char *group, tls_session *sess)
 tls_session *upsess_get1(upsess *u, const char *key);
 
 /* For a connection to group's server under key, which has nothing of its
- * own: a TLS 1.3 ticket kept under the key group's sessions last went to
- * (another name of the same server), the newest one accept(session, arg)
- * approves, handed out once, with a reference for the caller; or NULL.
- * RFC 8446 (4.6.1) lets a client resume under another name only when the
- * original certificate is valid for it: accept decides that. It runs with
- * the table locked and must not call upsess. */
+ * own: a session kept under the key group's sessions last went to (another
+ * name of the same server), the newest one accept(session, arg) approves,
+ * with a reference for the caller, or NULL. A TLS 1.3 ticket is handed out
+ * once; a TLS 1.2 session stays, as with upsess_get1. RFC 8446 (4.6.1)
+ * lets a client resume under another name only when the original
+ * certificate is valid for it, and accept decides that for both versions;
+ * a TLS 1.2 server keeping to RFC 6066 (3) refuses such a resumption and
+ * the handshake goes on in full, as it would have without the offer. It
+ * runs with the table locked and must not call upsess. */
 tls_session *upsess_get1_from_group(upsess *u, const char *group, const char *key,
                                     bool (*accept)(tls_session *, void *), void *arg);
 

@@ -337,7 +337,7 @@ void tlsctx_set_keylog(SSL_CTX *ctx, FILE *keylog)
     SSL_CTX_set_keylog_callback(ctx, write_keylog_line);
 }
 
-/* May a TLS 1.3 session got under another name of the same server
+/* May a session got under another name of the same server
  * resume under target? Only when the certificate it was made with is
  * valid for target too (RFC 8446, 4.6.1): resuming skips the certificate
  * check, which must not let a name through that a full handshake would

@@ -251,8 +251,14 @@ SSL_SESSION *upsess_get1_from_group(upsess *u, const char *group, const char *ke
     if (s) {
         drop_expired(u, s, (long)time(NULL));
         for (size_t i = s->n; i-- > 0;) {
-            if (!is_tls13(s->pool[i]) || !accept(s->pool[i], arg))
+            if (!accept(s->pool[i], arg))
                 continue;
+            if (!is_tls13(s->pool[i])) {
+                /* A TLS 1.2 session serves every connection: lent, kept. */
+                if (SSL_SESSION_up_ref(s->pool[i]) == 1)
+                    found = s->pool[i];
+                break;
+            }
             found = s->pool[i];
             memmove(&s->pool[i], &s->pool[i + 1], (s->n - i - 1) * sizeof *s->pool);
             s->n--;

@@ -1,5 +1,5 @@
 """Upstream TLS 1.3 resumption when many tunnels to one server open at once,
-and under another name of the same server.
+and (TLS 1.3 and 1.2) under another name of the same server.
 
 A TLS 1.3 ticket is used once (RFC 8446 appendix C.4), so every tunnel
 opening while others are still in their handshake needs a ticket of its
@@ -84,6 +84,8 @@ class OtherNameResumptionTests(FaultTestCase):
     valid for that name too (RFC 8446, 4.6.1), and never otherwise: resuming
     skips the certificate check."""
 
+    MAX_VERSION = None  # the origin's highest protocol version
+
     @classmethod
     def start_servers(cls):
         # other.test reaches the origin too, but its certificate does not
@@ -94,6 +96,8 @@ class OtherNameResumptionTests(FaultTestCase):
     def setUp(self):
         super().setUp()
         self.server = self.enterContext(Origin(self.pki.good))
+        if self.MAX_VERSION:
+            self.server.tls_context.maximum_version = self.MAX_VERSION
 
     def test_a_name_the_certificate_covers_resumes(self):
         self.assertFetched(self.fetch(self.server.url("/", "localhost")))
@@ -114,6 +118,21 @@ class OtherNameResumptionTests(FaultTestCase):
         # the certificate did not verify)
         self.assertEqual(self.server.connections + self.server.handshake_failures,
                          handshakes + 1)
+
+
+class OtherNameResumptionTls12Tests(OtherNameResumptionTests):
+    """The same rule for a TLS 1.2 session, which stays for later tunnels
+    (a TLS 1.2 server keeping to RFC 6066 would refuse it and the handshake
+    would go on in full; OpenSSL's servers, as nginx's, resume it)."""
+
+    MAX_VERSION = ssl.TLSVersion.TLSv1_2
+
+    def test_the_lent_session_stays_for_the_next_name(self):
+        self.assertFetched(self.fetch(self.server.url("/", "localhost")))
+        resumed = self.server.resumed
+        self.assertFetched(self.fetch(self.server.url("/", "origin.test")))
+        self.assertFetched(self.fetch(self.server.url("/", "localhost")))
+        self.assertEqual(self.server.resumed - resumed, 2)
 
 
 if __name__ == "__main__":
