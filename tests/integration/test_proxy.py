@@ -330,6 +330,41 @@ class ClientResumptionTests(ProxyTestCase):
         self.check_resumes("tls1_2")
 
 
+class ClientCipherTests(ProxyTestCase):
+    """The proxy picks AES-128-GCM (SHA-256 key schedule) over a client's
+    AES-256-GCM-SHA384, as OpenSSL-based clients list it first, unless the
+    client puts ChaCha20 first (how a client without AES instructions says
+    so)."""
+
+    def cipher(self, version, ciphers_option, ciphers):
+        request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        result = run_tool(
+            ["openssl", "s_client", f"-{version}", "-proxy", f"127.0.0.1:{self.proxy.port}",
+             "-connect", f"localhost:{self.origin.port}", "-servername", "localhost",
+             "-CAfile", self.proxy.ca_cert, "-verify_return_error", "-ign_eof",
+             ciphers_option, ciphers],
+            input_bytes=request)
+        output = result.stdout.decode(errors="replace")
+        self.assertIn(HELLO.decode(), output)
+        return output
+
+    def test_tls13_aes128_over_the_clients_aes256(self):
+        output = self.cipher("tls1_3", "-ciphersuites",
+                             "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256")
+        self.assertRegex(output, r"Cipher is TLS_AES_128_GCM_SHA256")
+
+    def test_tls13_chacha20_when_the_client_lists_it_first(self):
+        output = self.cipher("tls1_3", "-ciphersuites",
+                             "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256")
+        self.assertRegex(output, r"Cipher is TLS_CHACHA20_POLY1305_SHA256")
+
+    def test_tls12_aes128_over_the_clients_aes256(self):
+        output = self.cipher("tls1_2", "-cipher",
+                             "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                             "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256")
+        self.assertRegex(output, r"Cipher is ECDHE-(ECDSA|RSA)-AES128-GCM-SHA256")
+
+
 class SystemTrustStoreTests(ProxyTestCase):
     """Without --upstream-ca, upstreams are verified against the system
     store: the bundle file and the hashed directory, which $SSL_CERT_FILE
