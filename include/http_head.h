@@ -19,6 +19,14 @@ typedef struct {
     char *value; /* leading/trailing whitespace trimmed, owned by the head */
 } http_header;
 
+/* How a head owns its strings. A head built by hand owns each string
+ * (target, reason, every name and value) as an allocation of its own. A
+ * head the HTTP/1 parser builds, or http_head_dup copies, keeps them all
+ * in one block instead (block set): one allocation per head rather than
+ * two per field, which is most of what inspecting a small keep-alive
+ * request used to cost. Never mix the two: strings of a head with a block
+ * go through http_head_put (or http_head_add), not strdup. */
+
 typedef struct {
     /* requests */
     char method[24];   /* "GET", "CONNECT", ... */
@@ -36,13 +44,29 @@ typedef struct {
     bool chunked;        /* Transfer-Encoding: chunked */
     int64_t content_length; /* -1 when absent */
     size_t head_bytes;   /* wire size of the head (start line + headers) */
+    char *block;         /* NULL, or the one allocation holding every string */
+    uint32_t block_len;  /* bytes of block in use (strings and their NULs) */
+    uint32_t block_cap;  /* bytes allocated */
 } http_head;
 
 /* Append one field (copies of name[0..nlen) and value[0..vlen), value
- * trimmed of surrounding whitespace). 0, or -1 when memory is short or the
- * head already holds HTTP_HEAD_MAX_HEADERS fields. */
+ * trimmed of surrounding whitespace), into the head's block when it has
+ * one, else as two allocations. 0, or -1 when memory is short or the head
+ * already holds HTTP_HEAD_MAX_HEADERS fields. */
 int http_head_add(http_head *h, const char *name, size_t nlen, const char *value,
                   size_t vlen);
+
+/* Append at[0..n) to *s, which is NULL (start a new string, "" when n is
+ * 0) or the string most recently started in h's block: a parser's
+ * callbacks deliver each string in pieces, one string after another. The
+ * block grows as needed; growing moves it, and every string pointer of
+ * the head (target, reason, names, values, *s) follows. 0, or -1 when
+ * memory is short or the block would pass 4 GiB (the head is unchanged). */
+int http_head_put(http_head *h, char **s, const char *at, size_t n);
+
+/* Drop the spaces and tabs ending s, the string most recently started in
+ * h's block (a field value once its last piece has arrived). */
+void http_head_rtrim_last(http_head *h, char *s);
 
 /* Case-insensitive lookup of the first header named name; NULL if absent. */
 const char *http_head_get(const http_head *h, const char *name);
@@ -51,11 +75,11 @@ const char *http_head_get(const http_head *h, const char *name);
  * over every header field named name. */
 bool http_head_has_token(const http_head *h, const char *name, const char *token);
 
-/* Free what a head owns and zero it. */
+/* Free what a head owns (its block, or each string) and zero it. */
 void http_head_clear(http_head *h);
 
-/* A heap copy of src that owns its own strings (NULL on allocation
- * failure); free with http_head_free(), which accepts NULL. */
+/* A heap copy of src whose strings are in one block of its own (NULL on
+ * allocation failure); free with http_head_free(), which accepts NULL. */
 http_head *http_head_dup(const http_head *src);
 void http_head_free(http_head *h);
 

@@ -67,25 +67,94 @@ bool http_head_has_token(const http_head *h, const char *name, const char *token
 
 void http_head_clear(http_head *h)
 {
-    free(h->target);
-    free(h->reason);
-    for (size_t i = 0; i < h->n_headers; i++) {
-        free(h->headers[i].name);
-        free(h->headers[i].value);
+    if (h->block) {
+        free(h->block);
+    } else {
+        free(h->target);
+        free(h->reason);
+        for (size_t i = 0; i < h->n_headers; i++) {
+            free(h->headers[i].name);
+            free(h->headers[i].value);
+        }
     }
     free(h->headers);
     memset(h, 0, sizeof *h);
 }
 
-/* strdup that keeps NULL as NULL; *failed is set on allocation failure. */
-static char *dup_or_null(const char *s, bool *failed)
+/* A head's first block: room for a typical request or response head's
+ * strings (a browser's, cookies aside), so most heads never grow it. */
+#define BLOCK_FIRST 512
+
+/* *s moved with the block from old to new (NULL stays NULL). */
+static void rebase(char **s, const char *old, char *new)
 {
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    if (!d)
-        *failed = true;
-    return d;
+    if (*s)
+        *s = new + (*s - old);
+}
+
+/* Room for need more bytes in h's block. Grows by moving to a new block
+ * (not realloc) so that each pointer can be turned into its offset while
+ * the old block is still there. */
+static int block_room(http_head *h, size_t need)
+{
+    if (need <= (size_t)h->block_cap - h->block_len)
+        return 0;
+    size_t cap = h->block_cap ? h->block_cap : BLOCK_FIRST;
+    while (cap - h->block_len < need) {
+        if (cap > UINT32_MAX / 2)
+            return -1;
+        cap *= 2;
+    }
+    char *block = malloc(cap);
+    if (!block)
+        return -1;
+    char *old = h->block;
+    if (old) {
+        memcpy(block, old, h->block_len);
+        rebase(&h->target, old, block);
+        rebase(&h->reason, old, block);
+        for (size_t i = 0; i < h->n_headers; i++) {
+            rebase(&h->headers[i].name, old, block);
+            rebase(&h->headers[i].value, old, block);
+        }
+        free(old);
+    }
+    h->block = block;
+    h->block_cap = (uint32_t)cap;
+    return 0;
+}
+
+int http_head_put(http_head *h, char **s, const char *at, size_t n)
+{
+    /* Appending overwrites the NUL that ends *s; a new string needs one. */
+    size_t need = *s ? n : n + 1;
+    /* *s by offset, in case it is not one of the head's own pointers */
+    size_t start = *s ? (size_t)(*s - h->block) : h->block_len;
+    if (n > UINT32_MAX || block_room(h, need) < 0)
+        return -1;
+    *s = h->block + start;
+    bool fresh = need > n;
+    char *end = h->block + h->block_len - (fresh ? 0 : 1); /* past the end, or *s's NUL */
+    if (n)
+        memcpy(end, at, n);
+    end[n] = '\0';
+    h->block_len += (uint32_t)need;
+    return 0;
+}
+
+void http_head_rtrim_last(http_head *h, char *s)
+{
+    char *end = h->block + h->block_len - 1; /* s's NUL */
+    while (end > s && is_ows(end[-1]))
+        end--;
+    *end = '\0';
+    h->block_len = (uint32_t)(end + 1 - h->block);
+}
+/* *to = a copy of from in h's block (NULL stays NULL). */
+static int copy_into(http_head *h, char **to, const char *from)
+{
+    *to = NULL;
+    return from ? http_head_put(h, to, from, strlen(from)) : 0;
 }
 
 http_head *http_head_dup(const http_head *src)
@@ -93,25 +162,37 @@ http_head *http_head_dup(const http_head *src)
     http_head *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
-    *h = *src; /* scalars; the owned strings are replaced below */
-    bool failed = false;
-    h->target = dup_or_null(src->target, &failed);
-    h->reason = dup_or_null(src->reason, &failed);
+    *h = *src; /* scalars; the strings are copied below */
+    h->target = h->reason = NULL;
+    h->block = NULL;
+    h->block_len = h->block_cap = 0;
+    h->n_headers = 0;
+    h->headers_capacity = src->n_headers;
     h->headers = src->n_headers ? calloc(src->n_headers, sizeof *h->headers) : NULL;
-    h->headers_capacity = h->headers ? src->n_headers : 0;
-    if (src->n_headers && !h->headers) {
-        h->n_headers = 0;
-        failed = true;
-    }
-    for (size_t i = 0; i < h->n_headers; i++) {
-        h->headers[i].name = dup_or_null(src->headers[i].name, &failed);
-        h->headers[i].value = dup_or_null(src->headers[i].value, &failed);
-    }
-    if (failed) {
-        http_head_free(h);
-        return NULL;
+    if (src->n_headers && !h->headers)
+        goto fail;
+    /* One block of the right size: the strings and their NULs. */
+    size_t size = 0;
+    size += src->target ? strlen(src->target) + 1 : 0;
+    size += src->reason ? strlen(src->reason) + 1 : 0;
+    for (size_t i = 0; i < src->n_headers; i++)
+        size += strlen(src->headers[i].name) + strlen(src->headers[i].value) + 2;
+    if (size > UINT32_MAX || (size && !(h->block = malloc(size))))
+        goto fail;
+    h->block_cap = (uint32_t)size;
+    if (copy_into(h, &h->target, src->target) < 0 ||
+        copy_into(h, &h->reason, src->reason) < 0)
+        goto fail;
+    for (size_t i = 0; i < src->n_headers; i++) {
+        http_header *f = &h->headers[h->n_headers++];
+        if (copy_into(h, &f->name, src->headers[i].name) < 0 ||
+            copy_into(h, &f->value, src->headers[i].value) < 0)
+            goto fail;
     }
     return h;
+fail:
+    http_head_free(h);
+    return NULL;
 }
 
 void http_head_free(http_head *h)
@@ -143,6 +224,17 @@ int http_head_add(http_head *h, const char *name, size_t nlen, const char *value
     }
     while (vlen > 0 && is_ows(value[vlen - 1]))
         vlen--;
+    if (h->block) {
+        /* counted first, so that growing the block moves its name too */
+        http_header *f = &h->headers[h->n_headers++];
+        f->name = f->value = NULL;
+        if (http_head_put(h, &f->name, name, nlen) < 0 ||
+            http_head_put(h, &f->value, value, vlen) < 0) {
+            h->n_headers--; /* what was put stays unused in the block */
+            return -1;
+        }
+        return 0;
+    }
     char *n = strndup(name, nlen), *v = strndup(value, vlen);
     if (!n || !v) {
         free(n);

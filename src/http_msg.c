@@ -38,10 +38,9 @@ struct http_msg_parser {
     size_t head_seen;  /* bytes of the current head consumed so far */
     http_head head;
     bool head_valid;
-    /* head under construction: pieces arrive split across callbacks */
+    /* head under construction: pieces arrive split across callbacks, and
+     * go one string after another into the head's block (http_head_put) */
     last_cb last;
-    size_t cur_len;    /* length of the name or value being appended to */
-    size_t target_len, reason_len;
     bool saw_header;
     bool no_body_next; /* http_msg_expect_no_body() */
     /* chunked trailer fields of the current message, kept up to
@@ -67,15 +66,34 @@ static http_msg_parser *from_hp(http_parser *hp)
     return hp->data;
 }
 
-static int append(char **s, size_t *len, const char *at, size_t n)
+static bool is_ows(char c)
 {
-    char *t = realloc(*s, *len + n + 1);
-    if (!t)
-        return -1;
-    memcpy(t + *len, at, n);
-    *len += n;
-    t[*len] = '\0';
-    *s = t;
+    return c == ' ' || c == '\t';
+}
+
+/* A piece of field f's value: leading whitespace dropped while the value
+ * is still empty (trailing whitespace goes in end_value), so that values
+ * are trimmed as they arrive rather than in a second pass. */
+static int value_piece(http_head *h, http_header *f, const char *at, size_t n)
+{
+    if (!f->value || !f->value[0])
+        while (n > 0 && is_ows(*at)) {
+            at++;
+            n--;
+        }
+    if (f->value && n == 0)
+        return 0;
+    return http_head_put(h, &f->value, at, n);
+}
+
+/* Field f's value is complete (the next field began, or the head ended):
+ * "" when none came, trailing whitespace dropped. It is the last string
+ * of the block, which is what lets the trim happen there. */
+static int end_value(http_head *h, http_header *f)
+{
+    if (!f->value)
+        return http_head_put(h, &f->value, "", 0);
+    http_head_rtrim_last(h, f->value);
     return 0;
 }
 
@@ -98,7 +116,6 @@ static int on_message_begin(http_parser *hp)
     p->phase = PH_HEAD;
     p->head_seen = 0;
     p->last = LAST_NONE;
-    p->cur_len = p->target_len = p->reason_len = 0;
     p->saw_header = false;
     p->began = true;
     http_parser_pause(hp, 1);
@@ -108,7 +125,7 @@ static int on_message_begin(http_parser *hp)
 static int on_url(http_parser *hp, const char *at, size_t n)
 {
     http_msg_parser *p = from_hp(hp);
-    if (append(&p->head.target, &p->target_len, at, n) < 0)
+    if (http_head_put(&p->head, &p->head.target, at, n) < 0)
         return cb_fail(p, "out of memory", false);
     return 0;
 }
@@ -116,7 +133,7 @@ static int on_url(http_parser *hp, const char *at, size_t n)
 static int on_status(http_parser *hp, const char *at, size_t n)
 {
     http_msg_parser *p = from_hp(hp);
-    if (append(&p->head.reason, &p->reason_len, at, n) < 0)
+    if (http_head_put(&p->head, &p->head.reason, at, n) < 0)
         return cb_fail(p, "out of memory", false);
     return 0;
 }
@@ -133,10 +150,23 @@ static int grow_headers(http_head *h)
     http_header *grown = realloc(h->headers, capacity * sizeof *grown);
     if (!grown)
         return -1;
-    memset(grown + h->headers_capacity, 0,
-           (capacity - h->headers_capacity) * sizeof *grown);
     h->headers = grown;
     h->headers_capacity = capacity;
+    return 0;
+}
+
+/* A piece of a chunked trailer field's name (field) or value: kept in
+ * p->trailers like a head's fields, within bounds; past them the trailers
+ * are dropped whole (they are for the record only). */
+/* Room for, and the start of, a new field in h (the previous one's value
+ * ended). 0, or -1 when memory is short. */
+static int new_field(http_head *h)
+{
+    if (h->n_headers > 0 && end_value(h, &h->headers[h->n_headers - 1]) < 0)
+        return -1;
+    if (grow_headers(h) < 0)
+        return -1;
+    h->headers[h->n_headers++] = (http_header){NULL, NULL};
     return 0;
 }
 
@@ -150,17 +180,12 @@ static int trailer_piece(http_msg_parser *p, bool field, const char *at, size_t 
     if (p->trailers_dropped || p->trailer_bytes > p->max_head ||
         (!field && t->n_headers == 0))
         goto drop;
-    if (field && p->last != LAST_FIELD) {
-        if (t->n_headers == HTTP_HEAD_MAX_HEADERS || grow_headers(t) < 0)
-            goto drop;
-        t->n_headers++;
-        p->cur_len = 0;
-    } else if (!field && p->last != LAST_VALUE) {
-        p->cur_len = 0;
-    }
+    if (field && p->last != LAST_FIELD &&
+        (t->n_headers == HTTP_HEAD_MAX_HEADERS || new_field(t) < 0))
+        goto drop;
     p->last = field ? LAST_FIELD : LAST_VALUE;
     http_header *h = &t->headers[t->n_headers - 1];
-    if (append(field ? &h->name : &h->value, &p->cur_len, at, n) < 0)
+    if ((field ? http_head_put(t, &h->name, at, n) : value_piece(t, h, at, n)) < 0)
         goto drop;
     return 0;
 drop:
@@ -180,14 +205,12 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
          * 0) came before, so this is a new field, not a continuation. */
         if (p->head.n_headers == HTTP_HEAD_MAX_HEADERS)
             return cb_fail(p, "too many header fields", true);
-        if (grow_headers(&p->head) < 0)
+        if (new_field(&p->head) < 0)
             return cb_fail(p, "out of memory", false);
-        p->head.n_headers++;
-        p->cur_len = 0;
     }
     p->last = LAST_FIELD;
     http_header *h = &p->head.headers[p->head.n_headers - 1];
-    if (append(&h->name, &p->cur_len, at, n) < 0)
+    if (http_head_put(&p->head, &h->name, at, n) < 0)
         return cb_fail(p, "out of memory", false);
     return 0;
 }
@@ -199,38 +222,17 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
         return trailer_piece(p, false, at, n);
     if (p->head.n_headers == 0)
         return cb_fail(p, "header value without a name", false);
-    if (p->last != LAST_VALUE)
-        p->cur_len = 0;
     p->last = LAST_VALUE;
-    http_header *h = &p->head.headers[p->head.n_headers - 1];
-    if (append(&h->value, &p->cur_len, at, n) < 0)
+    if (value_piece(&p->head, &p->head.headers[p->head.n_headers - 1], at, n) < 0)
         return cb_fail(p, "out of memory", false);
     return 0;
 }
 
-static bool is_ows(char c)
+/* A string the parser never reported (an empty target or reason) becomes
+ * "" so that callers never meet NULL where the header promises a string. */
+static int ensure_str(http_head *h, char **s)
 {
-    return c == ' ' || c == '\t';
-}
-
-static void trim(char *s)
-{
-    size_t len = strlen(s), start = 0;
-    while (start < len && is_ows(s[start]))
-        start++;
-    while (len > start && is_ows(s[len - 1]))
-        len--;
-    memmove(s, s + start, len - start);
-    s[len - start] = '\0';
-}
-
-/* Strings the parser never reported (empty reason, empty value) become ""
- * so that callers never meet NULL where the header promises a string. */
-static int ensure_str(char **s)
-{
-    if (!*s && !(*s = calloc(1, 1)))
-        return -1;
-    return 0;
+    return *s ? 0 : http_head_put(h, s, "", 0);
 }
 
 /* Does the response being completed carry no body whatever its headers
@@ -252,23 +254,21 @@ static int on_headers_complete(http_parser *hp)
     http_head *h = &p->head;
     bool skip = false;
 
+    /* The last value first: end_value works on the block's last string. */
+    if (h->n_headers > 0 && end_value(h, &h->headers[h->n_headers - 1]) < 0)
+        return cb_fail(p, "out of memory", false);
     h->version_major = hp->http_major;
     h->version_minor = hp->http_minor;
     if (p->kind == HTTP_MSG_REQUEST) {
         const char *m = http_method_str((enum http_method)hp->method);
         strncpy(h->method, m, sizeof h->method - 1);
-        if (ensure_str(&h->target) < 0)
+        if (ensure_str(h, &h->target) < 0)
             return cb_fail(p, "out of memory", false);
     } else {
         h->status = (int)hp->status_code;
-        if (ensure_str(&h->reason) < 0)
+        if (ensure_str(h, &h->reason) < 0)
             return cb_fail(p, "out of memory", false);
         skip = response_skips_body(p, h->status);
-    }
-    for (size_t i = 0; i < h->n_headers; i++) {
-        if (ensure_str(&h->headers[i].value) < 0)
-            return cb_fail(p, "out of memory", false);
-        trim(h->headers[i].value);
     }
     if (hp->flags & F_CONTENTLENGTH) {
         if (hp->content_length > (uint64_t)INT64_MAX)
@@ -305,14 +305,9 @@ static int on_body(http_parser *hp, const char *at, size_t n)
 static int on_message_complete(http_parser *hp)
 {
     http_msg_parser *p = from_hp(hp);
-    for (size_t i = 0; i < p->trailers.n_headers; i++) {
-        http_header *h = &p->trailers.headers[i];
-        if (ensure_str(&h->name) < 0 || ensure_str(&h->value) < 0) {
-            http_head_clear(&p->trailers);
-            break;
-        }
-        trim(h->value);
-    }
+    http_head *t = &p->trailers;
+    if (t->n_headers > 0 && end_value(t, &t->headers[t->n_headers - 1]) < 0)
+        http_head_clear(t);
     p->phase = hp->upgrade ? PH_UPGRADED : PH_IDLE;
     p->event = HTTP_MSG_END;
     http_parser_pause(hp, 1);

@@ -902,6 +902,83 @@ START_TEST(head_take)
 }
 END_TEST
 
+/* Does s lie in h's block? */
+static bool in_block(const http_head *h, const char *s)
+{
+    return s && (size_t)(s - h->block) < h->block_len &&
+           s + strlen(s) < h->block + h->block_len;
+}
+
+static void assert_one_block(const http_head *h)
+{
+    ck_assert_ptr_nonnull(h->block);
+    ck_assert_uint_le(h->block_len, h->block_cap);
+    ck_assert(!h->target || in_block(h, h->target));
+    ck_assert(!h->reason || in_block(h, h->reason));
+    for (size_t i = 0; i < h->n_headers; i++)
+        ck_assert(in_block(h, h->headers[i].name) && in_block(h, h->headers[i].value));
+}
+
+/* A head's strings go into one block, trimmed as they arrive: a head of
+ * 2.8 KiB (the block grows, and moves, several times while fields arrive in
+ * pieces), values with spaces and tabs around and inside them, an empty
+ * one, a folded one; the same at every split. Its copy is one block too,
+ * and a field added to that copy moves it without losing the others. */
+START_TEST(head_block)
+{
+    sbuf in = {0}, want = {0};
+    sb_printf(&in, "GET /%s HTTP/1.1\r\n", "block");
+    sb_printf(&want, "HEAD GET /block HTTP/1.1 ka=1 up=0 ch=0 cl=-1 hb=");
+    sbuf fields = {0};
+    for (int i = 0; i < 60; i++) {
+        sb_printf(&in, "X-Field-%02d: \t %.*s a\t b %s\t\r\n", i, 20 + i % 7,
+                  "0123456789abcdefghijklmnopqrstuvwxyz", i % 2 ? " " : "");
+        sb_printf(&fields, " [X-Field-%02d=%.*s a\t b]", i, 20 + i % 7,
+                  "0123456789abcdefghijklmnopqrstuvwxyz");
+    }
+    sb_printf(&in, "Empty:  \t \r\nFolded: one \r\n  two\t\r\n\r\n");
+    sb_printf(&fields, " [Empty=] [Folded=one   two]");
+    sb_printf(&want, "%zu", in.len);
+    sb_add(&want, fields.s, fields.len);
+    sb_printf(&want, "\nEND\n");
+    ck_assert_uint_gt(in.len, 2048);
+    stream s = {.kind = HTTP_MSG_REQUEST, .max_head = MAX_HEAD, .data = in.s, .len = in.len};
+    check_splits(&s, want.s);
+
+    http_msg_parser *p = http_msg_parser_new(HTTP_MSG_REQUEST, MAX_HEAD);
+    size_t used, body_len;
+    const char *body;
+    ck_assert_int_eq(http_msg_feed(p, in.s, in.len, &used, &body, &body_len), HTTP_MSG_HEAD);
+    const http_head *h = http_msg_head(p);
+    assert_one_block(h);
+    ck_assert_uint_gt(h->block_cap, 512); /* it grew */
+    http_head *copy = http_head_dup(h);
+    ck_assert_ptr_nonnull(copy);
+    assert_one_block(copy);
+    ck_assert_ptr_ne(copy->block, h->block);
+    ck_assert_uint_eq(copy->block_len, copy->block_cap); /* sized exactly */
+    ck_assert_str_eq(copy->target, "/block");
+    ck_assert_uint_eq(copy->n_headers, 62);
+    for (size_t i = 0; i < h->n_headers; i++) {
+        ck_assert_str_eq(copy->headers[i].name, h->headers[i].name);
+        ck_assert_str_eq(copy->headers[i].value, h->headers[i].value);
+    }
+    http_msg_parser_free(p);
+    char *old = copy->block;
+    ck_assert_int_eq(http_head_add(copy, "Added", 5, "  v  ", 5), 0);
+    ck_assert_ptr_ne(copy->block, old); /* full, so it moved */
+    assert_one_block(copy);
+    ck_assert_str_eq(http_head_get(copy, "added"), "v");
+    ck_assert_str_eq(http_head_get(copy, "x-field-59"),
+                     "0123456789abcdefghijklm a\t b");
+    ck_assert_str_eq(http_head_get(copy, "folded"), "one   two");
+    http_head_free(copy);
+    free(in.s);
+    free(want.s);
+    free(fields.s);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("http_msg");
@@ -949,6 +1026,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, head_lifetime);
     tcase_add_test(tc, head_release);
     tcase_add_test(tc, head_take);
+    tcase_add_test(tc, head_block);
     suite_add_tcase(s, tc);
     return s;
 }
