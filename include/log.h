@@ -6,6 +6,7 @@
 #define TLSPEEK_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum {
     LOG_ERROR,  /* always shown: the user must act */
@@ -22,6 +23,11 @@ void log_configure(bool quiet, bool debug);
  * for INFO/DEBUG. Never fails. */
 void log_msg(log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* text[0..len) as log_msg(level, "%s", text) prints it, without the
+ * formatting: for a line built elsewhere (the console line of every
+ * exchange). */
+void log_text(log_level level, const char *text, size_t len);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

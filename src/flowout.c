@@ -266,18 +266,49 @@ static void decimal(unsigned long long v, char *out)
     *out = '\0';
 }
 
+/* A line being written into a caller's buffer: cut at its end, never
+ * overrun (as snprintf cuts). */
+typedef struct {
+    char *at, *end; /* end: where the NUL goes at the latest */
+} line_out;
+
+static void add(line_out *o, const char *s, size_t n)
+{
+    size_t room = (size_t)(o->end - o->at);
+    if (n > room)
+        n = room;
+    memcpy(o->at, s, n);
+    o->at += n;
+}
+
+static void add_str(line_out *o, const char *s)
+{
+    add(o, s, strlen(s));
+}
+
+static void add_decimal(line_out *o, unsigned long long v)
+{
+    char digits[24];
+    decimal(v, digits);
+    add_str(o, digits);
+}
+
+/* Is name "Content-Type", in any case? Length first: most names are not. */
+static bool is_content_type(const char *name)
+{
+    return strlen(name) == 12 && strcasecmp(name, "Content-Type") == 0;
+}
+
 void flowout_console_line(const flow_record *r, bool colour, char *out, size_t size)
 {
+    if (size == 0)
+        return;
     const char *type = NULL;
     for (size_t i = 0; i < r->n_response_headers; i++)
-        if (strcasecmp(r->response_headers[i].name, "Content-Type") == 0)
+        if (is_content_type(r->response_headers[i].name))
             type = r->response_headers[i].value;
-    char bytes[UNITS_BYTES_LEN], status[24], extra[160] = "";
+    char bytes[UNITS_BYTES_LEN];
     units_bytes(r->response_bytes, bytes, sizeof bytes);
-    if (r->status >= 0)
-        decimal((unsigned long long)r->status, status);
-    else
-        snprintf(status, sizeof status, "%d", r->status);
     double ms = flowjson_ms_between(&r->start, &r->end);
     /* Green 2xx/3xx, yellow 4xx, red 5xx and failures: the eye finds them. */
     const char *on = "", *off = "";
@@ -287,38 +318,72 @@ void flowout_console_line(const flow_record *r, bool colour, char *out, size_t s
                                           : "\033[32m";
         off = "\033[0m";
     }
+    /* Plain copies rather than one snprintf: this runs for every exchange,
+     * and formatting cost more than the rest of the exchange's record. */
+    line_out o = {out, out + size - 1};
+    add_str(&o, r->client ? r->client : "-");
+    add(&o, " ", 1);
+    add_str(&o, r->method && r->method[0] ? r->method : "-");
+    add(&o, " ", 1);
+    add_str(&o, r->url && r->url[0] ? r->url : "-");
+    add(&o, " ", 1);
+    add_str(&o, on);
+    if (r->status > 0) {
+        add_decimal(&o, (unsigned long long)r->status);
+    } else if (r->status < 0) {
+        char status[24];
+        snprintf(status, sizeof status, "%d", r->status);
+        add_str(&o, status);
+    } else {
+        add(&o, "-", 1);
+    }
+    add_str(&o, off);
+    add(&o, " ", 1);
+    if (type)
+        add(&o, type, strcspn(type, ";"));
+    else
+        add(&o, "-", 1);
+    add(&o, " ", 1);
+    add_str(&o, bytes);
+    add(&o, " ", 1);
+    unsigned long long whole;
+    if (round_ms(ms > 0 ? ms : 0.0, &whole)) {
+        add_decimal(&o, whole);
+    } else {
+        char ms_text[32];
+        snprintf(ms_text, sizeof ms_text, "%.0f", ms);
+        add_str(&o, ms_text);
+    }
+    add(&o, " ms", 3);
     /* What sets this exchange apart, in words: after the fixed columns so
      * that the columns stay where the eye expects them. */
-    size_t n = 0;
     if (r->http_major == 2)
-        n += (size_t)snprintf(extra + n, sizeof extra - n, " HTTP/2");
-    if (r->websocket && n < sizeof extra)
-        n += (size_t)snprintf(extra + n, sizeof extra - n,
-                              " websocket %llu messages up, %llu down",
-                              r->ws_messages_up, r->ws_messages_down);
-    if (r->answered_by_proxy && n < sizeof extra)
-        n += (size_t)snprintf(extra + n, sizeof extra - n, " (answered by tlspeek)");
-    if (r->replay_of && n < sizeof extra)
-        snprintf(extra + n, sizeof extra - n, " replay of #%llu", r->replay_of);
-    int type_len = type ? (int)strcspn(type, ";") : 1;
-    char ms_text[32];
-    unsigned long long whole;
-    if (round_ms(ms > 0 ? ms : 0.0, &whole))
-        decimal(whole, ms_text);
-    else
-        snprintf(ms_text, sizeof ms_text, "%.0f", ms);
-    snprintf(out, size, "%s %s %s %s%s%s %.*s %s %s ms%s%s%s",
-             r->client ? r->client : "-", r->method && r->method[0] ? r->method : "-",
-             r->url && r->url[0] ? r->url : "-", on, r->status ? status : "-", off, type_len,
-             type ? type : "-", bytes, ms_text, extra,
-             r->error ? " error: " : "", r->error ? r->error : "");
+        add_str(&o, " HTTP/2");
+    if (r->websocket) {
+        add_str(&o, " websocket ");
+        add_decimal(&o, r->ws_messages_up);
+        add_str(&o, " messages up, ");
+        add_decimal(&o, r->ws_messages_down);
+        add_str(&o, " down");
+    }
+    if (r->answered_by_proxy)
+        add_str(&o, " (answered by tlspeek)");
+    if (r->replay_of) {
+        add_str(&o, " replay of #");
+        add_decimal(&o, r->replay_of);
+    }
+    if (r->error) {
+        add_str(&o, " error: ");
+        add_str(&o, r->error);
+    }
+    *o.at = '\0';
 }
 
 static void console_line(flowout *f, const flow_record *r)
 {
     char line[FLOWOUT_LINE_MAX];
     flowout_console_line(r, f->colour, line, sizeof line);
-    log_info("%s", line);
+    log_text(LOG_INFO, line, strlen(line));
 }
 
 static void write_flows(flowout *f, const flow_record *r)

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static bool quiet_mode;
 static bool debug_mode;
@@ -32,6 +33,27 @@ void log_msg(log_level level, const char *fmt, ...)
     if (n < 0)
         return;
     off += (size_t)n < sizeof line - off - 1 ? (size_t)n : sizeof line - off - 2;
+    line[off++] = '\n';
+    fwrite(line, 1, off, stderr);
+    fflush(stderr);
+}
+
+void log_text(log_level level, const char *text, size_t len)
+{
+    if (level == LOG_INFO && quiet_mode)
+        return;
+    if (level == LOG_DEBUG && !debug_mode)
+        return;
+    char line[2048];
+    size_t off = 0;
+    if (level <= LOG_WARN) {
+        memcpy(line, "tlspeek: ", 9);
+        off = 9;
+    }
+    if (len > sizeof line - off - 2)
+        len = sizeof line - off - 2; /* cut where log_msg cuts */
+    memcpy(line + off, text, len);
+    off += len;
     line[off++] = '\n';
     fwrite(line, 1, off, stderr);
     fflush(stderr);

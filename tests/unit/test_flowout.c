@@ -123,9 +123,29 @@ START_TEST(console_line_format)
     flowout_console_line(&r, true, line, sizeof line);
     ck_assert_ptr_nonnull(strstr(line, " \033[33m404\033[0m "));
 
-    /* A small buffer cuts, never overruns. */
+    /* A small buffer cuts, never overruns: at every size, the start of the
+     * whole line. */
     char small[12];
     flowout_console_line(&r, false, small, sizeof small);
+    ck_assert_str_eq(small, "127.0.0.1:5");
+    r.error = "refused";
+    r.websocket = true;
+    r.replay_of = 12;
+    r.status = -3;
+    char whole[FLOWOUT_LINE_MAX];
+    flowout_console_line(&r, true, whole, sizeof whole);
+    ck_assert_str_eq(whole, "127.0.0.1:53122 GET http://example.com/x \033[31m-3\033[0m "
+                            "text/plain 1.3 kB 1235 ms websocket 0 messages up, 0 down "
+                            "replay of #12 error: refused");
+    for (size_t size = 1; size <= strlen(whole) + 1; size++) {
+        char cut[FLOWOUT_LINE_MAX];
+        memset(cut, 'x', sizeof cut);
+        flowout_console_line(&r, true, cut, size);
+        ck_assert_uint_eq(strlen(cut), size - 1);
+        ck_assert(strncmp(cut, whole, size - 1) == 0);
+        ck_assert(cut[size] == 'x');
+    }
+    flowout_console_line(&r, true, small, 0); /* nothing written */
     ck_assert_str_eq(small, "127.0.0.1:5");
 }
 END_TEST

@@ -2,6 +2,9 @@
 #include "check_main.h"
 #include "units.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static const char *bytes(unsigned long long n)
 {
     static char buf[UNITS_BYTES_LEN];
@@ -25,6 +28,23 @@ START_TEST(byte_counts)
 }
 END_TEST
 
+/* Below 1000 B the text is written without snprintf: the same text, cut
+ * the same way, for every count and buffer size. */
+START_TEST(small_counts_as_printf)
+{
+    for (unsigned long long n = 0; n < 1000; n++) {
+        for (size_t size = 1; size <= UNITS_BYTES_LEN; size++) {
+            char got[UNITS_BYTES_LEN], want[UNITS_BYTES_LEN];
+            memset(got, 'x', sizeof got);
+            units_bytes(n, got, size);
+            snprintf(want, size, "%llu B", n);
+            ck_assert_msg(strcmp(got, want) == 0, "%llu in %zu: %s", n, size, got);
+            ck_assert(size == UNITS_BYTES_LEN || got[size] == 'x');
+        }
+    }
+}
+END_TEST
+
 START_TEST(small_buffer_is_cut_not_overrun)
 {
     char buf[4] = "xyz";
@@ -41,6 +61,7 @@ Suite *unit_suite(void)
     TCase *tc = tcase_create("bytes");
     tcase_add_test(tc, byte_counts);
     tcase_add_test(tc, small_buffer_is_cut_not_overrun);
+    tcase_add_test(tc, small_counts_as_printf);
     suite_add_tcase(s, tc);
     return s;
 }
