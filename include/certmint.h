@@ -20,8 +20,17 @@
 tls_key *certmint_new_leaf_key(ca_key_type type);
 void certmint_free_key(tls_key *key);
 
+/* The public half of key in the form certmint_leaf() encodes cheaply
+ * (see certmint.c: X509_set_pubkey() costs a hundredth of what it costs
+ * with the key itself). Make it once per key and share it between
+ * threads: OpenSSL locks what it caches in it. Falls back to a new
+ * reference to key itself; NULL only when key is NULL or broken. Free
+ * with certmint_free_key(). */
+tls_key *certmint_public_key(tls_key *key);
+
 /* Mint a leaf for host (a DNS name, or an IPv4/IPv6 literal without
- * brackets) with public key leaf_key, signed by ca:
+ * brackets) with the public key of leaf_key (the key pair, or cheaper,
+ * its certmint_public_key()), signed by ca:
  *  - SAN: host (dNSName, or iPAddress for literals) first, then the
  *    upstream certificate's dNSName (certifiable ones, "*.x" wildcards
  *    allowed) and iPAddress SANs, when upstream is not NULL; duplicates

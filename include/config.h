@@ -36,7 +36,8 @@ typedef struct {
     char *ca_dir;               /* --ca-dir, or the XDG default; owned */
     ca_key_type ca_key_type;    /* --ca-key-type, for a CA created now */
     ca_key_type leaf_key_type;  /* --leaf-key-type, when has_leaf_key_type */
-    bool has_leaf_key_type;     /* else leaves take the CA's kind */
+    bool has_leaf_key_type;     /* else auto: each client gets EC P-256
+                                   when it takes it, else RSA 2048 */
     const char *dns[CONFIG_MAX_DNS]; /* --dns, borrowed from argv */
     int n_dns;
     const char *upstream_ca;    /* --upstream-ca, borrowed from argv */

@@ -25,14 +25,17 @@ typedef struct {
     bool http2;               /* ALPN h2 may be mirrored (not --no-http2) */
     const clientcert_rules *client_certs; /* --client-cert, or NULL; must
                                  outlive the intercept */
-    ca_key_type leaf_key_type; /* the one key every leaf carries */
+    bool leaf_key_by_client;  /* EC P-256 for clients that take it, else
+                                 RSA-2048 (--leaf-key-type auto) */
+    ca_key_type leaf_key_type; /* otherwise, the kind every leaf is of */
     FILE *keylog;             /* NSS key log for both families, or NULL;
                                  must outlive the intercept */
     size_t leaf_cache_size;   /* distinct hosts whose leaves stay cached */
     size_t upstream_sessions; /* resumable upstream sessions kept */
 } intercept_options;
 
-/* Build the contexts, the leaf key and the caches, leaves signed by signer
+/* Build the contexts, the leaf key (a second kind is made when first
+ * needed) and the caches, leaves signed by signer
  * (which must outlive the result). Thread-safe to use from every worker.
  * NULL on failure (logged). intercept_free(NULL) is a no-op. */
 intercept *intercept_new(const ca *signer, const intercept_options *o);
@@ -62,7 +65,8 @@ int intercept_mirror_alpn(tlsm *upstream, tlsm *client);
  * cannot have it), or NULL. Static. */
 const char *intercept_alpn_refusal(tlsm *client);
 
-/* Choose the leaf for the paused client session: for name (a certifiable
+/* Choose the leaf for the paused client session: its key of the kind the
+ * ClientHello takes (unless forced), for name (a certifiable
  * name or an IP literal) plus, when upstream has completed its handshake,
  * the names of the certificate it presented; from the cache unless it
  * expires within a day, else minted. The session presents it when its

@@ -71,4 +71,10 @@ const char *tlsctx_alpn_refusal(const tls_ssl *client);
  * lower-cased; "" when absent, over-long or not printable ASCII). */
 void tlsctx_hello_sni(tls_ssl *ssl, char *sni, size_t sni_size);
 
+/* From a paused ClientHello: can the client take a certificate with an
+ * EC P-256 key? Its signature_algorithms offer ecdsa_secp256r1_sha256 and,
+ * unless TLS 1.3 will be negotiated, its supported_groups (when sent)
+ * include P-256 and it offers an ECDHE-ECDSA cipher suite. */
+bool tlsctx_hello_takes_ecdsa_p256(tls_ssl *ssl);
+
 #endif

@@ -38,8 +38,9 @@ static const char help_text[] =
     "      --ca-dir DIR        where the CA lives (default $XDG_CONFIG_HOME/tlspeek,\n"
     "                          else ~/.config/tlspeek); created on first use\n"
     "      --ca-key-type TYPE  key of a CA created now: " CA_KEY_TYPE_NAMES "\n"
-    "      --leaf-key-type TYPE  key of the certificates shown to clients:\n"
-    "                          " CA_KEY_TYPE_NAMES " (default: the CA's kind)\n"
+    "      --leaf-key-type TYPE  key of the certificates shown to clients: auto\n"
+    "                          (default: EC P-256 for clients that take it,\n"
+    "                          RSA 2048 for the others), " CA_KEY_TYPE_NAMES "\n"
     "      --dns ADDR[:PORT]   name server to use instead of /etc/resolv.conf\n"
     "                          (repeatable)\n"
     "      --upstream-ca FILE  extra PEM trust anchors for upstream servers\n"
@@ -227,10 +228,12 @@ config_result config_parse(int argc, char **argv, config *out,
                                    optarg);
             break;
         case OPT_LEAF_KEY_TYPE:
-            if (ca_key_type_parse(optarg, &out->leaf_key_type) != 0)
-                return usage_error(err_stream, "--leaf-key-type takes " CA_KEY_TYPE_NAMES,
+            out->has_leaf_key_type = strcmp(optarg, "auto") != 0;
+            if (out->has_leaf_key_type &&
+                ca_key_type_parse(optarg, &out->leaf_key_type) != 0)
+                return usage_error(err_stream,
+                                   "--leaf-key-type takes auto, " CA_KEY_TYPE_NAMES,
                                    optarg);
-            out->has_leaf_key_type = true;
             break;
         case OPT_DNS:
             if (out->n_dns == CONFIG_MAX_DNS)

@@ -2,12 +2,14 @@
 #include "intercept.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -20,12 +22,34 @@
 /* Re-mint a cached leaf that expires within a day. */
 #define INTERCEPT_LEAF_REFRESH_SECONDS (24L * 3600)
 
+/* One key pair shared by every leaf of its kind, and its public half in
+ * the form that makes minting cheap (certmint_public_key). */
+typedef struct {
+    EVP_PKEY *key;
+    EVP_PKEY *pub;
+} leaf_key;
+
+/* The kinds of ca_key_type: CA_KEY_EC_P256 and CA_KEY_RSA2048. */
+#define LEAF_KINDS 2
+
+/* The keys by kind, each made on first use, under lock: an RSA key takes
+ * 50-200 ms to generate, which a run whose clients all take EC, and every
+ * test that starts the proxy, need not pay. Each is set once and stays
+ * until the intercept is freed. Kept outside struct intercept, which its
+ * users hold const. */
+typedef struct {
+    _Atomic(leaf_key *) kind[LEAF_KINDS];
+    pthread_mutex_t lock;
+} leaf_keys;
+
 struct intercept {
     const ca *ca;
     SSL_CTX *client_ctx;   /* client-facing, pausing at the ClientHello */
     SSL_CTX *upstream_ctx;
     upsess *sessions;      /* resumable upstream sessions */
-    EVP_PKEY *leaf_key;    /* one key, many leaves */
+    bool key_by_client;    /* the leaf's kind follows each ClientHello */
+    ca_key_type forced;    /* else every leaf is of this kind */
+    leaf_keys *keys;
     certcache *leaves;
     bool http2;            /* h2 may be mirrored */
 };
@@ -35,6 +59,8 @@ struct intercept {
 typedef struct {
     char sni[AUTHORITY_HOST_MAX + 1];
     bool hello_seen;
+    bool key_by_client;    /* choose kind from the hello */
+    ca_key_type kind;      /* of the leaf's key */
     X509 *leaf;
     EVP_PKEY *key;         /* borrowed from the intercept */
     bool http2;
@@ -77,6 +103,12 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
     }
     if (!h->hello_seen) {
         h->hello_seen = true;
+        /* EC when the client takes it (nearly all do: one ECDSA signature
+         * per handshake, 13 times cheaper than RSA-2048's), RSA for the
+         * clients that accept only RSA signatures. */
+        if (h->key_by_client)
+            h->kind = tlsctx_hello_takes_ecdsa_p256(ssl) ? CA_KEY_EC_P256
+                                                         : CA_KEY_RSA2048;
         tlsctx_hello_sni(ssl, h->sni, sizeof h->sni);
         if (tlsctx_hello_alpn(ssl, h->http2) != 0) {
             *alert = SSL_AD_INTERNAL_ERROR;
@@ -86,24 +118,83 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
     return SSL_CLIENT_HELLO_RETRY;
 }
 
+static void leaf_key_free(leaf_key *k)
+{
+    if (!k)
+        return;
+    certmint_free_key(k->key);
+    certmint_free_key(k->pub);
+    free(k);
+}
+
+/* The shared key of this kind, made on first use (one thread makes it;
+ * the others wait for it). NULL when it cannot be made (logged). */
+static leaf_key *get_leaf_key(leaf_keys *keys, ca_key_type kind)
+{
+    leaf_key *k = atomic_load_explicit(&keys->kind[kind], memory_order_acquire);
+    if (k)
+        return k;
+    pthread_mutex_lock(&keys->lock);
+    k = atomic_load_explicit(&keys->kind[kind], memory_order_relaxed);
+    if (!k) {
+        k = calloc(1, sizeof *k);
+        if (!k) {
+            log_error("out of memory");
+        } else if ((k->key = certmint_new_leaf_key(kind)) &&
+                   (k->pub = certmint_public_key(k->key))) {
+            atomic_store_explicit(&keys->kind[kind], k, memory_order_release);
+        } else {
+            leaf_key_free(k);
+            k = NULL;
+        }
+    }
+    pthread_mutex_unlock(&keys->lock);
+    return k;
+}
+
+static void leaf_keys_free(leaf_keys *keys)
+{
+    if (!keys)
+        return;
+    for (size_t i = 0; i < LEAF_KINDS; i++)
+        leaf_key_free(atomic_load(&keys->kind[i]));
+    pthread_mutex_destroy(&keys->lock);
+    free(keys);
+}
+
+static leaf_keys *leaf_keys_new(void)
+{
+    leaf_keys *keys = calloc(1, sizeof *keys);
+    if (keys && pthread_mutex_init(&keys->lock, NULL) != 0) {
+        free(keys);
+        return NULL;
+    }
+    return keys;
+}
+
 intercept *intercept_new(const ca *signer, const intercept_options *o)
 {
     pthread_once(&index_once, make_index);
     intercept *ic = calloc(1, sizeof *ic);
-    if (!ic) {
+    if (!ic || !(ic->keys = leaf_keys_new())) {
+        free(ic);
         log_error("out of memory");
         return NULL;
     }
     ic->ca = signer;
     ic->http2 = o->http2;
-    ic->leaf_key = certmint_new_leaf_key(o->leaf_key_type);
+    ic->key_by_client = o->leaf_key_by_client;
+    ic->forced = o->leaf_key_type;
+    /* The EC key costs a fraction of a millisecond: made now, so that a
+     * failure shows at start. A forced RSA key too. */
+    leaf_key *first = get_leaf_key(ic->keys, ic->key_by_client ? CA_KEY_EC_P256 : ic->forced);
     ic->leaves = certcache_new(o->leaf_cache_size);
     ic->client_ctx = tlsctx_new_client_facing(on_client_hello);
     ic->sessions = upsess_new(o->upstream_sessions);
     ic->upstream_ctx = ic->sessions
                            ? tlsctx_new_upstream(o->upstream_ca, o->insecure, ic->sessions)
                            : NULL;
-    if (hello_index < 0 || !ic->leaf_key || !ic->leaves || !ic->client_ctx ||
+    if (hello_index < 0 || !first || !ic->leaves || !ic->client_ctx ||
         !ic->upstream_ctx) {
         intercept_free(ic);
         return NULL;
@@ -125,7 +216,7 @@ void intercept_free(intercept *ic)
     tlsctx_free(ic->upstream_ctx);
     upsess_free(ic->sessions);
     certcache_free(ic->leaves);
-    certmint_free_key(ic->leaf_key);
+    leaf_keys_free(ic->keys);
     free(ic);
 }
 
@@ -138,7 +229,8 @@ tlsm *intercept_client_session(const intercept *ic)
         tlsm_free(t);
         return NULL;
     }
-    h->key = ic->leaf_key;
+    h->key_by_client = ic->key_by_client;
+    h->kind = ic->forced;
     h->http2 = ic->http2;
     return t;
 }
@@ -164,23 +256,46 @@ tlsm *intercept_upstream_session(const intercept *ic, const char *sni,
     return t;
 }
 
-/* Cache key: the name plus the upstream certificate's digest, so a
- * changed upstream certificate (new SANs) gets a new leaf. */
-static void leaf_cache_key(const char *name, X509 *upstream, char *key, size_t size)
+/* Longest cache key: kind, name, separator, SHA-1 in hex, NUL. */
+#define LEAF_CACHE_KEY_MAX (2 + AUTHORITY_HOST_MAX + 1 + 2 * SHA_DIGEST_LENGTH + 1)
+
+/* Cache key: the key's kind, the name, and the upstream certificate's
+ * SHA-1, so a changed upstream certificate (new SANs) gets a new leaf.
+ * SHA-1, not SHA-256: OpenSSL computes it once when it reads the
+ * certificate (X509_digest returns that copy) where SHA-256 hashed the
+ * whole certificate again on every connection. Its collisions do not
+ * matter here: both colliding certificates would have to be made by one
+ * party and presented (and verified) for the same name, the name being
+ * part of the key in clear, and the leaf served for one carries the names
+ * of the other, which that party could have presented itself. */
+static void leaf_cache_key(ca_key_type kind, const char *name, X509 *upstream,
+                           char key[LEAF_CACHE_KEY_MAX])
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    int off = snprintf(key, size, "%s|", name);
-    if (!upstream || X509_digest(upstream, EVP_sha256(), md, &md_len) != 1) {
-        snprintf(key + off, size - (size_t)off, "-");
-        return;
+    size_t n = strnlen(name, AUTHORITY_HOST_MAX);
+    char *out = key;
+    *out++ = kind == CA_KEY_RSA2048 ? 'r' : 'e';
+    *out++ = ' ';
+    memcpy(out, name, n);
+    out += n;
+    *out++ = '|';
+    if (!upstream || X509_digest(upstream, EVP_sha1(), md, &md_len) != 1 ||
+        md_len > SHA_DIGEST_LENGTH) {
+        *out++ = '-';
+        md_len = 0;
     }
-    for (unsigned i = 0; i < md_len && (size_t)off + 3 < size; i++)
-        off += snprintf(key + off, size - (size_t)off, "%02x", md[i]);
+    for (unsigned i = 0; i < md_len; i++) {
+        *out++ = hex[md[i] >> 4];
+        *out++ = hex[md[i] & 0xf];
+    }
+    *out = '\0';
 }
 
 typedef struct {
     const intercept *ic;
+    const leaf_key *key;
     const char *name;
     X509 *upstream;
 } mint_request;
@@ -188,21 +303,23 @@ typedef struct {
 static X509 *mint(void *arg)
 {
     mint_request *r = arg;
-    return certmint_leaf(r->ic->ca, r->ic->leaf_key, r->name, r->upstream);
+    return certmint_leaf(r->ic->ca, r->key->pub, r->name, r->upstream);
 }
 
 int intercept_set_leaf(const intercept *ic, tlsm *client, const char *name,
                        tlsm *upstream, bool *from_cache)
 {
     hello_state *h = SSL_get_ex_data(tlsm_get0_ssl(client), hello_index);
-    if (!h)
+    leaf_key *k = h ? get_leaf_key(ic->keys, h->kind) : NULL;
+    if (!k)
         return -1;
+    h->key = k->key;
     X509 *peer = upstream && tlsm_handshake_done(upstream)
                      ? SSL_get0_peer_certificate(tlsm_get0_ssl(upstream))
                      : NULL;
-    mint_request r = {ic, name, peer};
-    char key[AUTHORITY_HOST_MAX + 2 * EVP_MAX_MD_SIZE + 4];
-    leaf_cache_key(name, peer, key, sizeof key);
+    mint_request r = {ic, k, name, peer};
+    char key[LEAF_CACHE_KEY_MAX];
+    leaf_cache_key(h->kind, name, peer, key);
     bool made = false;
     X509_free(h->leaf);
     h->leaf = certcache_get1_or_make(ic->leaves, key, time(NULL),

@@ -96,10 +96,11 @@ static int setup_tls(proxy *p)
         .insecure = p->cfg->insecure,
         .http2 = !p->cfg->no_http2,
         .client_certs = &p->cfg->client_certs,
-        /* The leaf key's kind follows the CA's unless --leaf-key-type says:
-         * a client that takes only RSA signatures then gets RSA all along. */
-        .leaf_key_type = p->cfg->has_leaf_key_type ? p->cfg->leaf_key_type
-                                                   : ca_get_key_type(p->ca),
+        /* The leaf key's kind follows each client unless --leaf-key-type
+         * forces one: the CA's kind does not matter (an RSA CA signs EC
+         * leaves as public CAs do). */
+        .leaf_key_by_client = !p->cfg->has_leaf_key_type,
+        .leaf_key_type = p->cfg->leaf_key_type,
         .keylog = p->keylog,
         .leaf_cache_size = PROXY_CERT_CACHE_SIZE,
         .upstream_sessions = PROXY_UPSTREAM_SESSIONS,

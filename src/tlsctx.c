@@ -451,3 +451,62 @@ void tlsctx_hello_sni(SSL *ssl, char *sni, size_t sni_size)
     }
     sni[name_len] = '\0';
 }
+
+/* Does a ClientHello extension hold a list of 16-bit values (after a
+ * length of len_size bytes that matches the extension) that includes
+ * value? Absent or malformed: false. */
+static bool hello_ext_lists(SSL *ssl, unsigned type, size_t len_size, unsigned value)
+{
+    const unsigned char *ext = NULL;
+    size_t len = 0;
+    if (!SSL_client_hello_get0_ext(ssl, type, &ext, &len) || len < len_size)
+        return false;
+    size_t list = len_size == 1 ? ext[0] : ((size_t)ext[0] << 8) | ext[1];
+    if (list + len_size != len || list % 2 != 0)
+        return false;
+    for (size_t i = len_size; i + 1 < len; i += 2)
+        if ((((unsigned)ext[i] << 8) | ext[i + 1]) == value)
+            return true;
+    return false;
+}
+
+/* Does the client offer a TLS 1.2 cipher suite authenticated by ECDSA? */
+static bool hello_offers_ecdsa_suite(SSL *ssl)
+{
+    const unsigned char *suites = NULL;
+    size_t len = SSL_client_hello_get0_ciphers(ssl, &suites);
+    for (size_t i = 0; i + 1 < len; i += 2) {
+        const SSL_CIPHER *c = SSL_CIPHER_find(ssl, suites + i);
+        if (c && SSL_CIPHER_get_auth_nid(c) == NID_auth_ecdsa)
+            return true;
+    }
+    return false;
+}
+
+/* TLS code points (RFC 8446 4.2.3, 4.2.7, 4.2.1). */
+#define SIGALG_ECDSA_P256_SHA256 0x0403
+#define GROUP_SECP256R1 23
+#define VERSION_TLS13 0x0304
+
+bool tlsctx_hello_takes_ecdsa_p256(SSL *ssl)
+{
+    /* Without signature_algorithms a TLS 1.2 client takes SHA-1
+     * signatures only, which OpenSSL 3 no longer makes: no EC then. */
+    if (!hello_ext_lists(ssl, TLSEXT_TYPE_signature_algorithms, 2,
+                         SIGALG_ECDSA_P256_SHA256))
+        return false;
+    /* TLS 1.3 (what OpenSSL picks whenever the client offers it) names
+     * the curve in the signature algorithm and needs nothing else. */
+    int max = SSL_get_max_proto_version(ssl);
+    if ((max == 0 || max >= TLS1_3_VERSION) &&
+        hello_ext_lists(ssl, TLSEXT_TYPE_supported_versions, 1, VERSION_TLS13))
+        return true;
+    /* TLS 1.2: the curve must be among the client's groups when it lists
+     * them (RFC 8422 5.1), and an ECDSA suite must be on offer. */
+    const unsigned char *ext = NULL;
+    size_t len = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_groups, &ext, &len) &&
+        !hello_ext_lists(ssl, TLSEXT_TYPE_supported_groups, 2, GROUP_SECP256R1))
+        return false;
+    return hello_offers_ecdsa_suite(ssl);
+}

@@ -1,6 +1,7 @@
 """Integration tests of the CA as the proxy uses it: several processes
 creating one new CA at once, a CA the user brought (its subject shown
-escaped on the onboarding page), and the key type of the leaves it signs.
+escaped on the onboarding page), and the key type of the leaves it signs,
+chosen for each client.
 
 The real binary on temporary --ca-dir directories; real `openssl` to make a
 user's CA and, as a client restricted to RSA signatures, to connect through
@@ -109,8 +110,25 @@ class UserCaTests(unittest.TestCase):
 
 
 class LeafKeyTests(unittest.TestCase):
-    """Issue 12, defect 21: the leaf's key type, seen by a client that
-    accepts only RSA signatures (`openssl s_client -sigalgs RSA-PSS+SHA256`)."""
+    """Issue 12, defect 21, and issue 15: the leaf's key follows the client
+    (--leaf-key-type auto, the default), whatever the CA's kind: EC P-256
+    for a client that takes ECDSA P-256 signatures, RSA 2048 for one that
+    accepts only RSA signatures (`openssl s_client -sigalgs ...`), which
+    completes its handshake and verifies the leaf against the CA."""
+
+    EC, RSA = "id-ecPublicKey", "rsaEncryption"
+    RSA_ONLY = ("-sigalgs", "RSA-PSS+SHA256:RSA+SHA256")
+    # Each client, and the kind it must get under auto.
+    CLIENTS = (
+        ((), EC),
+        (("-tls1_2",), EC),
+        (RSA_ONLY, RSA),
+        (RSA_ONLY + ("-tls1_2",), RSA),
+        # TLS 1.2 also needs an ECDSA suite, and P-256 among the groups.
+        (("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"), RSA),
+        (("-tls1_2", "-groups", "X25519"), RSA),
+        (("-tls1_3", "-groups", "X25519"), EC),
+    )
 
     @classmethod
     def setUpClass(cls):
@@ -127,7 +145,9 @@ class LeafKeyTests(unittest.TestCase):
         return proxy
 
     def s_client(self, proxy: Proxy, *args):
-        """The leaf (PEM, or None) and whether an HTTP exchange went through."""
+        """The leaf (PEM, or None), whether an HTTP exchange went through,
+        and what s_client said on stderr. -verify_return_error: a leaf that
+        does not verify against the proxy's CA ends the handshake."""
         proc = run_tool(
             ["openssl", "s_client", "-proxy", f"{proxy.host}:{proxy.port}",
              "-connect", f"localhost:{self.origin.port}", "-servername", "localhost",
@@ -146,28 +166,48 @@ class LeafKeyTests(unittest.TestCase):
         line = next(l for l in text.splitlines() if "Public Key Algorithm" in l)
         return line.split(":", 1)[1].strip()
 
-    def check_rsa_only_client(self, proxy: Proxy):
-        leaf, fetched, err = self.s_client(proxy, "-sigalgs", "RSA-PSS+SHA256")
-        self.assertIsNotNone(leaf, f"no handshake with an RSA-only client:\n{err}")
-        self.assertEqual(self.key_algorithm(leaf), "rsaEncryption")
-        self.assertTrue(fetched, f"no response through the tunnel:\n{err}")
+    def check_client(self, proxy: Proxy, args, expected: str) -> str:
+        """The client gets a leaf of the expected kind, verified, and its
+        request through; returns the leaf."""
+        leaf, fetched, err = self.s_client(proxy, *args)
+        self.assertIsNotNone(leaf, f"no handshake for {args}:\n{err}")
+        self.assertEqual(self.key_algorithm(leaf), expected, args)
+        self.assertTrue(fetched, f"no response through the tunnel for {args}:\n{err}")
+        return leaf
 
-    def test_leaf_takes_the_rsa_ca_key_type(self):
-        self.check_rsa_only_client(self.proxy("rsa-ca", "--ca-key-type", "rsa2048"))
+    def check_auto(self, proxy: Proxy):
+        leaves = {}
+        for args, expected in self.CLIENTS:
+            with self.subTest(client=args):
+                leaf = self.check_client(proxy, args, expected)
+                leaves.setdefault(expected, set()).add(pem_fingerprint(leaf))
+        # One host asked by both kinds of client has a leaf of each kind
+        # in the cache: each kind got the same leaf every time.
+        self.assertEqual({kind: len(fps) for kind, fps in leaves.items()},
+                         {self.EC: 1, self.RSA: 1})
 
-    def test_leaf_key_type_option_gives_rsa_under_an_ec_ca(self):
+    def test_rsa_ca_gives_each_client_the_kind_it_takes(self):
+        proxy = self.proxy("rsa-ca", "--ca-key-type", "rsa2048")
+        self.assertEqual(self.key_algorithm(proxy.ca_cert.read_text()), self.RSA)
+        self.check_auto(proxy)
+
+    def test_ec_ca_gives_each_client_the_kind_it_takes(self):
+        proxy = self.proxy("ec-ca", "--leaf-key-type", "auto")
+        self.assertEqual(self.key_algorithm(proxy.ca_cert.read_text()), self.EC)
+        self.check_auto(proxy)
+
+    def test_rsa2048_forces_rsa_leaves(self):
         proxy = self.proxy("ec-ca-rsa-leaf", "--leaf-key-type", "rsa2048")
-        self.assertEqual(self.key_algorithm(proxy.ca_cert.read_text()), "id-ecPublicKey")
-        self.check_rsa_only_client(proxy)
+        for args, _ in self.CLIENTS:
+            with self.subTest(client=args):
+                self.check_client(proxy, args, self.RSA)
 
-    def test_ec_ca_gives_ec_leaves_by_default(self):
-        proxy = self.proxy("ec-ca")
-        leaf, fetched, err = self.s_client(proxy)
-        self.assertIsNotNone(leaf, err)
-        self.assertEqual(self.key_algorithm(leaf), "id-ecPublicKey")
-        self.assertTrue(fetched, err)
+    def test_ec_p256_forces_ec_leaves(self):
+        proxy = self.proxy("rsa-ca-ec-leaf", "--ca-key-type", "rsa2048",
+                           "--leaf-key-type", "ec-p256")
+        self.check_client(proxy, (), self.EC)
         # ... which a client accepting only RSA signatures cannot use.
-        leaf, fetched, err = self.s_client(proxy, "-sigalgs", "RSA-PSS+SHA256")
+        leaf, fetched, err = self.s_client(proxy, *self.RSA_ONLY)
         self.assertFalse(fetched, "an RSA-only client got through an EC leaf")
 
 

@@ -23,6 +23,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #define DAY (24L * 3600)
@@ -504,9 +505,9 @@ START_TEST(leaf_key_is_p256)
 }
 END_TEST
 
-/* Issue 12, defect 21: an RSA CA's leaves get an RSA key (what a client
- * that takes only RSA signatures needs), an EC CA's an EC one. */
-START_TEST(leaf_key_follows_the_ca_kind)
+/* Issue 12, defect 21: RSA leaves (what a client that takes only RSA
+ * signatures needs) under an RSA CA. */
+START_TEST(rsa_leaf_under_an_rsa_ca)
 {
     ck_assert_int_eq(ca_get_key_type(fx.ca), CA_KEY_EC_P256);
     char rsa_dir[PATH_MAX];
@@ -524,6 +525,62 @@ START_TEST(leaf_key_follows_the_ca_kind)
     ck_assert_int_eq(EVP_PKEY_is_a(X509_get0_pubkey(leaf), "RSA"), 1);
     X509_free(leaf);
     certmint_free_key(key);
+    ca_free(rsa_ca);
+}
+END_TEST
+
+/* A leaf of either kind, under a CA of either kind, minted from
+ * certmint_public_key(): the same public key bits as from the key pair,
+ * verified, and one a server session takes with the key pair. */
+static void check_public_key(const ca *issuer, ca_key_type kind)
+{
+    EVP_PKEY *key = certmint_new_leaf_key(kind);
+    EVP_PKEY *pub = certmint_public_key(key);
+    ck_assert_ptr_nonnull(pub);
+    /* The point of it: held in OpenSSL's older form, not by a provider,
+     * so that X509_set_pubkey() need not run the encoder and decoder. */
+    ck_assert_ptr_null(EVP_PKEY_get0_provider(pub));
+    X509 *slow = certmint_leaf(issuer, key, "localhost", NULL);
+    X509 *leaf = certmint_leaf(issuer, pub, "localhost", NULL);
+    ck_assert_ptr_nonnull(slow);
+    ck_assert_ptr_nonnull(leaf);
+    ck_assert_int_eq(verify(ca_get0_cert(issuer), leaf, "localhost", NULL), X509_V_OK);
+    ck_assert_int_eq(ASN1_STRING_cmp(X509_get0_pubkey_bitstr(slow),
+                                     X509_get0_pubkey_bitstr(leaf)), 0);
+    unsigned char *a = NULL, *b = NULL;
+    int alen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(slow), &a);
+    int blen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &b);
+    ck_assert_int_gt(alen, 0);
+    ck_assert_int_eq(alen, blen);
+    ck_assert_int_eq(memcmp(a, b, (size_t)alen), 0);
+    ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(leaf), key), 1);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+    ck_assert_ptr_nonnull(ssl);
+    ck_assert_int_eq(SSL_use_certificate(ssl, leaf), 1);
+    ck_assert_int_eq(SSL_use_PrivateKey(ssl, key), 1);
+    ck_assert_int_eq(SSL_check_private_key(ssl), 1);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    OPENSSL_free(a);
+    OPENSSL_free(b);
+    X509_free(slow);
+    X509_free(leaf);
+    certmint_free_key(pub);
+    certmint_free_key(key);
+}
+
+START_TEST(public_key_mints_the_same_leaf_cheaply)
+{
+    char rsa_dir[PATH_MAX];
+    path_in(rsa_dir, fx.dir, "rsa-ca");
+    ca *rsa_ca = ca_load_or_create_with(rsa_dir, CA_KEY_RSA2048);
+    ck_assert_ptr_nonnull(rsa_ca);
+    check_public_key(fx.ca, CA_KEY_EC_P256);
+    check_public_key(fx.ca, CA_KEY_RSA2048);
+    check_public_key(rsa_ca, CA_KEY_EC_P256);
+    check_public_key(rsa_ca, CA_KEY_RSA2048);
+    ck_assert_ptr_null(certmint_public_key(NULL));
     ca_free(rsa_ca);
 }
 END_TEST
@@ -960,7 +1017,8 @@ Suite *unit_suite(void)
     tc = tcase_create("mint");
     tcase_add_checked_fixture(tc, ca_setup, ca_teardown);
     tcase_add_test(tc, leaf_key_is_p256);
-    tcase_add_test(tc, leaf_key_follows_the_ca_kind);
+    tcase_add_test(tc, rsa_leaf_under_an_rsa_ca);
+    tcase_add_test(tc, public_key_mints_the_same_leaf_cheaply);
     tcase_add_test(tc, mint_localhost);
     tcase_add_test(tc, mint_lowercases);
     tcase_add_test(tc, mint_ip_literals);

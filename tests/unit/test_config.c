@@ -242,7 +242,7 @@ START_TEST(leaf_key_type_and_debug)
     unsetenv("TLSPEEK_DEBUG");
     const char *none[] = {NULL};
     ck_assert_int_eq(parse(&cfg, none), CONFIG_RUN);
-    ck_assert(!cfg.has_leaf_key_type); /* leaves follow the CA */
+    ck_assert(!cfg.has_leaf_key_type); /* auto: leaves follow the client */
     ck_assert(!cfg.debug);
     config_free(&cfg);
     setenv("TLSPEEK_DEBUG", "1", 1);
@@ -255,6 +255,10 @@ START_TEST(leaf_key_type_and_debug)
     const char *ec[] = {"--leaf-key-type", "ec", NULL};
     ck_assert_int_eq(parse(&cfg, ec), CONFIG_RUN);
     ck_assert_int_eq(cfg.leaf_key_type, CA_KEY_EC_P256);
+    config_free(&cfg);
+    const char *autokind[] = {"--leaf-key-type", "rsa2048", "--leaf-key-type", "auto", NULL};
+    ck_assert_int_eq(parse(&cfg, autokind), CONFIG_RUN);
+    ck_assert(!cfg.has_leaf_key_type);
     config_free(&cfg);
     const char *bad[] = {"--leaf-key-type", "dsa", NULL};
     ck_assert_int_eq(parse(&cfg, bad), CONFIG_EXIT_USAGE);
