@@ -14,6 +14,7 @@
 #ifndef TLSPEEK_QBIO_H
 #define TLSPEEK_QBIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/bio.h>
@@ -39,6 +40,12 @@ void qbio_consume(BIO *b, size_t n);
  * reserved). */
 void *qbio_reserve(BIO *b, size_t n);
 void qbio_commit(BIO *b, size_t n);
+
+/* keep: a drained queue keeps its buffer (up to 128 KiB), for a
+ * busy connection that would otherwise free and take it again for every
+ * message. !keep: back to the default, and an empty queue gives its buffer
+ * back now. */
+void qbio_set_keep(BIO *b, bool keep);
 
 /* Bytes queued (BIO_ctrl_pending without the dispatch). */
 size_t qbio_pending(BIO *b);

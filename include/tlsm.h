@@ -75,6 +75,14 @@ tlsm_status tlsm_read(tlsm *t, void *buf, size_t max, size_t *n);
  * decrypted bytes not read yet, or an end or failure not reported yet? */
 bool tlsm_has_input(const tlsm *t);
 
+/* Memory policy for the session's buffers (OpenSSL's two record buffers,
+ * about 16.5 KiB each, and the ciphertext queues). By default they are
+ * given back whenever a read leaves nothing to read and once a write is
+ * done, so an idle session holds none; a busy one then frees and takes
+ * them again for every message. keep: hold them from now on; !keep: back
+ * to the default, giving back now what is not in use. */
+void tlsm_keep_buffers(tlsm *t, bool keep);
+
 /* Encrypt len plaintext bytes; with memory BIOs this always takes all of
  * it (records land in the output buffer). *n = len on TLSM_OK. */
 tlsm_status tlsm_write(tlsm *t, const void *buf, size_t len, size_t *n);

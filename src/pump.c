@@ -9,6 +9,8 @@
 
 #include <event2/util.h>
 
+#include "busy.h"
+
 /* Plaintext read from a TLS session is taken in pieces of this size: one
  * full TLS record. */
 #define PUMP_PLAIN_CHUNK (16 * 1024)
@@ -48,6 +50,7 @@ struct pump {
     bool reset_seen;           /* a direct send() or recv() was told
                                   ECONNRESET: the kernel reports that once,
                                   and later calls say EPIPE or EOF */
+    busy busy;                 /* TLS: keep the buffers while busy */
     unsigned long long bytes_in, bytes_out;
 };
 
@@ -136,29 +139,63 @@ static void release_empty(struct evbuffer *buf)
         evbuffer_drain(buf, 1);
 }
 
+static void release_empty(struct evbuffer *buf);
+
+/* The side went idle: give the buffers back (see busy.h). */
+static void went_idle(void *arg)
+{
+    pump *p = arg;
+    tlsm_keep_buffers(p->tls, false);
+    release_empty(p->plain);
+}
+
+/* A message passed through the TLS session. */
+static void note_message(pump *p, busy_dir dir)
+{
+    if (busy_note(&p->busy, bufferevent_get_base(p->bev), dir, went_idle, p))
+        tlsm_keep_buffers(p->tls, true);
+}
+
 /* Read every plaintext byte the session has and hand it to the owner.
- * Space is reserved only while the session may have something, and given
- * back when nothing came (release_empty). */
+ * The first record lands on the stack and is copied into p->plain: most
+ * messages are small, and reserving a record's room in p->plain took a
+ * 16 KiB chunk that the owner's drain freed again, a large malloc and free
+ * per message. When that record was large (a transfer), the following
+ * ones are read straight into reserved room, saving their copy; room
+ * reserved and left empty is given back (release_empty). */
 static void read_plaintext(pump *p)
 {
     tlsm_status st = TLSM_WANT_INPUT;
-    bool reserved = false;
+    bool direct = false, reserved = false;
+    unsigned long long before = p->bytes_in;
     while (tlsm_has_input(p->tls)) {
-        struct evbuffer_iovec iov;
-        if (evbuffer_reserve_space(p->plain, PUMP_PLAIN_CHUNK, &iov, 1) < 1) {
-            end_side(p, true, "out of memory");
-            return;
-        }
-        reserved = true;
         size_t n = 0;
-        st = tlsm_read(p->tls, iov.iov_base, iov.iov_len, &n);
-        iov.iov_len = n;
-        evbuffer_commit_space(p->plain, &iov, 1);
+        if (!direct) {
+            char buf[PUMP_PLAIN_CHUNK];
+            st = tlsm_read(p->tls, buf, sizeof buf, &n);
+            if (n > 0 && evbuffer_add(p->plain, buf, n) != 0) {
+                end_side(p, true, "out of memory");
+                return;
+            }
+            direct = n > PUMP_PLAIN_CHUNK / 4;
+        } else {
+            struct evbuffer_iovec iov;
+            if (evbuffer_reserve_space(p->plain, PUMP_PLAIN_CHUNK, &iov, 1) < 1) {
+                end_side(p, true, "out of memory");
+                return;
+            }
+            reserved = true;
+            st = tlsm_read(p->tls, iov.iov_base, iov.iov_len, &n);
+            iov.iov_len = n;
+            evbuffer_commit_space(p->plain, &iov, 1);
+        }
         drain_tls_output(p); /* key updates, tickets, alerts */
         if (st != TLSM_OK)
             break;
         p->bytes_in += n;
     }
+    if (p->bytes_in != before)
+        note_message(p, BUSY_IN);
     if (evbuffer_get_length(p->plain) > 0)
         p->cbs->on_data(p->arg, p, p->plain);
     else if (reserved)
@@ -433,6 +470,7 @@ void pump_free(pump *p)
     if (!p)
         return;
     event_free(p->rev); /* before the socket closes with the bufferevent */
+    busy_reset(&p->busy);
     bufferevent_free(p->bev);
     tlsm_free(p->tls);
     evbuffer_free(p->plain);
@@ -469,6 +507,7 @@ int pump_send(pump *p, const void *data, size_t len)
                                                          len - done));
     }
     size_t n = 0;
+    note_message(p, BUSY_OUT);
     tlsm_status st = tlsm_write(p->tls, data, len, &n);
     drain_tls_output(p);
     return st == TLSM_OK ? 0 : -1;
@@ -484,6 +523,8 @@ int pump_send_buffer(pump *p, struct evbuffer *buf)
         return evbuffer_get_length(buf) ? queued(p, bufferevent_write_buffer(p->bev, buf)) : 0;
     }
     struct evbuffer_iovec vec[16];
+    if (evbuffer_get_length(buf) > 0)
+        note_message(p, BUSY_OUT);
     while (evbuffer_get_length(buf) > 0) {
         int n = evbuffer_peek(buf, -1, NULL, vec, 16);
         if (n > 16)

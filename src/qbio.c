@@ -22,6 +22,7 @@ typedef struct {
     char *data;
     size_t start, len, cap; /* queued bytes: data[start .. start+len) */
     bool eof;
+    bool keep;              /* qbio_set_keep(): a drained buffer stays */
 } queue;
 
 static BIO_METHOD *method;
@@ -30,7 +31,7 @@ static pthread_once_t method_once = PTHREAD_ONCE_INIT;
 static void drained(queue *q)
 {
     q->start = 0;
-    if (q->cap > QBIO_MIN_BYTES && q->cap <= QBIO_KEEP_BYTES)
+    if ((q->keep || q->cap > QBIO_MIN_BYTES) && q->cap <= QBIO_KEEP_BYTES)
         return;
     free(q->data);
     q->data = NULL;
@@ -185,6 +186,17 @@ void *qbio_reserve(BIO *b, size_t n)
 void qbio_commit(BIO *b, size_t n)
 {
     ((queue *)BIO_get_data(b))->len += n;
+}
+
+void qbio_set_keep(BIO *b, bool keep)
+{
+    queue *q = BIO_get_data(b);
+    q->keep = keep;
+    if (!keep && q->len == 0 && q->cap > 0) {
+        free(q->data);
+        q->data = NULL;
+        q->cap = 0;
+    }
 }
 
 size_t qbio_pending(BIO *b)

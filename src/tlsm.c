@@ -4,8 +4,9 @@
  * tlsm_feed) and writes ciphertext to another (wbio, emptied through
  * tlsm_output_peek/consume). Both are qbio byte queues rather than
  * BIO_s_mem(), for the reasons in include/qbio.h. Every SSL_* I/O call is
- * preceded by ERR_clear_error() so that SSL_get_error() and the reason we
- * compose describe this call only, and the error queue is cleared again
+ * preceded by a clearing of the error queue (clear_errors) so that
+ * SSL_get_error() and the reason we compose describe this call only, and
+ * the error queue is cleared again
  * once the reason is stored, so no stale error leaks into another
  * connection's SSL calls on the same thread.
  *
@@ -35,6 +36,7 @@ struct tlsm {
     bool failed;          /* a fatal error happened: never call SSL again */
     bool closed;          /* the peer's close_notify was received */
     bool shut_sent;       /* our close_notify is queued */
+    bool keep_buffers;    /* tlsm_keep_buffers(): busy, buffers stay */
     short peer_alert;     /* fatal alert received, or -1 */
     char *reason;         /* allocated on the first failure: most sessions
                              never fail, and tens of thousands are held */
@@ -46,6 +48,16 @@ static void set_reason(tlsm *t, const char *prefix, const char *detail)
     snprintf(buf, sizeof buf, "%s%s", prefix, detail ? detail : "");
     free(t->reason);
     t->reason = strdup(buf);
+}
+
+/* ERR_clear_error() walks and resets all 16 slots of the thread's error
+ * queue (about 800 instructions), and it ran before every SSL call: four
+ * times per relayed keep-alive request. An empty queue needs no clearing,
+ * and ERR_peek_error() is what SSL_get_error() consults anyway. */
+static void clear_errors(void)
+{
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
 }
 
 /* Compose the reason for a fatal SSL_ERROR_SSL / SSL_ERROR_SYSCALL from
@@ -231,7 +243,7 @@ tlsm_status tlsm_handshake(tlsm *t)
         return TLSM_ERROR;
     if (t->hs_done)
         return TLSM_OK;
-    ERR_clear_error();
+    clear_errors();
     int ret = SSL_do_handshake(t->ssl);
     if (ret == 1) {
         t->hs_done = true;
@@ -267,19 +279,38 @@ tlsm_status tlsm_read(tlsm *t, void *buf, size_t max, size_t *n)
     }
     if (max == 0)
         return TLSM_OK;
-    ERR_clear_error();
+    clear_errors();
     /* Besides application data this processes post-handshake messages
      * (TLS 1.3 tickets, key updates), which may queue output. */
     tlsm_status st = SSL_read_ex(t->ssl, buf, max, n) == 1 ? TLSM_OK : map_error(t, 0);
     if (st != TLSM_OK)
         *n = 0;
-    /* Nothing more to read: give the record buffers back.
+    /* Nothing more to read: give the record buffers back, unless the
+     * owner said the session is busy (tlsm_keep_buffers).
      * SSL_MODE_RELEASE_BUFFERS alone left a TLS 1.3 upstream side holding
      * its 16 KiB read buffer once idle (after the server's tickets). */
-    if ((st == TLSM_OK || st == TLSM_WANT_INPUT) && qbio_pending(t->rbio) == 0 &&
-        !SSL_has_pending(t->ssl))
+    if (!t->keep_buffers && (st == TLSM_OK || st == TLSM_WANT_INPUT) &&
+        qbio_pending(t->rbio) == 0 && !SSL_has_pending(t->ssl))
         SSL_free_buffers(t->ssl);
     return st;
+}
+
+void tlsm_keep_buffers(tlsm *t, bool keep)
+{
+    if (keep == t->keep_buffers)
+        return;
+    t->keep_buffers = keep;
+    qbio_set_keep(t->rbio, keep);
+    qbio_set_keep(t->wbio, keep);
+    if (keep) {
+        SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+        return;
+    }
+    SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+    /* Fails, harmlessly, while a record is half read or unsent: the next
+     * quiet read frees them then. */
+    if (!t->failed && qbio_pending(t->rbio) == 0 && !SSL_has_pending(t->ssl))
+        SSL_free_buffers(t->ssl);
 }
 
 tlsm_status tlsm_write(tlsm *t, const void *buf, size_t len, size_t *n)
@@ -296,7 +327,7 @@ tlsm_status tlsm_write(tlsm *t, const void *buf, size_t len, size_t *n)
     }
     while (*n < len) {
         size_t done = 0;
-        ERR_clear_error();
+        clear_errors();
         /* Without SSL_MODE_ENABLE_PARTIAL_WRITE one call takes it all;
          * loop anyway in case the ctx enabled it. */
         if (SSL_write_ex(t->ssl, p + *n, len - *n, &done) != 1)
@@ -316,7 +347,7 @@ tlsm_status tlsm_shutdown(tlsm *t)
         set_reason(t, "handshake not complete", NULL);
         return TLSM_ERROR;
     }
-    ERR_clear_error();
+    clear_errors();
     /* One call queues close_notify (0: the peer's is still to come, 1: it
      * already came). We never call again to wait for the peer's: the
      * owner closes the transport once the output is flushed. */
@@ -326,7 +357,7 @@ tlsm_status tlsm_shutdown(tlsm *t)
         if (st == TLSM_ERROR)
             return st;
     }
-    ERR_clear_error();
+    clear_errors();
     t->shut_sent = true;
     return TLSM_OK;
 }

@@ -5,6 +5,7 @@
  * peer's last words after a failed write, and reading turned off and on. */
 #include "check_main.h"
 #include "pump.h"
+#include "qbio.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -115,6 +116,7 @@ typedef struct {
     int fd, peer;
     pump *p;
     record r;
+    SSL_CTX *sctx, *cctx; /* tls_rig_up() */
 } rig;
 
 static void rig_up(rig *g)
@@ -135,6 +137,8 @@ static void rig_down(rig *g)
     if (g->peer >= 0)
         close(g->peer);
     event_base_free(g->base);
+    SSL_CTX_free(g->sctx);
+    SSL_CTX_free(g->cctx);
 }
 
 /* 100 kB waiting in the socket arrive in one callback, not in libevent
@@ -221,6 +225,35 @@ static void feed_from_pump(tlsm *t, int peer)
         ck_assert_int_eq(tlsm_feed(t, buf, (size_t)n), 0);
 }
 
+static void handshake_through_pump(rig *g, tlsm *server, tlsm *client);
+
+/* A rig whose pump (server role, through *server, which it owns) and the
+ * test's *client have completed a handshake. */
+static void tls_rig_up(rig *g, tlsm **server, tlsm **client)
+{
+    rig_up(g);
+    tls_contexts(&g->sctx, &g->cctx);
+    *server = tlsm_new(g->sctx, true);
+    *client = tlsm_new(g->cctx, false);
+    ck_assert(*server && *client);
+    handshake_through_pump(g, *server, *client);
+}
+
+/* The pump (server role, through server) and the test's client complete
+ * a handshake. */
+static void handshake_through_pump(rig *g, tlsm *server, tlsm *client)
+{
+    pump_start_tls(g->p, server);
+    ck_assert_int_eq(tlsm_handshake(client), TLSM_WANT_INPUT);
+    flush_to_pump(client, g->peer);
+    for (int i = 0; i < 10 && g->r.handshakes == 0; i++) {
+        settle(g->base, g->fd);
+        feed_from_pump(client, g->peer);
+        tlsm_handshake(client);
+        flush_to_pump(client, g->peer);
+    }
+}
+
 /* A write to a peer that went away fails; the close_notify the peer sent
  * before going waits unread (the pump was not reading). The pump must read
  * it and end the side as the peer's clean close, not as "connection reset
@@ -228,22 +261,8 @@ static void feed_from_pump(tlsm *t, int peer)
 START_TEST(failed_write_reads_the_last_words)
 {
     rig g;
-    rig_up(&g);
-    SSL_CTX *sctx, *cctx;
-    tls_contexts(&sctx, &cctx);
-    tlsm *server = tlsm_new(sctx, true);
-    tlsm *client = tlsm_new(cctx, false);
-    ck_assert(server && client);
-
-    pump_start_tls(g.p, server);
-    ck_assert_int_eq(tlsm_handshake(client), TLSM_WANT_INPUT);
-    flush_to_pump(client, g.peer);
-    for (int i = 0; i < 10 && g.r.handshakes == 0; i++) {
-        settle(g.base, g.fd);
-        feed_from_pump(client, g.peer);
-        tlsm_handshake(client);
-        flush_to_pump(client, g.peer);
-    }
+    tlsm *server, *client;
+    tls_rig_up(&g, &server, &client);
     settle(g.base, g.fd);
     ck_assert_int_eq(g.r.handshakes, 1);
     ck_assert(tlsm_handshake_done(client));
@@ -266,8 +285,58 @@ START_TEST(failed_write_reads_the_last_words)
                   "ended with error %d: %s", g.r.error, g.r.reason);
     tlsm_free(client);
     rig_down(&g);
-    SSL_CTX_free(sctx);
-    SSL_CTX_free(cctx);
+}
+END_TEST
+
+/* Bytes of buffer the session's ciphertext input queue holds: it is kept
+ * or given back together with OpenSSL's record buffers (tlsm_keep_buffers),
+ * which the test cannot see. */
+static size_t input_buffer(tlsm *t)
+{
+    return qbio_capacity(SSL_get_rbio(tlsm_get0_ssl(t)));
+}
+
+/* Client message i to the pump; settled, and arrived. */
+static void send_message(rig *g, tlsm *client, int i)
+{
+    char msg[64];
+    int len = snprintf(msg, sizeof msg, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+    size_t n = 0, before = g->r.total;
+    ck_assert_int_eq(tlsm_write(client, msg, (size_t)len, &n), TLSM_OK);
+    flush_to_pump(client, g->peer);
+    for (int k = 0; k < 500 && g->r.total < before + (size_t)len; k++) {
+        struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
+        poll(&pfd, 1, 10);
+        event_base_loop(g->base, EVLOOP_NONBLOCK);
+    }
+    ck_assert_uint_eq(g->r.total, before + (size_t)len);
+}
+
+/* A side that carried one message holds no record buffers; one that
+ * carries a second soon after keeps them (no free and malloc of 16 KiB per
+ * message) until it has been idle for a while, then gives them back. */
+START_TEST(busy_side_keeps_buffers_until_idle)
+{
+    rig g;
+    tlsm *server, *client;
+    tls_rig_up(&g, &server, &client);
+    ck_assert_int_eq(g.r.handshakes, 1);
+
+    send_message(&g, client, 1);
+    ck_assert_uint_eq(input_buffer(server), 0);
+    send_message(&g, client, 2); /* the second soon after: busy from now */
+    send_message(&g, client, 3);
+    ck_assert_uint_gt(input_buffer(server), 0);
+    /* Idle now: the buffers go back within a few seconds. */
+    for (int i = 0; i < 10 && input_buffer(server) > 0; i++)
+        settle(g.base, g.fd); /* a second each */
+    ck_assert_uint_eq(input_buffer(server), 0);
+    /* And it still works. */
+    send_message(&g, client, 4);
+    ck_assert(!g.r.ended);
+
+    tlsm_free(client);
+    rig_down(&g);
 }
 END_TEST
 
@@ -307,6 +376,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, reset_taken_by_own_read_is_a_reset);
     tcase_add_test(tc, failed_write_reads_the_last_words);
     tcase_add_test(tc, reading_off_holds_bytes_until_on);
+    tcase_add_test(tc, busy_side_keeps_buffers_until_idle);
     suite_add_tcase(s, tc);
     return s;
 }

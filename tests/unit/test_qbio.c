@@ -72,6 +72,34 @@ START_TEST(memory_is_given_back)
 }
 END_TEST
 
+/* A busy connection's queue keeps even its first buffer when drained, and
+ * gives it back as soon as it is told the connection went idle. */
+START_TEST(kept_while_busy)
+{
+    BIO *b = qbio_new();
+    qbio_set_keep(b, true);
+    ck_assert_int_eq(BIO_write(b, "GET / HTTP/1.1\r\n\r\n", 18), 18);
+    qbio_consume(b, 18);
+    size_t cap = qbio_capacity(b);
+    ck_assert_uint_gt(cap, 0);
+    ck_assert_int_eq(BIO_write(b, "GET / HTTP/1.1\r\n\r\n", 18), 18);
+    qbio_consume(b, 18);
+    ck_assert_uint_eq(qbio_capacity(b), cap);
+    qbio_set_keep(b, false);
+    ck_assert_uint_eq(qbio_capacity(b), 0);
+    /* Not while bytes are queued: they stay. */
+    qbio_set_keep(b, true);
+    ck_assert_int_eq(BIO_write(b, "abc", 3), 3);
+    qbio_set_keep(b, false);
+    const void *data;
+    ck_assert_uint_eq(qbio_peek(b, &data), 3);
+    ck_assert_mem_eq(data, "abc", 3);
+    qbio_consume(b, 3);
+    ck_assert_uint_eq(qbio_capacity(b), 0);
+    BIO_free(b);
+}
+END_TEST
+
 START_TEST(partial_consumes_then_growth_keep_order)
 {
     BIO *b = qbio_new();
@@ -103,6 +131,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, empty_reads_retry_until_eof);
     tcase_add_test(tc, memory_is_given_back);
     tcase_add_test(tc, partial_consumes_then_growth_keep_order);
+    tcase_add_test(tc, kept_while_busy);
     suite_add_tcase(s, tc);
     return s;
 }
