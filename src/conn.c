@@ -173,6 +173,7 @@ static void conn_free(conn *c)
     free(c->tls.refuse_reason);
     free(c->tls.client_leg);
     free(c->tls.upstream_leg);
+    free(c->tls.early_end_reason);
     event_free(c->timer);
     event_free(c->reap_ev);
     free(c->sni);

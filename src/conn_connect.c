@@ -9,7 +9,8 @@
 
 static const conn_phase connect_phase = {
     .name = "connecting",
-    /* Client bytes wait (NULL client_data); a client that leaves ends it. */
+    /* Client bytes wait (NULL client_data: the first of them pauses the
+     * client); a client that leaves ends it. */
 };
 
 static void connect_done(upstream_status status, struct bufferevent *bev,
@@ -47,7 +48,10 @@ void conn_connect(conn *c, const char *method, conn_connected_fn then)
         return;
     c->connect.method = method;
     c->connect.then = then;
-    pump_set_reading(c->client, false);
+    /* The client stays readable: what it sends meanwhile is kept for the
+     * next phase and pauses it then (client_on_data), and a client that
+     * leaves ends the attempt. Pausing it here and resuming it once
+     * connected cost two epoll_ctl() calls per connection. */
     /* upstream.c bounds the lookup and the connect with its own timers. */
     evtimer_del(c->timer);
     /* --connect-to changes where we connect, never the name we verify,

@@ -182,5 +182,6 @@ void conn_accept(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa,
      * (conn_new armed it): a client that connects and says nothing is
      * not kept. */
     c->head.head_started = true;
-    conn_set_phase(c, &head_phase);
+    if (conn_set_phase(c, &head_phase))
+        pump_read_soon(c->client);
 }

@@ -84,6 +84,9 @@ typedef struct {
     int refuse_status;        /* 502/504 while refusing */
     char *refuse_reason;
     flow_tls *client_leg, *upstream_leg; /* from intercept_describe */
+    bool upstream_ended_early; /* during the client's handshake: */
+    bool early_end_error;      /* its on_end, replayed once relaying */
+    char *early_end_reason;
 } conn_tls_state;
 
 /* conn_forward.c */

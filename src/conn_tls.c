@@ -20,6 +20,7 @@ static void client_handshake_done(conn *c);
 static void refuse_client_data(conn *c, struct evbuffer *in);
 static void refuse_timeout(conn *c);
 static void relay_upstream_end(conn *c, bool error, const char *reason);
+static void upstream_end_early(conn *c, bool error, const char *reason);
 
 /* The client's hello is paused; the upstream handshake is under way. */
 static const conn_phase hello_phase = {
@@ -35,6 +36,7 @@ static const conn_phase hello_phase = {
 static const conn_phase client_handshake_phase = {
     .name = "client-handshake",
     .client_handshake = client_handshake_done,
+    .upstream_end = upstream_end_early,
     .client_end = client_failed,
     .timeout = handshake_timeout,
 };
@@ -68,8 +70,13 @@ void conn_tls_start(conn *c)
         return;
     }
     conn_arm_timer(c, c->env->handshake_timeout);
-    pump_set_reading(c->upstream, false);
     pump_start_tls(c->client, t);
+    /* Until the hello is read the server is not listened to. Paused only
+     * now, when the whole hello did not come at once (hello_paused ran and
+     * started the upstream's TLS): pausing it before and resuming it
+     * within the same loop iteration cost an epoll_ctl(). */
+    if (!c->closing && c->upstream && !pump_tls(c->upstream))
+        pump_set_reading(c->upstream, false);
 }
 
 /* The client's hello has been read: start the upstream handshake with
@@ -126,9 +133,23 @@ static void resume_client(conn *c)
 
 static void upstream_ready(conn *c)
 {
-    /* Plaintext the server sends early waits until the client is ready. */
-    pump_set_reading(c->upstream, false);
+    /* The server stays readable: plaintext it sends early waits until the
+     * client is ready (the first of it pauses the server, see
+     * upstream_on_data), its tickets are taken as they come, and its end
+     * waits too (upstream_end_early). Pausing it here and resuming it once
+     * relaying cost two epoll_ctl() calls per connection. */
     resume_client(c);
+}
+
+/* The server ended while the client's handshake goes on (a TLS 1.3
+ * server refusing us after the handshake, when it wants a client
+ * certificate; a server that sends and closes): the relay hears of it
+ * once it starts, so that the client gets the answer it would have had. */
+static void upstream_end_early(conn *c, bool error, const char *reason)
+{
+    c->tls.upstream_ended_early = true;
+    c->tls.early_end_error = error;
+    conn_set_text(&c->tls.early_end_reason, reason);
 }
 
 static void refuse(conn *c, int status, const char *reason)
@@ -230,6 +251,9 @@ static void client_handshake_done(conn *c)
              c->tls.leaf_from_cache ? "cached" : "minted");
     conn_tap_start(c, "https", leg ? leg->alpn : NULL);
     conn_start_relay(c, &intercepted_phase);
+    if (c->tls.upstream_ended_early && !c->closing)
+        relay_upstream_end(c, c->tls.early_end_error,
+                           c->tls.early_end_reason ? c->tls.early_end_reason : "closed");
 }
 
 static void refuse_client_data(conn *c, struct evbuffer *plain)

@@ -568,6 +568,12 @@ void pump_set_reading(pump *p, bool on)
         event_del(p->rev);
 }
 
+void pump_read_soon(pump *p)
+{
+    if (!p->ended)
+        event_active(p->rev, EV_READ, 1);
+}
+
 struct evbuffer *pump_input(pump *p)
 {
     return p->tls ? p->plain : bufferevent_get_input(p->bev);

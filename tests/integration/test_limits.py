@@ -10,7 +10,7 @@ import unittest
 
 from harness import (
     Proxy, RawClient, RawServer, connect_request, listen_queue_full, raw_exchange,
-    run_tool, wait_until,
+    run_tool, tcp_row, wait_until,
 )
 from fixtures import MuteServer, ProxyTestCase, ResettingServer
 
@@ -100,6 +100,24 @@ class DnsTimeoutTests(unittest.TestCase):
             self.assertEqual(response.status, 504, str(response))
             self.assertIn(b"cannot resolve silent.test", response.body)
             self.assertLess(time.monotonic() - start, 8, "the DNS timeout was not applied")
+
+    def test_client_leaving_during_the_lookup_is_let_go(self):
+        """The client is still read while the proxy resolves and connects
+        (not paused and resumed, two epoll_ctl calls per connection): one
+        that leaves meanwhile is let go then, not once the lookup gives up."""
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        self.addCleanup(silent.close)
+        with Proxy("--dns-timeout", "60", dns_port=silent.getsockname()[1]) as proxy:
+            client = socket.create_connection(proxy.address)
+            client.sendall(connect_request("silent.test:443"))
+            silent.settimeout(10)
+            silent.recvfrom(512)  # the proxy is looking the name up
+            ours, theirs = client.getsockname(), client.getpeername()
+            client.close()
+            close_wait = 8  # the proxy's side got our FIN and has not closed
+            wait_until(lambda: getattr(tcp_row(theirs, ours), "state", None) != close_wait,
+                       "the proxy to close the connection of a client that left", timeout=10)
 
 
 class UpstreamFaultTests(ProxyTestCase):
