@@ -406,6 +406,78 @@ class HostileHelloTests(FaultTestCase):
                                      f"{what}: SNI sent upstream")
         self.assertStillServing()
 
+    # -- the leaf's key, chosen from the hello ------------------------------------
+
+    EXT_SUPPORTED_GROUPS, EXT_SIGNATURE_ALGORITHMS = 10, 13
+    ECDSA_P256_SHA256, RSA_PKCS1_SHA256, SECP256R1, X25519 = 0x0403, 0x0401, 23, 29
+
+    def leaf_key_for(self, edits: dict, what: str):
+        """Send a TLS 1.2 ClientHello with these extension bodies: the key
+        algorithm of the leaf the proxy presents, or None when it refused
+        the hello with an alert and closed."""
+        parts = HelloParts(self.captured_hello(maximum_version=ssl.TLSVersion.TLSv1_2))
+        parts.set_extension(EXT_SERVER_NAME, sni_extension(b"localhost"))
+        for ext_type, body in edits.items():
+            parts.set_extension(ext_type, body)
+        client = self.open_tunnel(self.authority)
+        client.send(frame(CT_HANDSHAKE, parts.message()))
+        records, der, closed = read_server_flight(client.sock, time.monotonic() + REJECT_WITHIN)
+        types = [t for t, _ in records]
+        if der is None:
+            self.assertTrue(closed and types and types[-1] == CT_ALERT,
+                            f"{what}: neither a certificate nor an alert and a close "
+                            f"(records {types}, closed {closed})")
+            return None
+        text = certificate_text(der, self.tmp)
+        return re.search(r"Public Key Algorithm: (\S+)", text).group(1)
+
+    @staticmethod
+    def u16_list(*values: int) -> bytes:
+        return u16(2 * len(values)) + b"".join(u16(v) for v in values)
+
+    def test_leaf_key_follows_the_hello_lists(self):
+        # What the ClientHello callback reads to choose the leaf's key, as
+        # the wire has it (TLS 1.2: the certificate comes in clear).
+        sigalgs, groups = self.EXT_SIGNATURE_ALGORITHMS, self.EXT_SUPPORTED_GROUPS
+        cases = {
+            "ECDSA P-256 offered": ({sigalgs: self.u16_list(self.ECDSA_P256_SHA256,
+                                                            self.RSA_PKCS1_SHA256)},
+                                    "id-ecPublicKey"),
+            "RSA signatures only": ({sigalgs: self.u16_list(self.RSA_PKCS1_SHA256)},
+                                    "rsaEncryption"),
+            "P-256 not among the groups": ({groups: self.u16_list(self.X25519)},
+                                           "rsaEncryption"),
+        }
+        for what, (edits, expected) in cases.items():
+            with self.subTest(what):
+                self.assertEqual(self.leaf_key_for(edits, what), expected)
+        self.assertStillServing()
+
+    def test_lying_key_choice_lists_are_harmless(self):
+        # Bodies whose inner lengths lie, read by the proxy before OpenSSL
+        # checks them: a leaf of either kind or an alert, never a crash.
+        sigalgs, groups = self.EXT_SIGNATURE_ALGORITHMS, self.EXT_SUPPORTED_GROUPS
+        cases = {
+            "signature_algorithms list past the extension":
+                {sigalgs: u16(200) + u16(self.ECDSA_P256_SHA256)},
+            "signature_algorithms odd length":
+                {sigalgs: u16(3) + u16(self.ECDSA_P256_SHA256) + b"\x01"},
+            "signature_algorithms one byte": {sigalgs: b"\x04"},
+            "signature_algorithms empty list": {sigalgs: u16(0)},
+            "supported_groups list past the extension":
+                {groups: u16(100) + u16(self.SECP256R1)},
+            "supported_groups empty": {groups: b""},
+            "supported_versions list past the extension":
+                {EXT_SUPPORTED_VERSIONS: bytes([9]) + b"\x03\x04"},
+            "supported_versions odd length":
+                {EXT_SUPPORTED_VERSIONS: bytes([3]) + b"\x03\x04\x03"},
+        }
+        for what, edits in cases.items():
+            with self.subTest(what):
+                self.assertIn(self.leaf_key_for(edits, what),
+                              (None, "id-ecPublicKey", "rsaEncryption"))
+        self.assertStillServing()
+
     # -- not TLS after all --------------------------------------------------------
 
     def test_0x16_then_garbage_is_closed_cleanly(self):
