@@ -73,6 +73,12 @@ int flowout_add_observer(flowout *f, const flowout_observer *o, void *arg);
  * call it per exchange. */
 bool flowout_wants_records(const flowout *f);
 
+/* Does any output read the header fields of records (--flows, --har, an
+ * observer)? The console line reads only the response's Content-Type,
+ * --bodies none: when no other output is on, a tap need not keep the
+ * rest. Cheap. */
+bool flowout_wants_fields(const flowout *f);
+
 /* Does anyone want the FLOW_REQUEST and FLOW_RESPONSE phases (an
  * observer)? Only the final record goes anywhere else, so without an
  * observer a connection builds no phase records. Cheap. */

@@ -68,6 +68,10 @@ int http_head_put(http_head *h, char **s, const char *at, size_t n);
  * h's block (a field value once its last piece has arrived). */
 void http_head_rtrim_last(http_head *h, char *s);
 
+/* Forget the last field of h: its name and value, when they are the last
+ * strings of h's block, give their room back. */
+void http_head_drop_last(http_head *h);
+
 /* Case-insensitive lookup of the first header named name; NULL if absent. */
 const char *http_head_get(const http_head *h, const char *name);
 

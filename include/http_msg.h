@@ -71,6 +71,15 @@ int http_msg_take_head(http_msg_parser *p, http_head *out);
  * message begins. Only the names and values are set. */
 const http_head *http_msg_trailers(const http_msg_parser *p);
 
+/* Keep only the header fields named only (case-insensitive; spelled as
+ * on the wire) in the heads this parser builds, or no field at all when
+ * only is NULL. Call before the first feed. The target, the reason, the framing,
+ * every limit (fields are counted all the same) and every error stay as
+ * they are; trailers are kept whole. For a tap whose outputs read fewer
+ * fields than heads have: a field not kept costs no copy. only must
+ * outlive the parser. */
+void http_msg_keep_only(http_msg_parser *p, const char *only);
+
 /* For a response parser: the next response answers a HEAD request (or is
  * otherwise known to have no body). Call before feeding its bytes. */
 void http_msg_expect_no_body(http_msg_parser *p);

@@ -91,10 +91,21 @@ typedef struct {
     void *impl;
 } tap;
 
-/* Limits shared by every tap implementation. */
+/* Which header fields the heads a tap reports must carry: what its
+ * outputs read. A tap may keep more (HTTP/2's does: HPACK decodes every
+ * field anyway); the HTTP/1 tap copies no others. Framing, limits and stop
+ * reasons are the same whichever. */
+typedef enum {
+    TAP_FIELDS_ALL,          /* every field (--flows, --har, the web UI) */
+    TAP_FIELDS_CONTENT_TYPE, /* a response's Content-Type (the console line) */
+    TAP_FIELDS_NONE          /* none: no output reads records */
+} tap_fields;
+
+/* Limits shared by every tap implementation, and what it must keep. */
 typedef struct {
     size_t max_head_bytes;      /* one header block (HTTP/1 head, HTTP/2 header list) */
     size_t max_open_exchanges;  /* pipelined requests / concurrent streams tracked */
+    tap_fields fields;          /* TAP_FIELDS_ALL when left 0 */
 } tap_limits;
 
 #endif

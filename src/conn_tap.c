@@ -234,8 +234,14 @@ void conn_tap_start(conn *c, const char *scheme, const char *alpn)
     /* The one place a tap is chosen: by the protocol the client's leg
      * negotiated, which ALPN mirroring made the upstream's too. */
     bool h2 = alpn && strcmp(alpn, "h2") == 0;
+    /* Heads carry the fields the outputs read, no more (outputs are set
+     * before any traffic: the UI's observer is added at start-up). */
+    flowout *out = c->env->out;
+    tap_fields fields = !out || !flowout_wants_records(out) ? TAP_FIELDS_NONE
+                        : flowout_wants_fields(out)         ? TAP_FIELDS_ALL
+                                                            : TAP_FIELDS_CONTENT_TYPE;
     tap_limits limits = {c->env->max_head_bytes,
-                         h2 ? H2_FLOW_MAX_STREAMS : HTTP_FLOW_MAX_PENDING};
+                         h2 ? H2_FLOW_MAX_STREAMS : HTTP_FLOW_MAX_PENDING, fields};
     tap t = h2 ? h2_flow_tap_new(&limits, c->env->next_exchange_id, &tap_cbs, c)
                : http_flow_tap_new(&limits, c->env->next_exchange_id, &tap_cbs, c);
     if (t.impl)

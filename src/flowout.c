@@ -168,6 +168,11 @@ bool flowout_wants_bodies(const flowout *f)
     return f->bodies || flowout_wants_phases(f);
 }
 
+bool flowout_wants_fields(const flowout *f)
+{
+    return f->flows || f->har || flowout_wants_phases(f);
+}
+
 bool flowout_wants_records(const flowout *f)
 {
     return f->console || f->flows || f->har || flowout_wants_bodies(f);

@@ -64,6 +64,13 @@ static http_flow *flow_new(const tap_limits *limits, atomic_ullong *next_id,
         flow_free(f);
         return NULL;
     }
+    /* Copy no field that no output reads: the console line reads only a
+     * response's Content-Type, and without outputs nothing is read. */
+    if (limits->fields != TAP_FIELDS_ALL) {
+        http_msg_keep_only(f->requests, NULL);
+        http_msg_keep_only(f->responses, limits->fields == TAP_FIELDS_CONTENT_TYPE
+                                             ? "Content-Type" : NULL);
+    }
     f->cbs = cbs;
     f->arg = arg;
     f->next_id = next_id;

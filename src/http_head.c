@@ -246,3 +246,14 @@ int http_head_add(http_head *h, const char *name, size_t nlen, const char *value
     h->n_headers++;
     return 0;
 }
+
+void http_head_drop_last(http_head *h)
+{
+    if (h->n_headers == 0)
+        return;
+    http_header *f = &h->headers[--h->n_headers];
+    const char *first = f->name ? f->name : f->value;
+    if (h->block && first)
+        h->block_len = (uint32_t)(first - h->block);
+    f->name = f->value = NULL;
+}

@@ -42,6 +42,14 @@ struct http_msg_parser {
      * go one string after another into the head's block (http_head_put) */
     last_cb last;
     bool saw_header;
+    size_t fields_seen; /* fields of the head so far, kept or not */
+    /* http_msg_keep_only: keep the fields named only (none when NULL) */
+    bool filtering;
+    const char *only;
+    size_t only_len;
+    size_t cand_len;    /* bytes of the arriving name that match only */
+    bool cand;          /* the arriving name may still be only */
+    bool keeping;       /* the current field's value is kept */
     bool no_body_next; /* http_msg_expect_no_body() */
     /* chunked trailer fields of the current message, kept up to
      * HTTP_HEAD_MAX_HEADERS fields and max_head bytes (then dropped whole) */
@@ -116,6 +124,7 @@ static int on_message_begin(http_parser *hp)
     p->phase = PH_HEAD;
     p->head_seen = 0;
     p->last = LAST_NONE;
+    p->fields_seen = 0;
     p->saw_header = false;
     p->began = true;
     http_parser_pause(hp, 1);
@@ -194,6 +203,48 @@ drop:
     return 0;
 }
 
+static bool ascii_ieq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+/* Filtering, a piece of a field's name: kept in the head only while the
+ * name may still be p->only, so that other fields cost no copy. */
+static int filtered_name(http_msg_parser *p, const char *at, size_t n)
+{
+    if (!p->cand || n == 0)
+        return 0;
+    if (p->cand_len + n > p->only_len || !ascii_ieq(at, p->only + p->cand_len, n)) {
+        if (p->cand_len > 0)
+            http_head_drop_last(&p->head);
+        p->cand = false;
+        return 0;
+    }
+    if (p->cand_len == 0 && new_field(&p->head) < 0)
+        return -1;
+    p->cand_len += n;
+    http_header *h = &p->head.headers[p->head.n_headers - 1];
+    return http_head_put(&p->head, &h->name, at, n);
+}
+
+/* Filtering, the name just ended: keep the field if it is p->only. */
+static void filtered_decide(http_msg_parser *p)
+{
+    p->keeping = p->cand && p->cand_len == p->only_len;
+    if (p->cand && !p->keeping && p->cand_len > 0)
+        http_head_drop_last(&p->head);
+    p->cand = false;
+}
+
 static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
     http_msg_parser *p = from_hp(hp);
@@ -203,12 +254,20 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
     if (p->last != LAST_FIELD) {
         /* A value (possibly empty: http-parser reports those with length
          * 0) came before, so this is a new field, not a continuation. */
-        if (p->head.n_headers == HTTP_HEAD_MAX_HEADERS)
+        if (p->fields_seen == HTTP_HEAD_MAX_HEADERS)
             return cb_fail(p, "too many header fields", true);
-        if (new_field(&p->head) < 0)
+        p->fields_seen++;
+        if (p->filtering) {
+            p->cand = p->only_len > 0;
+            p->cand_len = 0;
+            p->keeping = false;
+        } else if (new_field(&p->head) < 0) {
             return cb_fail(p, "out of memory", false);
+        }
     }
     p->last = LAST_FIELD;
+    if (p->filtering)
+        return filtered_name(p, at, n) < 0 ? cb_fail(p, "out of memory", false) : 0;
     http_header *h = &p->head.headers[p->head.n_headers - 1];
     if (http_head_put(&p->head, &h->name, at, n) < 0)
         return cb_fail(p, "out of memory", false);
@@ -220,8 +279,15 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
     http_msg_parser *p = from_hp(hp);
     if (p->phase != PH_HEAD)
         return trailer_piece(p, false, at, n);
-    if (p->head.n_headers == 0)
+    if (p->fields_seen == 0)
         return cb_fail(p, "header value without a name", false);
+    if (p->filtering) {
+        if (p->last != LAST_VALUE)
+            filtered_decide(p);
+        p->last = LAST_VALUE;
+        if (!p->keeping)
+            return 0;
+    }
     p->last = LAST_VALUE;
     if (value_piece(&p->head, &p->head.headers[p->head.n_headers - 1], at, n) < 0)
         return cb_fail(p, "out of memory", false);
@@ -254,6 +320,8 @@ static int on_headers_complete(http_parser *hp)
     http_head *h = &p->head;
     bool skip = false;
 
+    if (p->filtering && p->last == LAST_FIELD)
+        filtered_decide(p); /* a name with no value reported */
     /* The last value first: end_value works on the block's last string. */
     if (h->n_headers > 0 && end_value(h, &h->headers[h->n_headers - 1]) < 0)
         return cb_fail(p, "out of memory", false);
@@ -520,6 +588,13 @@ int http_msg_take_head(http_msg_parser *p, http_head *out)
     p->head.content_length = -1;
     p->head_valid = false;
     return 0;
+}
+
+void http_msg_keep_only(http_msg_parser *p, const char *only)
+{
+    p->filtering = true;
+    p->only = only;
+    p->only_len = only ? strlen(only) : 0;
 }
 
 void http_msg_expect_no_body(http_msg_parser *p)

@@ -91,7 +91,7 @@ static void on_body(void *arg, unsigned long long id, bool request,
 }
 
 static const tap_callbacks callbacks = { on_event, on_body };
-static const tap_limits limits = { MAX_HEAD, 0 };
+static const tap_limits limits = { MAX_HEAD, 0, TAP_FIELDS_ALL };
 
 static void deliver(tap f, bool server, const char **s, size_t *n,
                     size_t chunk)

@@ -106,9 +106,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static fuzz_state st; /* large: not on the stack */
     memset(&st, 0, sizeof st);
     st.next_id = FIRST_ID;
-    tap_limits limits = {16384, 64};
+    tap_limits limits = {16384, 64, TAP_FIELDS_ALL};
     if (flags & 4)
-        limits = (tap_limits){200, 2};
+        limits = (tap_limits){200, 2, TAP_FIELDS_ALL};
     tap t = h2_flow_tap_new(&limits, &st.next_id, &callbacks, &st);
     FUZZ_ASSERT(t.impl != NULL);
     const char *reason = "unset";

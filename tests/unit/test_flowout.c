@@ -201,7 +201,9 @@ static void on_body(void *arg, unsigned long long id, bool request, const char *
 }
 
 /* What a connection asks before it builds records: nothing with every
- * output off, no phases without an observer, bodies for --bodies or one. */
+ * output off, no phases without an observer, bodies for --bodies or one,
+ * header fields for --flows, --har or an observer (the console line and
+ * --bodies read none but the Content-Type). */
 START_TEST(wants_say_who_reads_what)
 {
     flowout_options off = {0};
@@ -210,12 +212,14 @@ START_TEST(wants_say_who_reads_what)
     ck_assert(!flowout_wants_records(f));
     ck_assert(!flowout_wants_phases(f));
     ck_assert(!flowout_wants_bodies(f));
+    ck_assert(!flowout_wants_fields(f));
     seen a = {0};
     flowout_observer obs = {on_record, on_body};
     ck_assert_int_eq(flowout_add_observer(f, &obs, &a), 0);
     ck_assert(flowout_wants_records(f));
     ck_assert(flowout_wants_phases(f));
     ck_assert(flowout_wants_bodies(f));
+    ck_assert(flowout_wants_fields(f));
     flowout_free(f);
 
     flowout_options console = {.console = true};
@@ -223,6 +227,7 @@ START_TEST(wants_say_who_reads_what)
     ck_assert(flowout_wants_records(f));
     ck_assert(!flowout_wants_phases(f));
     ck_assert(!flowout_wants_bodies(f));
+    ck_assert(!flowout_wants_fields(f));
     flowout_free(f);
 
     out_paths p;
@@ -233,12 +238,19 @@ START_TEST(wants_say_who_reads_what)
     ck_assert(flowout_wants_records(f));
     ck_assert(!flowout_wants_phases(f));
     ck_assert(flowout_wants_bodies(f));
+    ck_assert(!flowout_wants_fields(f));
     flowout_free(f);
     flowout_options flows = {.flows_path = p.flows};
     f = flowout_new(NULL, &flows);
     ck_assert_ptr_nonnull(f);
     ck_assert(flowout_wants_records(f));
     ck_assert(!flowout_wants_phases(f));
+    ck_assert(flowout_wants_fields(f));
+    flowout_free(f);
+    flowout_options har_only = {.har_path = p.har};
+    f = flowout_new(NULL, &har_only);
+    ck_assert_ptr_nonnull(f);
+    ck_assert(flowout_wants_fields(f));
     flowout_free(f);
     scratch_remove();
 }

@@ -183,7 +183,7 @@ static void run(const script *sc, size_t cut_step, size_t cut_at, bool bytewise,
 {
     memset(t, 0, sizeof *t);
     atomic_ullong next_id = 1;
-    tap_limits limits = {max_head, 8};
+    tap_limits limits = {max_head, 8, TAP_FIELDS_ALL};
     tap tp = h2_flow_tap_new(&limits, &next_id, &callbacks, t);
     ck_assert_ptr_nonnull(tp.impl);
     for (size_t i = 0; i < sc->n; i++) {

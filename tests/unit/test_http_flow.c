@@ -68,7 +68,8 @@ static void count_body(void *arg, unsigned long long id, bool request,
 }
 
 static const tap_callbacks callbacks = {record, count_body};
-static const tap_limits limits = {8192, 0};
+static const tap_limits limits = {8192, 0, TAP_FIELDS_ALL};
+static const tap_limits *run_limits = &limits; /* what run() gives the tap */
 
 /* Every exchange that began was reported done exactly once. */
 static void check_all_done(const transcript *t)
@@ -84,7 +85,7 @@ static void run(const char *req, const char *resp, size_t client_cut,
 {
     memset(t, 0, sizeof *t);
     atomic_ullong next_id = 1;
-    tap f = http_flow_tap_new(&limits, &next_id, &callbacks, t);
+    tap f = http_flow_tap_new(run_limits, &next_id, &callbacks, t);
     ck_assert_ptr_nonnull(f.impl);
     size_t rl = strlen(req), sl = strlen(resp);
     /* Length 0 means end of stream: empty pieces are not fed. */
@@ -137,6 +138,30 @@ START_TEST(pipelined_keep_alive)
         "GET x.test /a 200 text/plain 0 3\n"
         "POST x.test /b 201 - 5 0\n",
         NULL);
+}
+END_TEST
+
+/* The heads carry the fields the outputs read (tap_limits.fields): all,
+ * a response's Content-Type (the console line), or none; the exchanges,
+ * a HEAD's bodiless answer, sizes and targets stay the same. */
+START_TEST(fields_only_what_outputs_read)
+{
+    static const char req[] = "GET /a HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n"
+                              "HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n";
+    static const char resp[] =
+        "HTTP/1.1 200 OK\r\nServer: s\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 2\r\n\r\nhi"
+        "HTTP/1.1 200 OK\r\ncontent-type: a/b\r\nContent-Length: 9\r\n\r\n";
+    check_all_splits(req, resp, false, "GET h /a 200 text/plain 0 2\nHEAD h /b 200 a/b 0 0\n",
+                     NULL);
+    const tap_limits type_only = {8192, 0, TAP_FIELDS_CONTENT_TYPE};
+    run_limits = &type_only;
+    check_all_splits(req, resp, false, "GET - /a 200 text/plain 0 2\nHEAD - /b 200 a/b 0 0\n",
+                     NULL);
+    const tap_limits none = {8192, 0, TAP_FIELDS_NONE};
+    run_limits = &none;
+    check_all_splits(req, resp, false, "GET - /a 200 - 0 2\nHEAD - /b 200 - 0 0\n", NULL);
+    run_limits = &limits;
 }
 END_TEST
 
@@ -438,6 +463,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, trailers_both_ways);
     tcase_add_test(tc, early_answer_counts_the_whole_request);
     tcase_add_test(tc, early_answer_then_client_close);
+    tcase_add_test(tc, fields_only_what_outputs_read);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -52,6 +52,8 @@ typedef struct {
     size_t len;
     bool eof;               /* feed len 0 after the data */
     const char *methods[8]; /* responses: the request each one answers */
+    bool filter;            /* http_msg_keep_only(only) */
+    const char *only;
 } stream;
 
 typedef struct {
@@ -147,6 +149,8 @@ static char *run_cuts(const stream *s, const size_t *cuts, size_t n_cuts,
     http_msg_parser *p = http_msg_parser_new(s->kind, s->max_head);
     ck_assert_ptr_nonnull(p);
     ck_assert_ptr_null(http_msg_head(p));
+    if (s->filter)
+        http_msg_keep_only(p, s->only);
     memset(r, 0, sizeof *r);
     if (s->kind == HTTP_MSG_RESPONSE)
         next_method(p, s, r);
@@ -979,6 +983,50 @@ START_TEST(head_block)
 }
 END_TEST
 
+/* Only the fields asked for are kept, spelled as sent, whatever the case
+ * and however the names arrive in pieces; names that only begin like it,
+ * or that it begins, are not it. Framing still reads every field, and the
+ * field count limit still counts those not kept. */
+START_TEST(keep_only)
+{
+    static const char res[] =
+        "HTTP/1.1 200 OK\r\nContent-Typ: a\r\ncontent-TYPE: text/html ; x\r\n"
+        "Content-Length: 3\r\nContent-Type-X: b\r\nServer: s\r\n"
+        "Content-Type:\r\nConnection: close\r\n\r\nabc"
+        "HTTP/1.1 204 No Content\r\nX: y\r\nContent-Type: c \r\n\r\n";
+    stream s = RES(res);
+    s.filter = true;
+    s.only = "Content-Type";
+    check_splits(&s,
+        "HEAD 200 \"OK\" HTTP/1.1 ka=0 up=0 ch=0 cl=3 hb=147"
+        " [content-TYPE=text/html ; x] [Content-Type=]\n"
+        "BODY 3:abc\nEND\n"
+        "HEAD 204 \"No Content\" HTTP/1.1 ka=1 up=0 ch=0 cl=-1 hb=51 [Content-Type=c]\n"
+        "END\n");
+
+    /* None kept: no field, the same framing. */
+    s.only = NULL;
+    check_splits(&s,
+        "HEAD 200 \"OK\" HTTP/1.1 ka=0 up=0 ch=0 cl=3 hb=147\n"
+        "BODY 3:abc\nEND\n"
+        "HEAD 204 \"No Content\" HTTP/1.1 ka=1 up=0 ch=0 cl=-1 hb=51\nEND\n");
+
+    size_t len;
+    char *bad = many_headers(HTTP_HEAD_MAX_HEADERS + 1, &len);
+    stream o = {.kind = HTTP_MSG_REQUEST, .max_head = MAX_HEAD, .data = bad, .len = len,
+                .filter = true};
+    check_splits(&o, "TOO_LARGE too many header fields\n");
+    o.only = "H3";
+    check_splits(&o, "TOO_LARGE too many header fields\n");
+    free(bad);
+    char *ok = many_headers(HTTP_HEAD_MAX_HEADERS, &len);
+    stream k = {.kind = HTTP_MSG_REQUEST, .max_head = MAX_HEAD, .data = ok, .len = len,
+                .filter = true, .only = "h3"};
+    check_splits(&k, "HEAD GET / HTTP/1.1 ka=1 up=0 ch=0 cl=-1 hb=1206 [H3=3]\nEND\n");
+    free(ok);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("http_msg");
@@ -1027,6 +1075,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, head_release);
     tcase_add_test(tc, head_take);
     tcase_add_test(tc, head_block);
+    tcase_add_test(tc, keep_only);
     suite_add_tcase(s, tc);
     return s;
 }
