@@ -83,6 +83,9 @@ bool tlsm_has_input(const tlsm *t);
  * to the default, giving back now what is not in use. */
 void tlsm_keep_buffers(tlsm *t, bool keep);
 
+/* Bytes of ciphertext fed and not yet taken by the session. */
+size_t tlsm_input_pending(const tlsm *t);
+
 /* Encrypt len plaintext bytes; with memory BIOs this always takes all of
  * it (records land in the output buffer). *n = len on TLSM_OK. */
 tlsm_status tlsm_write(tlsm *t, const void *buf, size_t len, size_t *n);

@@ -27,11 +27,12 @@
  * bulk transfer an epoll_wait, an ioctl and a readv per 4 KiB and every
  * keep-alive request two ioctls. A read event here is one recv() when the
  * socket held less than PUMP_FIRST_READ, and goes on up to
- * PUMP_READ_BUDGET when it held more. In TLS mode the first read lands on
- * the stack and is copied into the session's input queue (most reads are
- * small, and a queue sized for the largest read would stay with an idle
- * connection); the following ones go straight into the queue, saving that
- * copy for the bulk of a transfer. */
+ * PUMP_READ_BUDGET when it held more. In TLS mode the first read of an
+ * idle side (see busy.h) lands on the stack and is copied into the
+ * session's input queue (most reads are small, and a queue sized for the
+ * largest read would stay with an idle connection); a busy side keeps its
+ * queue anyway, and all its reads, like the following ones of an idle
+ * side, go straight into the queue, saving that copy. */
 #define PUMP_FIRST_READ (16 * 1024)
 #define PUMP_READ_BUDGET (128 * 1024)
 
@@ -160,13 +161,14 @@ static void note_message(pump *p, busy_dir dir)
  * The first record lands on the stack and is copied into p->plain: most
  * messages are small, and reserving a record's room in p->plain took a
  * 16 KiB chunk that the owner's drain freed again, a large malloc and free
- * per message. When that record was large (a transfer), the following
- * ones are read straight into reserved room, saving their copy; room
- * reserved and left empty is given back (release_empty). */
+ * per message. When more than a full record's ciphertext is waiting, or
+ * the first record was large (a transfer), records are read straight into
+ * reserved room, saving their copy; room reserved and left empty is given
+ * back (release_empty). */
 static void read_plaintext(pump *p)
 {
     tlsm_status st = TLSM_WANT_INPUT;
-    bool direct = false, reserved = false;
+    bool direct = tlsm_input_pending(p->tls) > PUMP_PLAIN_CHUNK, reserved = false;
     unsigned long long before = p->bytes_in;
     while (tlsm_has_input(p->tls)) {
         size_t n = 0;
@@ -332,7 +334,7 @@ static read_end read_socket(pump *p, size_t *got, int *err)
         ssize_t n;
         if (!p->tls) {
             n = recv_into_input(p, bufferevent_get_input(p->bev), want);
-        } else if (first) {
+        } else if (first && !busy_now(&p->busy)) {
             char buf[PUMP_FIRST_READ];
             n = recv(fd, buf, want, MSG_DONTWAIT);
             if (n > 0 && tlsm_feed(p->tls, buf, (size_t)n) != 0) {

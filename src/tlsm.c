@@ -379,6 +379,11 @@ const char *tlsm_reason(const tlsm *t)
     return t->failed ? "TLS failure" : ""; /* strdup failed */
 }
 
+size_t tlsm_input_pending(const tlsm *t)
+{
+    return qbio_pending(t->rbio);
+}
+
 bool tlsm_has_input(const tlsm *t)
 {
     return t->failed || t->closed || t->eof || qbio_pending(t->rbio) > 0 ||
