@@ -35,11 +35,19 @@ typedef tls_cert *(*certcache_make_fn)(void *arg);
 /* certcache_get1(), and on a miss make(arg) and certcache_put(). Misses
  * are made one at a time, checking the cache again first, so that workers
  * racing for the same new host mint one leaf, not one each (lookups are
- * never held up by a mint). *made says whether this call minted. NULL
- * when make() failed. */
+ * never held up by a mint). *made says whether this call minted; *uses
+ * (unless NULL) how many times the entry has been handed out, this call
+ * included (1 when it minted, a put counting as one; one call sees each
+ * count). NULL when make()
+ * failed. */
 tls_cert *certcache_get1_or_make(certcache *c, const char *key, time_t now,
                              long refresh_margin, certcache_make_fn make,
-                             void *arg, bool *made);
+                             void *arg, bool *made, unsigned *uses);
+
+/* If the entry under key still holds old, hold cert instead (the cache
+ * takes its own reference to cert and drops its one to old), keeping the
+ * entry's recency and count. Returns whether it did. */
+bool certcache_swap(certcache *c, const char *key, tls_cert *old, tls_cert *cert);
 
 /* Number of entries (for tests and stats). */
 size_t certcache_size(certcache *c);

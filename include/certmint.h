@@ -44,4 +44,13 @@ tls_key *certmint_public_key(tls_key *key);
 tls_cert *certmint_leaf(const ca *ca, tls_key *leaf_key, const char *host,
                         tls_cert *upstream);
 
+/* A copy of a minted leaf read back from its DER, for leaves served many
+ * times. OpenSSL keeps the encoding of a certificate it reads and writes
+ * it out by copying; one it built field by field, as certmint_leaf()
+ * does, it encodes again every time, and a server writes its certificate
+ * twice per handshake (length, then bytes: 68 K instructions). Reading
+ * back costs 1.6 M once (OpenSSL 3.0 decodes the public key through
+ * OSSL_DECODER). NULL on failure (logged). */
+tls_cert *certmint_reread(tls_cert *leaf);
+
 #endif

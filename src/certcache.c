@@ -2,6 +2,7 @@
  * table for lookup plus a doubly linked recency list, both O(1). */
 #include "certcache.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ typedef struct entry {
     struct entry *newer, *older;  /* recency list; NULL at the ends */
     X509 *cert;                   /* the cache's own reference */
     time_t not_after;             /* cert's, read once: 0 if unreadable */
+    unsigned uses;                /* times handed out (saturating) */
     uint64_t hash;
     char key[];
 } entry;
@@ -122,8 +124,9 @@ static void remove_at(certcache *c, entry **slot)
     entry_free(e);
 }
 
-X509 *certcache_get1(certcache *c, const char *key, time_t now,
-                     long refresh_margin)
+/* certcache_get1(), also counting the hit in *uses (when not NULL). */
+static X509 *get1_counted(certcache *c, const char *key, time_t now,
+                          long refresh_margin, unsigned *uses)
 {
     X509 *cert = NULL;
     uint64_t hash = strhash_fnv1a(key);
@@ -142,11 +145,21 @@ X509 *certcache_get1(certcache *c, const char *key, time_t now,
     if (X509_up_ref(e->cert) != 1)
         goto cleanup;
     cert = e->cert;
+    if (e->uses < UINT_MAX)
+        e->uses++;
+    if (uses)
+        *uses = e->uses;
     list_unlink(c, e);
     list_push_newest(c, e);
 cleanup:
     pthread_mutex_unlock(&c->lock);
     return cert;
+}
+
+X509 *certcache_get1(certcache *c, const char *key, time_t now,
+                     long refresh_margin)
+{
+    return get1_counted(c, key, now, refresh_margin, NULL);
 }
 
 /* The certificate's notAfter as a time_t, or 0 when it cannot be read.
@@ -178,6 +191,7 @@ int certcache_put(certcache *c, const char *key, X509 *cert)
     memcpy(e->key, key, len + 1);
     e->cert = cert;
     e->not_after = read_not_after(cert);
+    e->uses = 1; /* the put counts as the first handout */
     e->hash = strhash_fnv1a(key);
     e->chain = NULL;
     pthread_mutex_lock(&c->lock);
@@ -211,22 +225,41 @@ size_t certcache_size(certcache *c)
 
 X509 *certcache_get1_or_make(certcache *c, const char *key, time_t now,
                              long refresh_margin, certcache_make_fn make,
-                             void *arg, bool *made)
+                             void *arg, bool *made, unsigned *uses)
 {
     *made = false;
-    X509 *cert = certcache_get1(c, key, now, refresh_margin);
+    unsigned ignored;
+    uses = uses ? uses : &ignored;
+    X509 *cert = get1_counted(c, key, now, refresh_margin, uses);
     if (cert)
         return cert;
     pthread_mutex_lock(&c->make_lock);
-    cert = certcache_get1(c, key, now, refresh_margin);
+    cert = get1_counted(c, key, now, refresh_margin, uses);
     if (!cert) {
         cert = make(arg);
         if (cert) {
             /* A failed put only costs a mint next time. */
             (void)certcache_put(c, key, cert);
             *made = true;
+            *uses = 1;
         }
     }
     pthread_mutex_unlock(&c->make_lock);
     return cert;
+}
+
+bool certcache_swap(certcache *c, const char *key, X509 *old, X509 *cert)
+{
+    bool swapped = false;
+    if (X509_up_ref(cert) != 1)
+        return false;
+    pthread_mutex_lock(&c->lock);
+    entry *e = *find_slot(c, key, strhash_fnv1a(key));
+    if (e && e->cert == old) {
+        e->cert = cert;
+        swapped = true;
+    }
+    pthread_mutex_unlock(&c->lock);
+    X509_free(swapped ? old : cert);
+    return swapped;
 }

@@ -302,3 +302,15 @@ cleanup:
     GENERAL_NAMES_free(gens);
     return leaf;
 }
+
+X509 *certmint_reread(X509 *leaf)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(leaf, &der);
+    const unsigned char *p = der;
+    X509 *copy = len > 0 ? d2i_X509(NULL, &p, len) : NULL;
+    OPENSSL_free(der);
+    if (!copy)
+        sslerr_log("cannot read back a minted certificate");
+    return copy;
+}

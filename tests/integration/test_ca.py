@@ -196,6 +196,17 @@ class LeafKeyTests(unittest.TestCase):
         self.assertEqual(self.key_algorithm(proxy.ca_cert.read_text()), self.EC)
         self.check_auto(proxy)
 
+    def test_a_much_used_leaf_stays_the_same(self):
+        # At its 16th use the cached leaf is replaced by a copy read back
+        # from its DER (cheaper to send): clients see the same certificate,
+        # verified, before and after, of each kind.
+        proxy = self.proxy("reread", "--ca-key-type", "rsa2048")
+        for args, kind in (((), self.EC), (self.RSA_ONLY, self.RSA)):
+            with self.subTest(kind=kind):
+                seen = {pem_fingerprint(self.check_client(proxy, args, kind))
+                        for _ in range(20)}
+                self.assertEqual(len(seen), 1, "the leaf changed")
+
     def test_rsa2048_forces_rsa_leaves(self):
         proxy = self.proxy("ec-ca-rsa-leaf", "--leaf-key-type", "rsa2048")
         for args, _ in self.CLIENTS:

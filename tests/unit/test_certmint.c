@@ -812,6 +812,85 @@ START_TEST(cache_put_get_refcounts)
 }
 END_TEST
 
+static X509 *no_mint(void *arg)
+{
+    (void)arg;
+    ck_abort_msg("minted on a hit");
+    return NULL;
+}
+
+static X509 *give_leaf(void *arg)
+{
+    X509 *x = arg;
+    X509_up_ref(x);
+    return x;
+}
+
+/* The count each handout sees (the reread at a given use relies on one
+ * caller seeing each), and a swap that keeps the entry but changes its
+ * certificate, only when the entry still holds the old one. */
+START_TEST(cache_counts_uses_and_swaps)
+{
+    int freed1, freed2, freed3;
+    certcache *c = certcache_new(4);
+    X509 *x1 = tracked_leaf(&freed1), *x2 = tracked_leaf(&freed2),
+         *x3 = tracked_leaf(&freed3);
+    bool made = false;
+    unsigned uses = 0;
+    X509 *got = certcache_get1_or_make(c, "a", time(NULL), DAY, give_leaf, x1, &made, &uses);
+    ck_assert(made);
+    ck_assert_uint_eq(uses, 1);
+    X509_free(got);
+    for (unsigned want = 2; want <= 4; want++) {
+        got = certcache_get1_or_make(c, "a", time(NULL), DAY, no_mint, NULL, &made, &uses);
+        ck_assert(!made);
+        ck_assert_uint_eq(uses, want);
+        ck_assert_ptr_eq(got, x1);
+        X509_free(got);
+    }
+    ck_assert(!certcache_swap(c, "a", x3, x2)); /* not what it holds */
+    ck_assert(!certcache_swap(c, "b", x1, x2)); /* no such entry */
+    ck_assert(certcache_swap(c, "a", x1, x2));
+    X509_free(x1);
+    ck_assert_int_eq(freed1, 1); /* the cache dropped its reference */
+    got = certcache_get1_or_make(c, "a", time(NULL), DAY, no_mint, NULL, &made, &uses);
+    ck_assert_ptr_eq(got, x2);
+    ck_assert_uint_eq(uses, 5); /* the count goes on */
+    X509_free(got);
+    ck_assert_uint_eq(certcache_size(c), 1);
+    certcache_free(c);
+    X509_free(x2);
+    X509_free(x3);
+    ck_assert_int_eq(freed2, 1);
+    ck_assert_int_eq(freed3, 1);
+}
+END_TEST
+
+/* A leaf read back is the same certificate, now with its encoding kept
+ * (written by copying) and its key decoded by the provider. */
+START_TEST(reread_is_the_same_certificate)
+{
+    EVP_PKEY *pub = certmint_public_key(fx.leaf_key);
+    X509 *leaf = certmint_leaf(fx.ca, pub, "localhost", NULL);
+    X509 *copy = certmint_reread(leaf);
+    ck_assert_ptr_nonnull(copy);
+    ck_assert_int_eq(X509_cmp(leaf, copy), 0);
+    unsigned char *a = NULL, *b = NULL;
+    int alen = i2d_X509(leaf, &a), blen = i2d_X509(copy, &b);
+    ck_assert_int_gt(alen, 0);
+    ck_assert_int_eq(alen, blen);
+    ck_assert_int_eq(memcmp(a, b, (size_t)alen), 0);
+    ck_assert_ptr_nonnull(EVP_PKEY_get0_provider(X509_get0_pubkey(copy)));
+    ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(copy), fx.leaf_key), 1);
+    assert_verifies(copy, "localhost", NULL);
+    OPENSSL_free(a);
+    OPENSSL_free(b);
+    X509_free(copy);
+    X509_free(leaf);
+    certmint_free_key(pub);
+}
+END_TEST
+
 START_TEST(cache_replace_drops_old)
 {
     int freed1, freed2;
@@ -969,7 +1048,7 @@ static void *racer_run(void *arg)
 {
     struct racer *r = arg;
     r->got = certcache_get1_or_make(r->cache, "race.test|-", time(NULL), DAY,
-                                    slow_mint, NULL, &r->made);
+                                    slow_mint, NULL, &r->made, NULL);
     return NULL;
 }
 
@@ -1019,6 +1098,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, leaf_key_is_p256);
     tcase_add_test(tc, rsa_leaf_under_an_rsa_ca);
     tcase_add_test(tc, public_key_mints_the_same_leaf_cheaply);
+    tcase_add_test(tc, reread_is_the_same_certificate);
     tcase_add_test(tc, mint_localhost);
     tcase_add_test(tc, mint_lowercases);
     tcase_add_test(tc, mint_ip_literals);
@@ -1034,6 +1114,7 @@ Suite *unit_suite(void)
     tcase_add_checked_fixture(tc, cache_setup, ca_teardown);
     tcase_add_test(tc, cache_put_get_refcounts);
     tcase_add_test(tc, cache_replace_drops_old);
+    tcase_add_test(tc, cache_counts_uses_and_swaps);
     tcase_add_test(tc, cache_evicts_least_recently_used);
     tcase_add_test(tc, cache_drops_near_expiry);
     tcase_add_test(tc, cache_scales_and_zero_capacity);
