@@ -66,6 +66,14 @@ int pump_send_buffer(pump *p, struct evbuffer *buf);
  * socket's write half once everything queued has been sent. */
 void pump_finish_output(pump *p);
 
+/* The same for a side whose socket the owner closes as soon as its output
+ * is flushed (pump_free): close_notify is queued, but the write half is
+ * not shut, since close() sends the FIN anyway and shutdown() first was a
+ * system call per connection for nothing. pump_finish_output() may follow
+ * (the owner cannot close at once after all): the write half is then shut
+ * once flushed, as usual. */
+void pump_finish_output_for_close(pump *p);
+
 /* Backpressure: start or stop reading from the socket. */
 void pump_set_reading(pump *p, bool on);
 

@@ -117,15 +117,23 @@ void conn_close(conn *c, const char *reason)
      * and then free; a peer that never reads gets CONN_DRAIN_SECONDS. */
     if (c->client) {
         pump_set_reading(c->client, false);
-        pump_finish_output(c->client);
+        pump_finish_output_for_close(c->client);
     }
     if (c->upstream) {
         pump_set_reading(c->upstream, false);
-        pump_finish_output(c->upstream);
+        pump_finish_output_for_close(c->upstream);
     }
     conn_arm_timer(c, CONN_DRAIN_SECONDS);
-    if (output_flushed(c))
-        schedule_reap(c);
+    if (output_flushed(c)) {
+        schedule_reap(c); /* the sockets close now: no shutdown() needed */
+        return;
+    }
+    /* A side still flushing keeps both open: each gets its FIN once its
+     * own output is out, not when the other's is. */
+    if (c->client)
+        pump_finish_output(c->client);
+    if (c->upstream)
+        pump_finish_output(c->upstream);
 }
 
 void conn_send_client(conn *c, struct evbuffer *out)
@@ -246,12 +254,15 @@ void conn_relay_side_ended(conn *c, bool client_side, bool error, const char *re
         return;
     }
     conn_tap_end(c, client_side);
+    /* Both ended: conn_close passes the end on (and closes at once). */
+    if (c->client_ended && (c->upstream_ended || !c->upstream)) {
+        conn_close(c, c->first_end);
+        return;
+    }
     /* Half-close: pass the end on, keep relaying the other direction. */
     pump *other = client_side ? c->upstream : c->client;
     if (other)
         pump_finish_output(other);
-    if (c->client_ended && (c->upstream_ended || !c->upstream))
-        conn_close(c, c->first_end);
 }
 
 void conn_relay_drained(conn *c, pump *p)

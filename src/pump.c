@@ -46,7 +46,8 @@ struct pump {
     bool handshake_reported;
     bool paused;               /* the client-hello callback asked to wait */
     bool ended;                /* on_end has been called */
-    bool output_finished;      /* pump_finish_output() was called */
+    bool output_finished;      /* no more output: close_notify queued */
+    bool shut_wanted;          /* pump_finish_output() was called */
     bool write_shut;           /* shutdown(SHUT_WR) done */
     bool reset_seen;           /* a direct send() or recv() was told
                                   ECONNRESET: the kernel reports that once,
@@ -122,7 +123,7 @@ static void drain_tls_output(pump *p)
 
 static void maybe_shut_write(pump *p)
 {
-    if (!p->output_finished || p->write_shut ||
+    if (!p->shut_wanted || p->write_shut ||
         evbuffer_get_length(bufferevent_get_output(p->bev)) > 0)
         return;
     p->write_shut = true;
@@ -548,7 +549,7 @@ int pump_send_buffer(pump *p, struct evbuffer *buf)
     return 0;
 }
 
-void pump_finish_output(pump *p)
+void pump_finish_output_for_close(pump *p)
 {
     if (p->output_finished)
         return;
@@ -557,6 +558,12 @@ void pump_finish_output(pump *p)
         tlsm_shutdown(p->tls);
         drain_tls_output(p);
     }
+}
+
+void pump_finish_output(pump *p)
+{
+    pump_finish_output_for_close(p);
+    p->shut_wanted = true;
     maybe_shut_write(p);
 }
 
