@@ -234,8 +234,9 @@ static bool accept_none(SSL_SESSION *s, void *arg)
 }
 
 /* Another name of the same server may take a TLS 1.3 ticket kept under
- * the group's latest key, once, when accept approves it; never a TLS 1.2
- * session, never its own key's, never another group's. */
+ * the group's latest key, once, when accept approves it; a TLS 1.2 session
+ * by the same rule, which stays for later connections; never its own
+ * key's, never another group's. */
 START_TEST(group_lends_tickets_to_another_name)
 {
     upsess *u = upsess_new(64);
@@ -255,8 +256,15 @@ START_TEST(group_lends_tickets_to_another_name)
     ck_assert_ptr_eq(got, t1);
     SSL_SESSION_free(got);
     ck_assert_ptr_null(upsess_get1_from_group(u, "peer", "peer c", accept_all, &asked));
-    ck_assert_int_eq(upsess_put(u, "peer d", "peer", session(TLS1_2_VERSION)), 0);
-    ck_assert_ptr_null(upsess_get1_from_group(u, "peer", "peer e", accept_all, &asked));
+    SSL_SESSION *s12 = session(TLS1_2_VERSION);
+    ck_assert_int_eq(upsess_put(u, "peer d", "peer", s12), 0);
+    ck_assert_ptr_null(upsess_get1_from_group(u, "peer", "peer e", accept_none, NULL));
+    for (int i = 0; i < 2; i++) {
+        got = upsess_get1_from_group(u, "peer", "peer e", accept_all, &asked);
+        ck_assert_ptr_eq(got, s12);
+        SSL_SESSION_free(got);
+    }
+    ck_assert_uint_eq(upsess_count(u, "peer d"), 1);
     upsess_free(u);
 }
 END_TEST
