@@ -1,9 +1,10 @@
 /* ca — the local certificate authority: load it from a directory or
  * create it there on first use, move it aside for a new one, and sign
- * leaves with it.
+ * leaves with it, or with a session intermediate made under it in memory
+ * (ca_new_intermediate) when its own key is slow to sign with.
  *
- * The only holder of the CA private key: nothing outside ca.c ever sees
- * it; leaves are signed through ca_sign(). */
+ * The only holder of the CA private keys: nothing outside ca.c and
+ * ca_inter.c ever sees them; leaves are signed through ca_sign(). */
 #ifndef TLSPEEK_CA_H
 #define TLSPEEK_CA_H
 
@@ -63,6 +64,31 @@ ca_key_type ca_get_key_type(const ca *c);
 /* Borrowed: the CA certificate, and the path of its PEM file. */
 tls_cert *ca_get0_cert(const ca *c);
 const char *ca_get0_cert_path(const ca *c);
+
+/* Why leaves should be signed by root itself rather than by a session
+ * intermediate: a static reason for the console, or NULL when an
+ * intermediate is allowed and saves work: root's key is RSA (an RSA
+ * signature costs about 13 ECDSA P-256 ones), root is self-signed (no
+ * issuer above it whose limits are unknown), its pathLenConstraint is
+ * absent or above 0, and it has no directoryName name constraints (which
+ * the intermediate's subject would have to honour). */
+const char *ca_direct_signing_reason(const ca *root);
+
+/* A new session intermediate under root (which must outlive it): an EC
+ * P-256 key made now and kept in memory only, and a certificate signed by
+ * root with SHA-256: subject = root's subject with CN "<root's CN>
+ * (tlspeek session intermediate)", random serial, valid from 2 days ago
+ * (not before root) until root's notAfter, basicConstraints CA:TRUE
+ * pathLenConstraint 0 critical, keyUsage keyCertSign + cRLSign critical,
+ * SKI, AKI = root's SKI. ca_sign() with it signs leaves;
+ * ca_get0_cert_path() is root's file; ca_get0_chain_cert() is its
+ * certificate. NULL after logging. Free with ca_free(). */
+ca *ca_new_intermediate(const ca *root);
+
+/* Borrowed: the certificate a server sends after a leaf c signed, so that
+ * clients holding only the root can build the path: an intermediate's own
+ * certificate, or NULL for a root (clients have it already). */
+tls_cert *ca_get0_chain_cert(const ca *c);
 
 /* Set leaf's issuer to the CA's subject, add an authorityKeyIdentifier
  * equal to the CA's SKI (keyid only) and sign it with SHA-256.

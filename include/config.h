@@ -38,6 +38,7 @@ typedef struct {
     ca_key_type leaf_key_type;  /* --leaf-key-type, when has_leaf_key_type */
     bool has_leaf_key_type;     /* else auto: each client gets EC P-256
                                    when it takes it, else RSA 2048 */
+    bool no_intermediate;       /* --no-intermediate: the CA signs leaves */
     const char *dns[CONFIG_MAX_DNS]; /* --dns, borrowed from argv */
     int n_dns;
     const char *upstream_ca;    /* --upstream-ca, borrowed from argv */

@@ -35,8 +35,9 @@ typedef struct {
 } intercept_options;
 
 /* Build the contexts, the leaf key (a second kind is made when first
- * needed) and the caches, leaves signed by signer
- * (which must outlive the result). Thread-safe to use from every worker.
+ * needed) and the caches, leaves signed by signer (which must outlive the
+ * result); when signer is a session intermediate (ca_new_intermediate),
+ * clients get [leaf, intermediate]. Thread-safe to use from every worker.
  * NULL on failure (logged). intercept_free(NULL) is a no-op. */
 intercept *intercept_new(const ca *signer, const intercept_options *o);
 void intercept_free(intercept *ic);

@@ -1,6 +1,7 @@
 /* ca — loads the local certificate authority from its directory, or creates
  * it there on first use (EC P-256 or RSA 2048), moves it aside for
- * `tlspeek ca regenerate`, and signs leaves with its private key. */
+ * `tlspeek ca regenerate`, and signs leaves with its private key. The
+ * session intermediate made under it is in ca_inter.c. */
 #include "ca.h"
 
 #include <errno.h>
@@ -22,24 +23,17 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "ca_priv.h"
 #include "files.h"
 #include "log.h"
 #include "sslerr.h"
 
-/* The CA starts a little in the past for the same reason leaves do (a
- * client whose clock lags must still accept it), and lasts ten years:
- * users install it once in their trust stores and should not redo that. */
-#define CA_BACKDATE_SECONDS (2L * 24 * 3600)
+/* The CA lasts ten years: users install it once in their trust stores
+ * and should not redo that. */
 #define CA_VALID_DAYS 3652
 /* RFC 5280 ub-common-name: OpenSSL refuses a longer CN. */
 #define CA_CN_MAX 64
 #define CA_SERIAL_BYTES 16
-
-struct ca {
-    X509 *cert;
-    EVP_PKEY *key; /* never leaves this file */
-    char *cert_path;
-};
 
 /* A random positive serial of at most 128 bits: never zero, top bit
  * clear so that DER never needs a sign byte. */
@@ -96,16 +90,17 @@ int ca_add_subject_key_id(X509 *x)
     return rc;
 }
 
-/* Add the extensions that make the certificate a CA: built from ASN.1
- * objects, not config strings, so nothing here is parsed. */
-static int add_ca_extensions(X509 *x)
+int ca_add_ca_extensions(X509 *x, long pathlen)
 {
     int rc = -1;
     BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
     ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
     if (!bc || !ku)
         goto cleanup;
-    bc->ca = 0xff; /* DER TRUE; no pathLen: only leaves are issued */
+    bc->ca = 0xff; /* DER TRUE */
+    if (pathlen >= 0 && (!(bc->pathlen = ASN1_INTEGER_new()) ||
+                         !ASN1_INTEGER_set(bc->pathlen, pathlen)))
+        goto cleanup;
     if (X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, X509V3_ADD_REPLACE) != 1)
         goto cleanup;
     /* Bits 5 and 6 of KeyUsage (RFC 5280 4.2.1.3). */
@@ -139,7 +134,8 @@ static X509 *make_ca_cert(EVP_PKEY *key)
     if (!X509_time_adj_ex(X509_getm_notBefore(x), 0, -CA_BACKDATE_SECONDS, &now) ||
         !X509_time_adj_ex(X509_getm_notAfter(x), CA_VALID_DAYS, 0, &now))
         goto fail;
-    if (!X509_set_pubkey(x, key) || add_ca_extensions(x) != 0 ||
+    /* No pathLenConstraint: the session intermediate goes below it. */
+    if (!X509_set_pubkey(x, key) || ca_add_ca_extensions(x, -1) != 0 ||
         !X509_sign(x, key, EVP_sha256()))
         goto fail;
     X509_NAME_free(name);

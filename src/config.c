@@ -12,8 +12,9 @@
 
 static const char usage_text[] =
     "usage: tlspeek [-l HOST:PORT] [--ca-dir DIR] [--ca-key-type TYPE]\n"
-    "               [--leaf-key-type TYPE] [--dns ADDR[:PORT]]...\n"
-    "               [--upstream-ca FILE] [--connect-to HOST:PORT:HOST2:PORT2]...\n"
+    "               [--leaf-key-type TYPE] [--no-intermediate]\n"
+    "               [--dns ADDR[:PORT]]... [--upstream-ca FILE]\n"
+    "               [--connect-to HOST:PORT:HOST2:PORT2]...\n"
     "               [--proxy-auth USER:PASS] [--allow-remote CIDR[,CIDR...]]\n"
     "               [--max-head-bytes N] [--head-timeout S] [--dns-timeout S]\n"
     "               [--connect-timeout S] [--handshake-timeout S] [--idle-timeout S]\n"
@@ -41,6 +42,8 @@ static const char help_text[] =
     "      --leaf-key-type TYPE  key of the certificates shown to clients: auto\n"
     "                          (default: EC P-256 for clients that take it,\n"
     "                          RSA 2048 for the others), " CA_KEY_TYPE_NAMES "\n"
+    "      --no-intermediate   sign leaves with an RSA CA itself, not with an EC\n"
+    "                          intermediate made in memory under it at start-up\n"
     "      --dns ADDR[:PORT]   name server to use instead of /etc/resolv.conf\n"
     "                          (repeatable)\n"
     "      --upstream-ca FILE  extra PEM trust anchors for upstream servers\n"
@@ -112,7 +115,7 @@ enum {
     OPT_WORKERS, OPT_UPSTREAM_PROXY, OPT_UPSTREAM_PROXY_FROM_ENV,
     OPT_UPSTREAM_PROXY_EXCEPT, OPT_CLIENT_CERT, OPT_LEAF_KEY_TYPE, OPT_NO_HTTP2,
     OPT_UI, OPT_UI_TOKEN, OPT_UI_KEEP, OPT_UI_BODY_MEMORY,
-    OPT_AUTO_PASSTHROUGH, OPT_PASSTHROUGH_TTL,
+    OPT_AUTO_PASSTHROUGH, OPT_PASSTHROUGH_TTL, OPT_NO_INTERMEDIATE,
 };
 
 static const struct option long_options[] = {
@@ -120,6 +123,7 @@ static const struct option long_options[] = {
     {"ca-dir", required_argument, NULL, OPT_CA_DIR},
     {"ca-key-type", required_argument, NULL, OPT_CA_KEY_TYPE},
     {"leaf-key-type", required_argument, NULL, OPT_LEAF_KEY_TYPE},
+    {"no-intermediate", no_argument, NULL, OPT_NO_INTERMEDIATE},
     {"dns", required_argument, NULL, OPT_DNS},
     {"upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA},
     {"connect-to", required_argument, NULL, OPT_CONNECT_TO},
@@ -235,6 +239,7 @@ config_result config_parse(int argc, char **argv, config *out,
                                    "--leaf-key-type takes auto, " CA_KEY_TYPE_NAMES,
                                    optarg);
             break;
+        case OPT_NO_INTERMEDIATE: out->no_intermediate = true; break;
         case OPT_DNS:
             if (out->n_dns == CONFIG_MAX_DNS)
                 return usage_error(err_stream, "too many --dns servers", NULL);

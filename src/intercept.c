@@ -208,6 +208,17 @@ intercept *intercept_new(const ca *signer, const intercept_options *o)
         intercept_free(ic);
         return NULL;
     }
+    /* Once on the context, not per session: OpenSSL sends a context's
+     * extra chain after whichever leaf a session uses, at no cost per
+     * handshake (and skips building a chain from the empty store). */
+    X509 *chain = ca_get0_chain_cert(signer);
+    if (chain && (X509_up_ref(chain),
+                  !SSL_CTX_add_extra_chain_cert(ic->client_ctx, chain))) {
+        X509_free(chain);
+        log_error("cannot add the session intermediate to the TLS context");
+        intercept_free(ic);
+        return NULL;
+    }
     if (o->client_certs)
         clientcert_install(ic->upstream_ctx, o->client_certs);
     if (o->keylog) {

@@ -34,7 +34,9 @@
 struct proxy {
     const config *cfg;
     struct event_base *base;  /* the main thread's: signals and timers */
-    ca *ca;
+    ca *ca;                  /* the CA users install */
+    ca *intermediate;        /* signs the leaves under an RSA CA, or NULL */
+    const char *direct_why;  /* why the CA signs leaves itself, or NULL */
     intercept *tls;          /* TLS contexts, leaf key and caches (shared) */
     worker *workers[CONFIG_MAX_WORKERS];
     int n_workers;
@@ -105,7 +107,14 @@ static int setup_tls(proxy *p)
         .leaf_cache_size = PROXY_CERT_CACHE_SIZE,
         .upstream_sessions = PROXY_UPSTREAM_SESSIONS,
     };
-    p->tls = intercept_new(p->ca, &o);
+    /* An RSA CA signs once, at start-up, an EC intermediate that then
+     * signs every leaf: a never-seen host costs an ECDSA signature, not an
+     * RSA one. */
+    p->direct_why = p->cfg->no_intermediate ? "--no-intermediate"
+                                            : ca_direct_signing_reason(p->ca);
+    if (!p->direct_why && !(p->intermediate = ca_new_intermediate(p->ca)))
+        return -1;
+    p->tls = intercept_new(p->intermediate ? p->intermediate : p->ca, &o);
     p->env.tls = p->tls;
     return p->tls ? 0 : -1;
 }
@@ -294,6 +303,12 @@ int proxy_run(proxy *p)
                worker_address(p->workers[0]), ca_get0_cert_path(p->ca),
                p->cfg->insecure ? "; upstream certificates are NOT verified "
                                   "(--insecure)" : "");
+    if (p->intermediate)
+        log_notice("leaves are signed by an EC session intermediate made in memory "
+                   "under the CA (its RSA key signs once per run; "
+                   "--no-intermediate to sign with the CA itself)");
+    else
+        log_notice("leaves are signed by the CA itself: %s", p->direct_why);
     if (p->env.parent)
         log_notice("connecting to servers through the %s (%s%s)%s",
                    p->parent.label, p->cfg->upstream_proxy_source,
@@ -335,6 +350,7 @@ void proxy_free(proxy *p)
     if (p->sigterm_ev)
         event_free(p->sigterm_ev);
     intercept_free(p->tls);
+    ca_free(p->intermediate);
     ca_free(p->ca);
     free(p->proxy_auth_header);
     if (p->parent_auth_header)

@@ -390,6 +390,8 @@ class BrowserTests(unittest.TestCase):
     (so its console lines and minted certificates are that test's alone) and
     its own HOME, NSS database and Chromium profile."""
 
+    proxy_args: tuple[str, ...] = ()  # more tlspeek options, for subclasses
+
     @classmethod
     def setUpClass(cls):
         cls.missing = missing_tools()
@@ -415,8 +417,8 @@ class BrowserTests(unittest.TestCase):
         for name, origin in self.origins.items():
             connect_to += ["--connect-to", f"{name}:443:127.0.0.1:{origin.port}"]
         self.proxy = self.enterContext(
-            Proxy("--upstream-ca", self.pki.ca.cert, *connect_to, dns_port=self.dns.port,
-                  ca_dir=self.home / "xdg" / "tlspeek"))
+            Proxy("--upstream-ca", self.pki.ca.cert, *connect_to, *self.proxy_args,
+                  dns_port=self.dns.port, ca_dir=self.home / "xdg" / "tlspeek"))
         self.seen_before = {name: len(o.seen()) for name, o in self.origins.items()}
 
     def diagnostics(self) -> str:
@@ -501,6 +503,20 @@ class BrowserTests(unittest.TestCase):
                          "a request reached the origin through an untrusted tunnel")
         self.assertEqual(self.intercepted("app.test:443"), [],
                          "the proxy reports a completed interception Chromium refused")
+
+
+class RsaCaBrowserTests(BrowserTests):
+    """The same page under an RSA CA (issue 15): leaves are signed by the
+    session intermediate the proxy makes in memory, and Chromium, which
+    trusts only the CA, accepts [leaf, intermediate]."""
+
+    proxy_args = ("--ca-key-type", "rsa2048")
+    # Trust is the CA's either way: the EC case covers the refusal.
+    test_untrusted_ca_fails_the_page = None
+
+    def test_page_with_script_css_fetch_and_websocket(self):
+        self.proxy.wait_for_line(r"leaves are signed by an EC session intermediate")
+        super().test_page_with_script_css_fetch_and_websocket()
 
 
 if __name__ == "__main__":

@@ -346,7 +346,7 @@ class MintedLeafTests(unittest.TestCase):
         self.assertEqual(proxy.ca_cert, ca_dir / "ca.pem")
         return proxy
 
-    def leaf_via_s_client(self, proxy: Proxy) -> str:
+    def chain_via_s_client(self, proxy: Proxy) -> list[str]:
         proc = run_tool(
             ["openssl", "s_client", "-proxy", f"{proxy.host}:{proxy.port}",
              "-connect", f"localhost:{self.origin.port}", "-servername", "localhost",
@@ -354,7 +354,7 @@ class MintedLeafTests(unittest.TestCase):
         certificates = pem_certificates(proc.stdout.decode(errors="replace"))
         self.assertTrue(certificates, f"s_client got no certificate:\n"
                         f"{proc.stderr.decode(errors='replace')}")
-        return certificates[0]
+        return certificates
 
     def strict_python_get(self, proxy: Proxy) -> bytes:
         """GET / through a CONNECT tunnel with Python's strict verification."""
@@ -375,12 +375,20 @@ class MintedLeafTests(unittest.TestCase):
                     response += chunk
         return response
 
-    def check_key_type(self, key_type: str):
+    def check_key_type(self, key_type: str, chain_length: int):
         proxy = self.start_proxy(key_type)
         leaf = self.tmp / f"leaf-{key_type}.pem"
-        leaf.write_text(self.leaf_via_s_client(proxy))
+        certificates = self.chain_via_s_client(proxy)
+        # Under an RSA CA, the session intermediate that signed the leaf.
+        self.assertEqual(len(certificates), chain_length)
+        leaf.write_text(certificates[0])
+        untrusted = []
+        if chain_length > 1:
+            chain = self.tmp / f"chain-{key_type}.pem"
+            chain.write_text("".join(certificates[1:]))
+            untrusted = ["-untrusted", chain]
         verify = run_tool(["openssl", "verify", "-x509_strict", "-purpose", "sslserver",
-                           "-CAfile", proxy.ca_cert, leaf], check=False)
+                           "-CAfile", proxy.ca_cert, *untrusted, leaf], check=False)
         self.assertEqual(verify.stdout.decode().strip(), f"{leaf}: OK",
                          verify.stderr.decode(errors="replace"))
         response = self.strict_python_get(proxy)
@@ -388,10 +396,10 @@ class MintedLeafTests(unittest.TestCase):
         self.assertTrue(response.endswith(Origin.HELLO), response[-300:])
 
     def test_leaf_from_ec_ca_passes_strict_verifiers(self):
-        self.check_key_type("ec-p256")
+        self.check_key_type("ec-p256", 1)
 
     def test_leaf_from_rsa_ca_passes_strict_verifiers(self):
-        self.check_key_type("rsa2048")
+        self.check_key_type("rsa2048", 2)
 
 
 if __name__ == "__main__":

@@ -236,6 +236,24 @@ START_TEST(body_limit_accepts_its_documented_maximum)
 }
 END_TEST
 
+/* Issue 15: the session intermediate is on unless --no-intermediate. */
+START_TEST(no_intermediate)
+{
+    config cfg;
+    const char *none[] = {NULL};
+    ck_assert_int_eq(parse(&cfg, none), CONFIG_RUN);
+    ck_assert(!cfg.no_intermediate);
+    config_free(&cfg);
+    const char *off[] = {"--no-intermediate", NULL};
+    ck_assert_int_eq(parse(&cfg, off), CONFIG_RUN);
+    ck_assert(cfg.no_intermediate);
+    config_free(&cfg);
+    const char *with_value[] = {"--no-intermediate=yes", NULL};
+    ck_assert_int_eq(parse(&cfg, with_value), CONFIG_EXIT_USAGE);
+    config_free(&cfg);
+}
+END_TEST
+
 START_TEST(leaf_key_type_and_debug)
 {
     config cfg;
@@ -281,6 +299,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, allow_remote_ranges);
     tcase_add_test(tc, body_limit_accepts_its_documented_maximum);
     tcase_add_test(tc, leaf_key_type_and_debug);
+    tcase_add_test(tc, no_intermediate);
     suite_add_tcase(s, tc);
     return s;
 }
