@@ -28,6 +28,10 @@ typedef struct {
     bool leaf_key_by_client;  /* EC P-256 for clients that take it, else
                                  RSA-2048 (--leaf-key-type auto) */
     ca_key_type leaf_key_type; /* otherwise, the kind every leaf is of */
+    const ca *intermediate;   /* the session intermediate (ca_new_intermediate)
+                                 that signs the leaves of clients verifying
+                                 ECDSA P-256, or NULL; must outlive the
+                                 intercept */
     FILE *keylog;             /* NSS key log for both families, or NULL;
                                  must outlive the intercept */
     size_t leaf_cache_size;   /* distinct hosts whose leaves stay cached */
@@ -35,9 +39,10 @@ typedef struct {
 } intercept_options;
 
 /* Build the contexts, the leaf key (a second kind is made when first
- * needed) and the caches, leaves signed by signer (which must outlive the
- * result); when signer is a session intermediate (ca_new_intermediate),
- * clients get [leaf, intermediate]. Thread-safe to use from every worker.
+ * needed) and the caches, leaves signed by signer, the CA (which must
+ * outlive the result), or, with o->intermediate, signed by that for every
+ * client that verifies its ECDSA signature, which then gets [leaf,
+ * intermediate]. Thread-safe to use from every worker.
  * NULL on failure (logged). intercept_free(NULL) is a no-op. */
 intercept *intercept_new(const ca *signer, const intercept_options *o);
 void intercept_free(intercept *ic);

@@ -77,4 +77,10 @@ void tlsctx_hello_sni(tls_ssl *ssl, char *sni, size_t sni_size);
  * include P-256 and it offers an ECDHE-ECDSA cipher suite. */
 bool tlsctx_hello_takes_ecdsa_p256(tls_ssl *ssl);
 
+/* From a paused ClientHello: does the client verify ECDSA P-256 signatures
+ * in certificates (ecdsa_secp256r1_sha256 in signature_algorithms_cert
+ * when it sends that, else in signature_algorithms)? Decides whether the
+ * session intermediate may sign its leaf. */
+bool tlsctx_hello_verifies_ecdsa_p256(tls_ssl *ssl);
+
 #endif

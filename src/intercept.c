@@ -51,6 +51,8 @@ typedef struct {
 
 struct intercept {
     const ca *ca;
+    const ca *intermediate; /* signs leaves for clients verifying ECDSA, or NULL */
+    STACK_OF(X509) *alone; /* empty, when there is an intermediate */
     SSL_CTX *client_ctx;   /* client-facing, pausing at the ClientHello */
     SSL_CTX *upstream_ctx;
     upsess *sessions;      /* resumable upstream sessions */
@@ -68,6 +70,10 @@ typedef struct {
     bool hello_seen;
     bool key_by_client;    /* choose kind from the hello */
     ca_key_type kind;      /* of the leaf's key */
+    /* Borrowed from the intercept when its context sends the session
+     * intermediate, else NULL: an empty chain, for a leaf the CA signed. */
+    STACK_OF(X509) *alone;
+    bool direct;           /* the CA signs this client's leaf: no intermediate */
     X509 *leaf;
     EVP_PKEY *key;         /* borrowed from the intercept */
     bool http2;
@@ -103,8 +109,10 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
     if (h->leaf) {
         /* One call, not SSL_use_certificate + SSL_use_PrivateKey: OpenSSL
          * then looks the key's kind up once, not twice (13 K instructions
-         * per connection). */
-        if (SSL_use_cert_and_key(ssl, h->leaf, h->key, NULL, 1) != 1) {
+         * per connection). A leaf the CA signed goes alone: an empty
+         * chain of its own overrides the context's (the intermediate). */
+        if (SSL_use_cert_and_key(ssl, h->leaf, h->key, h->direct ? h->alone : NULL,
+                                 1) != 1) {
             *alert = SSL_AD_INTERNAL_ERROR;
             return SSL_CLIENT_HELLO_ERROR;
         }
@@ -118,6 +126,10 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
         if (h->key_by_client)
             h->kind = tlsctx_hello_takes_ecdsa_p256(ssl) ? CA_KEY_EC_P256
                                                          : CA_KEY_RSA2048;
+        /* A client that cannot verify the intermediate's ECDSA signature
+         * (one that takes only RSA, the reason some pick an RSA CA) gets a
+         * leaf the CA signed, as without an intermediate. */
+        h->direct = !h->alone || !tlsctx_hello_verifies_ecdsa_p256(ssl);
         tlsctx_hello_sni(ssl, h->sni, sizeof h->sni);
         if (tlsctx_hello_alpn(ssl, h->http2) != 0) {
             *alert = SSL_AD_INTERNAL_ERROR;
@@ -191,6 +203,7 @@ intercept *intercept_new(const ca *signer, const intercept_options *o)
         return NULL;
     }
     ic->ca = signer;
+    ic->intermediate = o->intermediate;
     ic->http2 = o->http2;
     ic->key_by_client = o->leaf_key_by_client;
     ic->forced = o->leaf_key_type;
@@ -211,10 +224,12 @@ intercept *intercept_new(const ca *signer, const intercept_options *o)
     /* Once on the context, not per session: OpenSSL sends a context's
      * extra chain after whichever leaf a session uses, at no cost per
      * handshake (and skips building a chain from the empty store). */
-    X509 *chain = ca_get0_chain_cert(signer);
-    if (chain && (X509_up_ref(chain),
-                  !SSL_CTX_add_extra_chain_cert(ic->client_ctx, chain))) {
-        X509_free(chain);
+    X509 *chain = o->intermediate ? ca_get0_chain_cert(o->intermediate) : NULL;
+    bool chained = false;
+    if (chain && X509_up_ref(chain) &&
+        !(chained = SSL_CTX_add_extra_chain_cert(ic->client_ctx, chain)))
+        X509_free(chain); /* the context did not take it */
+    if (chain && (!chained || !(ic->alone = sk_X509_new_null()))) {
         log_error("cannot add the session intermediate to the TLS context");
         intercept_free(ic);
         return NULL;
@@ -237,6 +252,7 @@ void intercept_free(intercept *ic)
     upsess_free(ic->sessions);
     certcache_free(ic->leaves);
     leaf_keys_free(ic->keys);
+    sk_X509_free(ic->alone);
     free(ic);
 }
 
@@ -251,6 +267,8 @@ tlsm *intercept_client_session(const intercept *ic)
     }
     h->key_by_client = ic->key_by_client;
     h->kind = ic->forced;
+    h->alone = ic->alone;
+    h->direct = !h->alone;
     h->http2 = ic->http2;
     return t;
 }
@@ -276,10 +294,11 @@ tlsm *intercept_upstream_session(const intercept *ic, const char *sni,
     return t;
 }
 
-/* Longest cache key: kind, name, separator, SHA-1 in hex, NUL. */
+/* Longest cache key: kind, signer, name, separator, SHA-1 in hex, NUL. */
 #define LEAF_CACHE_KEY_MAX (2 + AUTHORITY_HOST_MAX + 1 + 2 * SHA_DIGEST_LENGTH + 1)
 
-/* Cache key: the key's kind, the name, and the upstream certificate's
+/* Cache key: the key's kind, 'd' when the CA signs it directly (not the
+ * session intermediate), the name, and the upstream certificate's
  * SHA-1, so a changed upstream certificate (new SANs) gets a new leaf.
  * SHA-1, not SHA-256: OpenSSL computes it once when it reads the
  * certificate (X509_digest returns that copy) where SHA-256 hashed the
@@ -288,8 +307,8 @@ tlsm *intercept_upstream_session(const intercept *ic, const char *sni,
  * party and presented (and verified) for the same name, the name being
  * part of the key in clear, and the leaf served for one carries the names
  * of the other, which that party could have presented itself. */
-static void leaf_cache_key(ca_key_type kind, const char *name, X509 *upstream,
-                           char key[LEAF_CACHE_KEY_MAX])
+static void leaf_cache_key(ca_key_type kind, bool direct, const char *name,
+                           X509 *upstream, char key[LEAF_CACHE_KEY_MAX])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -297,7 +316,7 @@ static void leaf_cache_key(ca_key_type kind, const char *name, X509 *upstream,
     size_t n = strnlen(name, AUTHORITY_HOST_MAX);
     char *out = key;
     *out++ = kind == CA_KEY_RSA2048 ? 'r' : 'e';
-    *out++ = ' ';
+    *out++ = direct ? 'd' : ' ';
     memcpy(out, name, n);
     out += n;
     *out++ = '|';
@@ -314,7 +333,7 @@ static void leaf_cache_key(ca_key_type kind, const char *name, X509 *upstream,
 }
 
 typedef struct {
-    const intercept *ic;
+    const ca *issuer;
     const leaf_key *key;
     const char *name;
     X509 *upstream;
@@ -323,7 +342,7 @@ typedef struct {
 static X509 *mint(void *arg)
 {
     mint_request *r = arg;
-    return certmint_leaf(r->ic->ca, r->key->pub, r->name, r->upstream);
+    return certmint_leaf(r->issuer, r->key->pub, r->name, r->upstream);
 }
 
 int intercept_set_leaf(const intercept *ic, tlsm *client, const char *name,
@@ -337,9 +356,10 @@ int intercept_set_leaf(const intercept *ic, tlsm *client, const char *name,
     X509 *peer = upstream && tlsm_handshake_done(upstream)
                      ? SSL_get0_peer_certificate(tlsm_get0_ssl(upstream))
                      : NULL;
-    mint_request r = {ic, k, name, peer};
+    /* h->direct is always set without an intermediate. */
+    mint_request r = {h->direct ? ic->ca : ic->intermediate, k, name, peer};
     char key[LEAF_CACHE_KEY_MAX];
-    leaf_cache_key(h->kind, name, peer, key);
+    leaf_cache_key(h->kind, h->direct, name, peer, key);
     bool made = false;
     unsigned uses = 0;
     X509_free(h->leaf);

@@ -114,7 +114,8 @@ static int setup_tls(proxy *p)
                                             : ca_direct_signing_reason(p->ca);
     if (!p->direct_why && !(p->intermediate = ca_new_intermediate(p->ca)))
         return -1;
-    p->tls = intercept_new(p->intermediate ? p->intermediate : p->ca, &o);
+    o.intermediate = p->intermediate;
+    p->tls = intercept_new(p->ca, &o);
     p->env.tls = p->tls;
     return p->tls ? 0 : -1;
 }

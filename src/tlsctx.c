@@ -510,3 +510,17 @@ bool tlsctx_hello_takes_ecdsa_p256(SSL *ssl)
         return false;
     return hello_offers_ecdsa_suite(ssl);
 }
+
+bool tlsctx_hello_verifies_ecdsa_p256(SSL *ssl)
+{
+    /* RFC 8446 4.2.3: signature_algorithms_cert, when present, is what
+     * the client accepts in certificates; else signature_algorithms is
+     * (as in TLS 1.2, RFC 5246 7.4.1.4.1). */
+    const unsigned char *ext = NULL;
+    size_t len = 0;
+    unsigned type = SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_signature_algorithms_cert,
+                                              &ext, &len)
+                        ? TLSEXT_TYPE_signature_algorithms_cert
+                        : TLSEXT_TYPE_signature_algorithms;
+    return hello_ext_lists(ssl, type, 2, SIGALG_ECDSA_P256_SHA256);
+}

@@ -65,7 +65,7 @@ class IntermediateTests(unittest.TestCase):
         self.addCleanup(proxy.stop)
         return proxy
 
-    def chain(self, proxy: Proxy, name: str) -> list[Path]:
+    def chain(self, proxy: Proxy, name: str, *args: str) -> list[Path]:
         """The certificates the proxy presents for localhost (leaf first),
         written to files name-0.pem, name-1.pem, ...; the handshake must
         verify against the proxy's CA alone."""
@@ -73,7 +73,7 @@ class IntermediateTests(unittest.TestCase):
             ["openssl", "s_client", "-proxy", f"{proxy.host}:{proxy.port}",
              "-connect", f"localhost:{self.origin.port}", "-servername", "localhost",
              "-CAfile", proxy.ca_cert, "-verify_return_error", "-verify_hostname",
-             "localhost", "-showcerts"], check=False)
+             "localhost", "-showcerts", *args], check=False)
         out = proc.stdout.decode(errors="replace")
         self.assertIn("Verify return code: 0 (ok)", out,
                       out[-3000:] + proc.stderr.decode(errors="replace"))
@@ -157,6 +157,25 @@ class IntermediateTests(unittest.TestCase):
                             pem_fingerprint(inter2.read_text()))
         self.assertNotEqual(x509(inter, "-pubkey"), x509(inter2, "-pubkey"))
         self.assertEqual(sorted(p.name for p in ca_dir.iterdir()), ["ca.key", "ca.pem"])
+
+    def test_client_taking_only_rsa_gets_a_leaf_the_ca_signed(self):
+        # It could not verify the intermediate's ECDSA signature: its leaf
+        # (RSA) comes alone, signed by the RSA CA, as without an
+        # intermediate. Other clients of the same proxy still get the chain.
+        proxy = self.proxy(self.tmp / "rsa-only", "--ca-key-type", "rsa2048")
+        proxy.wait_for_line(INTERMEDIATE_LINE)
+        for round in range(2):  # minted, then from the cache
+            certificates = self.chain(proxy, f"rsa-only-{round}", "-sigalgs",
+                                      "RSA-PSS+SHA256:RSA+SHA256")
+            self.assertEqual(len(certificates), 1, "an intermediate came along")
+            (leaf,) = certificates
+            self.assertEqual(name_of("issuer", leaf), name_of("subject", proxy.ca_cert))
+            self.assertIn("sha256WithRSAEncryption", x509(leaf, "-text"))
+            ok, text = self.verify("-CAfile", proxy.ca_cert, leaf)
+            self.assertTrue(ok, text)
+            leaf, inter = self.chain(proxy, f"ecdsa-too-{round}", "-sigalgs",
+                                     "RSA-PSS+SHA256:ECDSA+SHA256")
+            self.assertEqual(name_of("issuer", leaf), name_of("subject", inter))
 
     def test_no_intermediate_option_signs_with_the_rsa_ca(self):
         proxy = self.proxy(self.tmp / "off", "--ca-key-type", "rsa2048",
