@@ -17,14 +17,24 @@ from __future__ import annotations
 
 import datetime
 import re
+import socket
+import ssl
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
 from harness import (
-    DnsServer, Origin, Proxy, curl_transfers, make_pki, pem_certificates,
-    pem_fingerprint, run_tool,
+    SOCKET_TIMEOUT, DnsServer, Origin, Proxy, connect_request, curl_transfers, make_pki,
+    pem_certificates, pem_fingerprint, run_tool,
 )
+from tlswire import (
+    CT_HANDSHAKE, EXT_SERVER_NAME, HelloParts, MemoryTls, frame, hello_message,
+    read_server_certificates, sni_extension, u16,
+)
+
+EXT_SIGNATURE_ALGORITHMS, EXT_SIGNATURE_ALGORITHMS_CERT = 13, 50
+ECDSA_P256_SHA256, RSA_PKCS1_SHA256, RSA_PSS_RSAE_SHA256 = 0x0403, 0x0401, 0x0804
 
 INTERMEDIATE_LINE = r"leaves are signed by an EC session intermediate"
 DIRECT_LINE = r"leaves are signed by the CA itself: "
@@ -147,6 +157,9 @@ class IntermediateTests(unittest.TestCase):
             [self.origin.url("/", "localhost")], "--proxy", proxy.url, "--cacert", ca)
         self.assertEqual(transfer.body, Origin.HELLO, transfer.describe())
         self.assertEqual(sorted(p.name for p in ca_dir.iterdir()), ["ca.key", "ca.pem"])
+        # The proxy's page still hands out the root, not the intermediate.
+        result, (page,) = curl_transfers([proxy.url + "/ca.pem"])
+        self.assertEqual(pem_fingerprint(page.body.decode()), pem_fingerprint(ca.read_text()))
 
         # A new intermediate each run, under the same CA.
         proxy.stop()
@@ -176,6 +189,59 @@ class IntermediateTests(unittest.TestCase):
             leaf, inter = self.chain(proxy, f"ecdsa-too-{round}", "-sigalgs",
                                      "RSA-PSS+SHA256:ECDSA+SHA256")
             self.assertEqual(name_of("issuer", leaf), name_of("subject", inter))
+
+    def certificates_for_hello(self, proxy: Proxy, edits: dict) -> list[bytes]:
+        """The chain the proxy sends for a TLS 1.2 ClientHello (Python's
+        own, with these extension bodies set), read off the wire."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        parts = HelloParts(hello_message(MemoryTls(None, context, "x.test").first_flight()))
+        parts.set_extension(EXT_SERVER_NAME, sni_extension(b"localhost"))
+        for ext_type, body in edits.items():
+            parts.set_extension(ext_type, body)
+        with socket.create_connection(proxy.address, timeout=SOCKET_TIMEOUT) as sock:
+            sock.sendall(connect_request(f"localhost:{self.origin.port}"))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                byte = sock.recv(1)
+                self.assertTrue(byte, f"proxy closed during CONNECT: {head!r}")
+                head += byte
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            sock.sendall(frame(CT_HANDSHAKE, parts.message()))
+            return read_server_certificates(sock, time.monotonic() + SOCKET_TIMEOUT)
+
+    def test_signature_algorithms_cert_decides_the_signer(self):
+        # signature_algorithms_cert, when sent, is what the client verifies
+        # in certificates (RFC 8446 4.2.3): ECDSA in signature_algorithms
+        # alone does not make it take the intermediate's signature.
+        proxy = self.proxy(self.tmp / "sigalgs-cert", "--ca-key-type", "rsa2048")
+        proxy.wait_for_line(INTERMEDIATE_LINE)
+        ca_subject = name_of("subject", proxy.ca_cert)
+
+        def u16_list(*values):
+            return u16(2 * len(values)) + b"".join(u16(v) for v in values)
+
+        sigalgs = {EXT_SIGNATURE_ALGORITHMS: u16_list(ECDSA_P256_SHA256, RSA_PKCS1_SHA256,
+                                                      RSA_PSS_RSAE_SHA256)}
+        cases = {
+            "no signature_algorithms_cert": (sigalgs, 2),
+            "ECDSA in signature_algorithms_cert": (
+                {**sigalgs, EXT_SIGNATURE_ALGORITHMS_CERT:
+                    u16_list(RSA_PKCS1_SHA256, ECDSA_P256_SHA256)}, 2),
+            "RSA only in signature_algorithms_cert": (
+                {**sigalgs, EXT_SIGNATURE_ALGORITHMS_CERT: u16_list(RSA_PKCS1_SHA256)}, 1),
+        }
+        for what, (edits, length) in cases.items():
+            with self.subTest(what):
+                chain = self.certificates_for_hello(proxy, edits)
+                self.assertEqual(len(chain), length, what)
+                leaf = self.tmp / f"hello-{length}.der"
+                leaf.write_bytes(chain[0])
+                issuer = x509(leaf, "-inform", "DER", "-issuer", "-nameopt", "RFC2253")
+                self.assertEqual(issuer.strip().split("=", 1)[1] == ca_subject,
+                                 length == 1, f"{what}: issuer {issuer}")
 
     def test_no_intermediate_option_signs_with_the_rsa_ca(self):
         proxy = self.proxy(self.tmp / "off", "--ca-key-type", "rsa2048",

@@ -220,10 +220,50 @@ def read_server_flight(sock: socket.socket, deadline: float):
                 break
             if msg_type == HS_CERTIFICATE:
                 body = handshake[pos + 4:pos + 4 + length]
-                # certificate_list<0..2^24-1>, each ASN.1Cert<1..2^24-1> (TLS 1.2)
-                first_len = int.from_bytes(body[3:6], "big")
-                return records, body[6:6 + first_len], False
+                return records, certificate_list(body)[0], False
             pos += 4 + length
+
+
+def certificate_list(body: bytes) -> list[bytes]:
+    """The DER certificates of a TLS 1.2 Certificate message body, in order:
+    certificate_list<0..2^24-1>, each ASN.1Cert<1..2^24-1>."""
+    certificates, pos = [], 3
+    while pos + 3 <= len(body):
+        length = int.from_bytes(body[pos:pos + 3], "big")
+        certificates.append(body[pos + 3:pos + 3 + length])
+        pos += 3 + length
+    return certificates
+
+
+def read_server_certificates(sock: socket.socket, deadline: float) -> list[bytes]:
+    """The whole chain of the server's Certificate message (TLS 1.2, in
+    clear), leaf first; [] when none came before EOF, an alert or the
+    deadline."""
+    data, handshake = b"", b""
+    while time.monotonic() < deadline:
+        sock.settimeout(deadline - time.monotonic())
+        try:
+            piece = sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            return []
+        if not piece:
+            return []
+        data += piece
+        new, data = split_records(data)
+        for content_type, payload in new:
+            if content_type == CT_ALERT:
+                return []
+            if content_type == CT_HANDSHAKE:
+                handshake += payload
+        pos = 0
+        while len(handshake) - pos >= 4:
+            length = int.from_bytes(handshake[pos + 1:pos + 4], "big")
+            if len(handshake) - pos - 4 < length:
+                break
+            if handshake[pos] == HS_CERTIFICATE:
+                return certificate_list(handshake[pos + 4:pos + 4 + length])
+            pos += 4 + length
+    return []
 
 
 def _closed_soon(sock, deadline) -> bool:
