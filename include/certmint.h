@@ -37,7 +37,8 @@ tls_key *certmint_public_key(tls_key *key);
  *    dropped;
  *  - subject CN = first name, only when shorter than 64 characters;
  *  - random positive 128-bit serial; validity as above;
- *  - basicConstraints CA:FALSE, keyUsage digitalSignature (critical),
+ *  - basicConstraints CA:FALSE, keyUsage digitalSignature (critical;
+ *    keyEncipherment too on an RSA key),
  *    extendedKeyUsage serverAuth, SKI of leaf_key, AKI = CA's SKI.
  * Returns a new certificate (caller frees), or NULL when host is not
  * certifiable or OpenSSL fails (logged once). */

@@ -205,7 +205,8 @@ static int set_validity(X509 *leaf, const ASN1_TIME *ca_end, time_t now)
 /* Everything but the AKI, which ca_sign() adds: built from ASN.1 objects
  * so that no wire byte is ever parsed as configuration. The SAN is
  * critical when the subject is empty (RFC 5280 4.2.1.6). */
-static int add_leaf_extensions(X509 *leaf, GENERAL_NAMES *gens, int san_critical)
+static int add_leaf_extensions(X509 *leaf, GENERAL_NAMES *gens, int san_critical,
+                               bool rsa)
 {
     int rc = -1;
     BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
@@ -216,8 +217,10 @@ static int add_leaf_extensions(X509 *leaf, GENERAL_NAMES *gens, int san_critical
     bc->ca = 0; /* CA:FALSE, encoded as an empty SEQUENCE */
     if (X509_add1_ext_i2d(leaf, NID_basic_constraints, bc, 0, X509V3_ADD_REPLACE) != 1)
         goto cleanup;
-    /* digitalSignature (bit 0) is all an ECDHE/ECDSA server needs. */
-    if (!ASN1_BIT_STRING_set_bit(ku, 0, 1) ||
+    /* digitalSignature (bit 0) is all an ECDHE server needs; an RSA key
+     * also allows keyEncipherment (bit 2) for clients still using RSA key
+     * exchange, which some (not OpenSSL) refuse without it. */
+    if (!ASN1_BIT_STRING_set_bit(ku, 0, 1) || (rsa && !ASN1_BIT_STRING_set_bit(ku, 2, 1)) ||
         X509_add1_ext_i2d(leaf, NID_key_usage, ku, 1, X509V3_ADD_REPLACE) != 1)
         goto cleanup;
     if (!sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth)) ||
@@ -258,7 +261,9 @@ static X509 *build_leaf(const ca *issuer, EVP_PKEY *leaf_key, const char *name,
         ca_set_random_serial(leaf) != 0 || !X509_set_pubkey(leaf, leaf_key) ||
         (has_cn = set_subject(leaf, name)) < 0 ||
         set_validity(leaf, X509_get0_notAfter(ca_get0_cert(issuer)), now) != 0 ||
-        add_leaf_extensions(leaf, gens, !has_cn) != 0 || ca_sign(issuer, leaf) != 0)
+        add_leaf_extensions(leaf, gens, !has_cn,
+                            EVP_PKEY_get_base_id(leaf_key) == EVP_PKEY_RSA) != 0 ||
+        ca_sign(issuer, leaf) != 0)
         goto fail;
     return leaf;
 fail:

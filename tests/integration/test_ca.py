@@ -128,6 +128,8 @@ class LeafKeyTests(unittest.TestCase):
         (("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"), RSA),
         (("-tls1_2", "-groups", "X25519"), RSA),
         (("-tls1_3", "-groups", "X25519"), EC),
+        # RSA key exchange (no ECDHE): the RSA leaf allows keyEncipherment.
+        (("-tls1_2", "-cipher", "AES128-GCM-SHA256"), RSA),
     )
 
     @classmethod
@@ -173,7 +175,16 @@ class LeafKeyTests(unittest.TestCase):
         self.assertIsNotNone(leaf, f"no handshake for {args}:\n{err}")
         self.assertEqual(self.key_algorithm(leaf), expected, args)
         self.assertTrue(fetched, f"no response through the tunnel for {args}:\n{err}")
+        # RSA key exchange encrypts to the leaf's key: clients that check
+        # (OpenSSL's does not) want keyEncipherment; an EC leaf only signs.
+        usage = self.key_usage(leaf)
+        self.assertEqual("Key Encipherment" in usage, expected == self.RSA, usage)
         return leaf
+
+    def key_usage(self, pem: str) -> str:
+        text = run_tool(["openssl", "x509", "-noout", "-ext", "keyUsage"],
+                        input_bytes=pem.encode()).stdout.decode()
+        return " ".join(text.split())
 
     def check_auto(self, proxy: Proxy, rsa_leaves: int = 1):
         leaves = {}
