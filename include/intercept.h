@@ -71,6 +71,9 @@ int intercept_mirror_alpn(tlsm *upstream, tlsm *client);
  * cannot have it), or NULL. Static. */
 const char *intercept_alpn_refusal(tlsm *client);
 
+/* Has t negotiated TLS 1.3 (known once its ServerHello is made or read)? */
+bool intercept_is_tls13(tlsm *t);
+
 /* Choose the leaf for the paused client session: its key of the kind the
  * ClientHello takes (unless forced), for name (a certifiable
  * name or an IP literal) plus, when upstream has completed its handshake,

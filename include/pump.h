@@ -77,6 +77,14 @@ void pump_finish_output_for_close(pump *p);
 /* Backpressure: start or stop reading from the socket. */
 void pump_set_reading(pump *p, bool on);
 
+/* What the TLS session writes on its own as its handshake completes and
+ * after (a TLS 1.3 server's tickets, key updates) waits for the owner's
+ * next pump_send*() or pump_finish_output*(), and goes out in one send()
+ * with it. Only for a TLS 1.3 server-role session whose own flight is
+ * out: in TLS 1.2 a server's last flight completes the handshake, and the
+ * client waits for it. Errors' alerts are never held. */
+void pump_hold_output(pump *p);
+
 /* Read the socket within this loop iteration, before epoll says it is
  * readable: a client's first bytes mostly come with its connection, and
  * waiting to be told costs an epoll_wait() and often a wakeup. When

@@ -129,6 +129,12 @@ static void resume_client(conn *c)
         return;
     conn_arm_timer(c, c->env->handshake_timeout);
     pump_resume_handshake(c->client);
+    /* Our flight is out (in TLS 1.3 the server's last): the ticket OpenSSL
+     * makes when the client's Finished comes goes out with the first
+     * answer, one send() and one segment per connection fewer. */
+    if (!c->closing && c->phase == &client_handshake_phase &&
+        intercept_is_tls13(pump_tls(c->client)))
+        pump_hold_output(c->client);
 }
 
 static void upstream_ready(conn *c)

@@ -391,6 +391,11 @@ const char *intercept_alpn_refusal(tlsm *client)
     return tlsctx_alpn_refusal(tlsm_get0_ssl(client));
 }
 
+bool intercept_is_tls13(tlsm *t)
+{
+    return SSL_version(tlsm_get0_ssl(t)) == TLS1_3_VERSION;
+}
+
 flow_tls *intercept_describe(tlsm *t)
 {
     SSL *ssl = tlsm_get0_ssl(t);

@@ -46,6 +46,7 @@ struct pump {
     bool handshake_reported;
     bool paused;               /* the client-hello callback asked to wait */
     bool ended;                /* on_end has been called */
+    bool hold_output;          /* see pump_hold_output() */
     bool output_finished;      /* no more output: close_notify queued */
     bool shut_wanted;          /* pump_finish_output() was called */
     bool write_shut;           /* shutdown(SHUT_WR) done */
@@ -192,7 +193,8 @@ static void read_plaintext(pump *p)
             iov.iov_len = n;
             evbuffer_commit_space(p->plain, &iov, 1);
         }
-        drain_tls_output(p); /* key updates, tickets, alerts */
+        if (!p->hold_output || st == TLSM_ERROR)
+            drain_tls_output(p); /* key updates, tickets, alerts */
         if (st != TLSM_OK)
             break;
         p->bytes_in += n;
@@ -216,7 +218,9 @@ static void tls_step(pump *p)
         return;
     if (!tlsm_handshake_done(p->tls)) {
         tlsm_status st = tlsm_handshake(p->tls);
-        drain_tls_output(p); /* send alerts too: the peer must see them */
+        /* Held: what the session wrote as its handshake completed. */
+        if (!p->hold_output || st != TLSM_OK)
+            drain_tls_output(p); /* send alerts too: the peer must see them */
         if (p->ended)
             return;
         if (st == TLSM_PAUSED) {
@@ -500,6 +504,7 @@ void pump_resume_handshake(pump *p)
 
 int pump_send(pump *p, const void *data, size_t len)
 {
+    p->hold_output = false;
     if (p->output_finished)
         return -1;
     p->bytes_out += len;
@@ -518,6 +523,7 @@ int pump_send(pump *p, const void *data, size_t len)
 
 int pump_send_buffer(pump *p, struct evbuffer *buf)
 {
+    p->hold_output = false;
     if (p->output_finished)
         return -1;
     if (!p->tls) {
@@ -551,6 +557,7 @@ int pump_send_buffer(pump *p, struct evbuffer *buf)
 
 void pump_finish_output_for_close(pump *p)
 {
+    p->hold_output = false;
     if (p->output_finished)
         return;
     p->output_finished = true;
@@ -581,6 +588,11 @@ void pump_read_soon(pump *p)
 {
     if (!p->ended)
         event_active(p->rev, EV_READ, 1);
+}
+
+void pump_hold_output(pump *p)
+{
+    p->hold_output = true;
 }
 
 struct evbuffer *pump_input(pump *p)

@@ -307,13 +307,13 @@ class UpstreamResumptionTests(ProxyTestCase):
 class ClientResumptionTests(ProxyTestCase):
     """Clients resume their sessions with the proxy from its tickets."""
 
-    def s_client(self, version, session_file, save):
+    def s_client(self, version, session_file, save, *more):
         request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         result = run_tool(
             ["openssl", "s_client", f"-{version}", "-proxy", f"127.0.0.1:{self.proxy.port}",
              "-connect", f"localhost:{self.origin.port}", "-servername", "localhost",
              "-CAfile", self.proxy.ca_cert, "-verify_return_error", "-ign_eof",
-             "-sess_out" if save else "-sess_in", session_file],
+             "-sess_out" if save else "-sess_in", session_file, *more],
             input_bytes=request)
         return result.stdout.decode(errors="replace")
 
@@ -330,6 +330,18 @@ class ClientResumptionTests(ProxyTestCase):
 
     def test_tls12_client_resumes(self):
         self.check_resumes("tls1_2")
+
+    def test_tls13_resumed_client_gets_the_next_ticket(self):
+        """The TLS 1.3 ticket waits for the first answer (one send() with
+        it, see pump_hold_output), on a resumed session too: a client that
+        uses each ticket once, as browsers do, resumes again and again."""
+        first, second = self.tmp / "chain-1.pem", self.tmp / "chain-2.pem"
+        self.assertRegex(self.s_client("tls1_3", first, True), r"(?m)^New, ")
+        resumed = self.s_client("tls1_3", first, False, "-sess_out", second)
+        self.assertRegex(resumed, r"(?m)^Reused, ")
+        again = self.s_client("tls1_3", second, False)
+        self.assertRegex(again, r"(?m)^Reused, ")
+        self.assertIn(HELLO.decode(), again)
 
 
 class ClientCipherTests(ProxyTestCase):
