@@ -4,7 +4,6 @@
  * conn_priv.h); the core reaches it only through its conn_phase table. */
 #include "conn_priv.h"
 
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,9 +446,9 @@ conn *conn_new(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa)
         goto fail;
     c->env = env;
     /* Requests and responses are small writes that wait for each other:
-     * Nagle's algorithm with delayed ACKs would add ~40 ms to each. */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+     * Nagle's algorithm with delayed ACKs would add ~40 ms to each. The
+     * socket has TCP_NODELAY from the listener it was accepted from
+     * (listener.c), which saves a setsockopt() per connection. */
     access_format_sockaddr(sa, c->client_name, sizeof c->client_name);
     evutil_gettimeofday(&c->started, NULL);
     c->last_activity = c->started;
