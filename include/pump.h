@@ -1,5 +1,5 @@
-/* pump — one side of a connection: a socket bufferevent, optionally
- * with a TLS session (tlsm) between the socket and the plaintext.
+/* pump — one side of a connection: a socket, optionally with a TLS
+ * session (tlsm) between the socket and the plaintext.
  *
  * In raw mode the plaintext is the socket's bytes. After pump_start_tls()
  * ciphertext read from the socket is fed to the tlsm, plaintext comes out
@@ -42,8 +42,10 @@ typedef struct {
     void (*on_drained)(void *arg, pump *p);
 } pump_callbacks;
 
-/* Wrap bev (the pump owns it and frees it), in raw mode, reading enabled.
- * cbs must outlive the pump. NULL on allocation failure (bev untouched). */
+/* Take over bev's socket, in raw mode, reading enabled: bytes bev read or
+ * still had to write become the pump's, bev is freed, and the pump closes
+ * the socket when freed (sockout.h says why not a bufferevent). cbs must
+ * outlive the pump. NULL on allocation failure (bev not freed). */
 pump *pump_new(struct bufferevent *bev, const pump_callbacks *cbs, void *arg);
 void pump_free(pump *p);
 

@@ -1,5 +1,5 @@
-/* pump — one side of a connection: socket bufferevent <-> optional
- * memory-BIO TLS session <-> plaintext. See include/pump.h. */
+/* pump — one side of a connection: socket <-> optional memory-BIO TLS
+ * session <-> plaintext. See include/pump.h. */
 #include "pump.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <event2/util.h>
 
 #include "busy.h"
+#include "sockout.h"
 
 /* Plaintext read from a TLS session is taken in pieces of this size: one
  * full TLS record. */
@@ -21,7 +22,7 @@
 #define PUMP_MAX_SINGLE_IO (64 * 1024)
 
 /* The pump reads its socket itself, on a read event of its own, rather
- * than through the bufferevent: libevent 2.1 asks the kernel how many
+ * than through a bufferevent: libevent 2.1 asks the kernel how many
  * bytes are readable (an ioctl) before every read, and reads at most 4 KiB
  * per read event (EVBUFFER_MAX_READ; 2.2 made it settable), which cost a
  * bulk transfer an epoll_wait, an ioctl and a readv per 4 KiB and every
@@ -37,10 +38,13 @@
 #define PUMP_READ_BUDGET (128 * 1024)
 
 struct pump {
-    struct bufferevent *bev;   /* writes, and the socket's lifetime */
+    evutil_socket_t fd;        /* ours: closed by pump_free */
     struct event *rev;         /* our reads (see PUMP_FIRST_READ) */
+    sockout out;               /* our writes */
     tlsm *tls;                 /* NULL in raw mode */
-    struct evbuffer *plain;    /* decrypted input not yet consumed */
+    struct evbuffer *in;       /* input not yet consumed by the owner: the
+                                  socket's bytes in raw mode, decrypted
+                                  ones in TLS mode */
     const pump_callbacks *cbs;
     void *arg;
     bool handshake_reported;
@@ -66,57 +70,15 @@ static void end_side(pump *p, bool error, const char *reason)
     p->cbs->on_end(p->arg, p, error, reason);
 }
 
-/* Nothing is queued for the socket: bytes may go straight to it. */
-static bool output_idle(pump *p)
-{
-    return evbuffer_get_length(bufferevent_get_output(p->bev)) == 0;
-}
-
-/* Write what the socket takes at once when nothing is queued ahead of it.
- * Most writes complete whole, which spares libevent arming and disarming
- * write interest (two epoll_ctl calls), a wakeup and a copy per write;
- * whatever is left, and any error, goes through the bufferevent as usual.
- * Returns the bytes written. */
-static size_t write_now(pump *p, const void *data, size_t n)
-{
-    if (!output_idle(p))
-        return 0;
-    ssize_t w = send(bufferevent_getfd(p->bev), data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0 && errno == ECONNRESET)
-        p->reset_seen = true;
-    return w > 0 ? (size_t)w : 0;
-}
-
-/* write_now() for a whole evbuffer (one writev); drains what was sent. */
-static void write_buffer_now(pump *p, struct evbuffer *buf)
-{
-    if (output_idle(p) && evbuffer_write(buf, bufferevent_getfd(p->bev)) < 0 &&
-        errno == ECONNRESET)
-        p->reset_seen = true;
-}
-
-/* Bytes were queued in the bufferevent: let it write them. Write interest
- * is enabled only now, not from the start: libevent arms the write event at
- * once when enabled, which costs two epoll_ctl calls and a wakeup per
- * socket even when every write goes out through write_now(). */
-static int queued(pump *p, int rc)
-{
-    if (!(bufferevent_get_enabled(p->bev) & EV_WRITE))
-        bufferevent_enable(p->bev, EV_WRITE);
-    return rc;
-}
-
 /* Move what the TLS session wants to send into the socket's output. */
 static void drain_tls_output(pump *p)
 {
     const void *data;
     size_t n;
     while ((n = tlsm_output_peek(p->tls, &data)) > 0) {
-        size_t done = write_now(p, data, n);
-        if (done < n && queued(p, evbuffer_add(bufferevent_get_output(p->bev),
-                                               (const char *)data + done, n - done)) != 0) {
-            tlsm_output_consume(p->tls, done);
-            break;
+        if (sockout_send(&p->out, data, n) != 0) {
+            end_side(p, true, "out of memory");
+            return;
         }
         tlsm_output_consume(p->tls, n);
     }
@@ -124,11 +86,10 @@ static void drain_tls_output(pump *p)
 
 static void maybe_shut_write(pump *p)
 {
-    if (!p->shut_wanted || p->write_shut ||
-        evbuffer_get_length(bufferevent_get_output(p->bev)) > 0)
+    if (!p->shut_wanted || p->write_shut || sockout_pending(&p->out) > 0)
         return;
     p->write_shut = true;
-    shutdown(bufferevent_getfd(p->bev), SHUT_WR);
+    shutdown(p->fd, SHUT_WR);
 }
 
 /* An evbuffer keeps a chunk reserved for bytes that never came, and
@@ -149,19 +110,19 @@ static void went_idle(void *arg)
 {
     pump *p = arg;
     tlsm_keep_buffers(p->tls, false);
-    release_empty(p->plain);
+    release_empty(p->in);
 }
 
 /* A message passed through the TLS session. */
 static void note_message(pump *p, busy_dir dir)
 {
-    if (busy_note(&p->busy, bufferevent_get_base(p->bev), dir, went_idle, p))
+    if (busy_note(&p->busy, p->out.base, dir, went_idle, p))
         tlsm_keep_buffers(p->tls, true);
 }
 
 /* Read every plaintext byte the session has and hand it to the owner.
- * The first record lands on the stack and is copied into p->plain: most
- * messages are small, and reserving a record's room in p->plain took a
+ * The first record lands on the stack and is copied into p->in: most
+ * messages are small, and reserving a record's room in p->in took a
  * 16 KiB chunk that the owner's drain freed again, a large malloc and free
  * per message. When more than a full record's ciphertext is waiting, or
  * the first record was large (a transfer), records are read straight into
@@ -177,21 +138,21 @@ static void read_plaintext(pump *p)
         if (!direct) {
             char buf[PUMP_PLAIN_CHUNK];
             st = tlsm_read(p->tls, buf, sizeof buf, &n);
-            if (n > 0 && evbuffer_add(p->plain, buf, n) != 0) {
+            if (n > 0 && evbuffer_add(p->in, buf, n) != 0) {
                 end_side(p, true, "out of memory");
                 return;
             }
             direct = n > PUMP_PLAIN_CHUNK / 4;
         } else {
             struct evbuffer_iovec iov;
-            if (evbuffer_reserve_space(p->plain, PUMP_PLAIN_CHUNK, &iov, 1) < 1) {
+            if (evbuffer_reserve_space(p->in, PUMP_PLAIN_CHUNK, &iov, 1) < 1) {
                 end_side(p, true, "out of memory");
                 return;
             }
             reserved = true;
             st = tlsm_read(p->tls, iov.iov_base, iov.iov_len, &n);
             iov.iov_len = n;
-            evbuffer_commit_space(p->plain, &iov, 1);
+            evbuffer_commit_space(p->in, &iov, 1);
         }
         if (!p->hold_output || st == TLSM_ERROR)
             drain_tls_output(p); /* key updates, tickets, alerts */
@@ -201,10 +162,10 @@ static void read_plaintext(pump *p)
     }
     if (p->bytes_in != before)
         note_message(p, BUSY_IN);
-    if (evbuffer_get_length(p->plain) > 0)
-        p->cbs->on_data(p->arg, p, p->plain);
+    if (evbuffer_get_length(p->in) > 0)
+        p->cbs->on_data(p->arg, p, p->in);
     else if (reserved)
-        release_empty(p->plain);
+        release_empty(p->in);
     if (st == TLSM_CLOSED)
         end_side(p, false, "closed");
     else if (st == TLSM_ERROR)
@@ -245,9 +206,11 @@ static void tls_step(pump *p)
     read_plaintext(p);
 }
 
+/* Switching to TLS: the bytes read and not consumed in raw mode are the
+ * first ciphertext. */
 static void feed_input(pump *p)
 {
-    struct evbuffer *in = bufferevent_get_input(p->bev);
+    struct evbuffer *in = p->in;
     size_t len = evbuffer_get_length(in);
     if (len == 0)
         return;
@@ -270,30 +233,42 @@ static void feed_input(pump *p)
     }
 }
 
-/* Read up to want bytes from the socket into the input buffer. A socket
- * bufferevent keeps its input's end frozen outside its own reads (where
- * even evbuffer_read() fails); these reads are the pump's. Returns what
- * recv() returned (-1 also when out of memory); a reset is remembered,
- * since the kernel reports it only once. */
-static ssize_t recv_into_input(pump *p, struct evbuffer *in, size_t want)
+/* Read up to want bytes from the socket into the input buffer (raw
+ * mode). Returns what recv() returned (-1 also when out of memory); a
+ * reset is remembered, since the kernel reports it only once. */
+static ssize_t recv_into_input(pump *p, size_t want)
 {
     struct evbuffer_iovec iov;
     ssize_t got = -1;
     errno = ENOMEM; /* unless recv() says otherwise */
-    evbuffer_unfreeze(in, 0);
-    if (evbuffer_reserve_space(in, (ev_ssize_t)want, &iov, 1) == 1) {
+    if (evbuffer_reserve_space(p->in, (ev_ssize_t)want, &iov, 1) == 1) {
         if (iov.iov_len > want)
             iov.iov_len = want;
-        got = recv(bufferevent_getfd(p->bev), iov.iov_base, iov.iov_len, MSG_DONTWAIT);
+        got = recv(p->fd, iov.iov_base, iov.iov_len, MSG_DONTWAIT);
         if (got > 0) {
             iov.iov_len = (size_t)got;
-            evbuffer_commit_space(in, &iov, 1);
+            evbuffer_commit_space(p->in, &iov, 1);
         } else if (got < 0 && errno == ECONNRESET) {
             p->reset_seen = true;
         }
     }
-    evbuffer_freeze(in, 0);
     return got;
+}
+
+/* The same straight into the TLS session's input queue. */
+static ssize_t recv_into_tls(pump *p, size_t want)
+{
+    void *tail = tlsm_feed_reserve(p->tls, want);
+    if (!tail) {
+        errno = ENOMEM;
+        return -1;
+    }
+    ssize_t n = recv(p->fd, tail, want, MSG_DONTWAIT);
+    if (n > 0)
+        tlsm_feed_commit(p->tls, (size_t)n);
+    else if (n < 0 && errno == ECONNRESET)
+        p->reset_seen = true;
+    return n;
 }
 
 /* A write failed (the peer reset or closed): what the peer said before
@@ -304,12 +279,10 @@ static ssize_t recv_into_input(pump *p, struct evbuffer *in, size_t want)
  * p->reset_seen. */
 static bool read_last_words(pump *p)
 {
-    struct evbuffer *in = bufferevent_get_input(p->bev);
     ssize_t got = -1;
     for (int i = 0; i < PUMP_READ_BUDGET / PUMP_MAX_SINGLE_IO; i++)
-        if ((got = recv_into_input(p, in, PUMP_MAX_SINGLE_IO)) <= 0)
+        if ((got = recv_into_tls(p, PUMP_MAX_SINGLE_IO)) <= 0)
             break;
-    feed_input(p);
     if (!p->ended)
         tls_step(p);
     if (p->ended || got != 0)
@@ -330,7 +303,6 @@ typedef enum { READ_AGAIN, READ_EOF, READ_ERROR } read_end;
  * (a reset is also remembered: the kernel reports it once). */
 static read_end read_socket(pump *p, size_t *got, int *err)
 {
-    int fd = bufferevent_getfd(p->bev);
     size_t budget = PUMP_READ_BUDGET;
     *got = 0;
     for (bool first = true; budget > 0; first = false) {
@@ -338,23 +310,16 @@ static read_end read_socket(pump *p, size_t *got, int *err)
                             : budget < PUMP_MAX_SINGLE_IO ? budget : PUMP_MAX_SINGLE_IO;
         ssize_t n;
         if (!p->tls) {
-            n = recv_into_input(p, bufferevent_get_input(p->bev), want);
+            n = recv_into_input(p, want);
         } else if (first && !busy_now(&p->busy)) {
             char buf[PUMP_FIRST_READ];
-            n = recv(fd, buf, want, MSG_DONTWAIT);
+            n = recv(p->fd, buf, want, MSG_DONTWAIT);
             if (n > 0 && tlsm_feed(p->tls, buf, (size_t)n) != 0) {
                 *err = ENOMEM;
                 return READ_ERROR;
             }
         } else {
-            void *tail = tlsm_feed_reserve(p->tls, want);
-            if (!tail) {
-                *err = ENOMEM;
-                return READ_ERROR;
-            }
-            n = recv(fd, tail, want, MSG_DONTWAIT);
-            if (n > 0)
-                tlsm_feed_commit(p->tls, (size_t)n);
+            n = recv_into_tls(p, want);
         }
         if (n == 0)
             return READ_EOF;
@@ -387,12 +352,11 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     int err = 0;
     read_end end = read_socket(p, &got, &err);
     if (got > 0 && !p->tls) {
-        struct evbuffer *in = bufferevent_get_input(p->bev);
-        size_t before = evbuffer_get_length(in);
-        p->cbs->on_data(p->arg, p, in);
+        size_t before = evbuffer_get_length(p->in);
+        p->cbs->on_data(p->arg, p, p->in);
         /* Count what the owner consumed; the rest is counted when it is. */
         if (!p->tls)
-            p->bytes_in += before - evbuffer_get_length(in);
+            p->bytes_in += before - evbuffer_get_length(p->in);
     } else if (got > 0) {
         tls_step(p);
     }
@@ -401,7 +365,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
                    err);
 }
 
-static void write_cb(struct bufferevent *bev, void *arg)
+static void written(void *arg)
 {
     pump *p = arg;
     maybe_shut_write(p);
@@ -409,20 +373,19 @@ static void write_cb(struct bufferevent *bev, void *arg)
 }
 
 /* The side's socket reached its end (EOF) or failed (err: errno), as our
- * read or the bufferevent's write found. */
+ * read or write found. */
 static void side_event(pump *p, short what, int err)
 {
     if (p->ended)
         return;
     /* A read took the reset; a later one sees an EOF. */
-    if ((what & BEV_EVENT_EOF) && p->reset_seen)
+    if ((what & BEV_EVENT_EOF) && (p->reset_seen || p->out.reset_seen))
         what = BEV_EVENT_ERROR | BEV_EVENT_READING;
     if (what & BEV_EVENT_EOF) {
         if (!p->tls) {
             end_side(p, false, "closed");
             return;
         }
-        feed_input(p);
         tlsm_feed_eof(p->tls);
         tls_step(p);
         if (!p->ended) /* EOF mid-handshake with nothing to read */
@@ -432,7 +395,7 @@ static void side_event(pump *p, short what, int err)
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
         if (p->tls && (what & BEV_EVENT_WRITING) && read_last_words(p))
             return;
-        if (p->reset_seen)
+        if (p->reset_seen || p->out.reset_seen)
             err = ECONNRESET;
         end_side(p, true, err == ECONNRESET ? "connection reset by peer"
                           : err ? evutil_socket_error_to_string(err)
@@ -440,9 +403,9 @@ static void side_event(pump *p, short what, int err)
     }
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+static void write_failed(void *arg, int err)
 {
-    side_event(arg, what, EVUTIL_SOCKET_ERROR());
+    side_event(arg, BEV_EVENT_WRITING | BEV_EVENT_ERROR, err);
 }
 
 pump *pump_new(struct bufferevent *bev, const pump_callbacks *cbs, void *arg)
@@ -450,25 +413,35 @@ pump *pump_new(struct bufferevent *bev, const pump_callbacks *cbs, void *arg)
     pump *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->plain = evbuffer_new();
-    p->rev = event_new(bufferevent_get_base(bev), bufferevent_getfd(bev),
-                       EV_READ | EV_PERSIST, on_readable, p);
-    if (!p->plain || !p->rev || event_add(p->rev, NULL) != 0) {
+    struct event_base *base = bufferevent_get_base(bev);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    struct evbuffer *bin = bufferevent_get_input(bev), *bout = bufferevent_get_output(bev);
+    p->in = evbuffer_new();
+    p->rev = event_new(base, fd, EV_READ | EV_PERSIST, on_readable, p);
+    p->out = (sockout){.fd = fd, .base = base, .low = PUMP_LOW_WATERMARK,
+                       .max_write = PUMP_MAX_SINGLE_IO, .on_written = written,
+                       .on_error = write_failed, .arg = p};
+    /* What the bufferevent read or was asked to write (a parent proxy's
+     * exchange) is ours now; a socket bufferevent's output is frozen at
+     * its start outside its own writes. */
+    evbuffer_unfreeze(bout, 1);
+    if (!p->in || !p->rev || event_add(p->rev, NULL) != 0 ||
+        evbuffer_add_buffer(p->in, bin) != 0 || sockout_send_buffer(&p->out, bout) != 0) {
         if (p->rev)
             event_free(p->rev);
-        if (p->plain)
-            evbuffer_free(p->plain);
+        if (p->in)
+            evbuffer_free(p->in);
+        sockout_free(&p->out);
         free(p);
         return NULL;
     }
-    p->bev = bev;
+    /* The socket is the pump's from now on: the bufferevent lets it go
+     * (no fd, so freeing it closes nothing). */
+    bufferevent_setfd(bev, -1);
+    bufferevent_free(bev);
+    p->fd = fd;
     p->cbs = cbs;
     p->arg = arg;
-    bufferevent_setcb(bev, NULL, write_cb, event_cb, p);
-    bufferevent_setwatermark(bev, EV_WRITE, PUMP_LOW_WATERMARK, 0);
-    bufferevent_set_max_single_write(bev, PUMP_MAX_SINGLE_IO);
-    /* Reads are ours (p->rev); EV_WRITE: see queued(). */
-    bufferevent_disable(bev, EV_READ);
     return p;
 }
 
@@ -476,11 +449,12 @@ void pump_free(pump *p)
 {
     if (!p)
         return;
-    event_free(p->rev); /* before the socket closes with the bufferevent */
+    event_free(p->rev);
+    sockout_free(&p->out);
     busy_reset(&p->busy);
-    bufferevent_free(p->bev);
+    evutil_closesocket(p->fd);
     tlsm_free(p->tls);
-    evbuffer_free(p->plain);
+    evbuffer_free(p->in);
     free(p);
 }
 
@@ -508,12 +482,8 @@ int pump_send(pump *p, const void *data, size_t len)
     if (p->output_finished)
         return -1;
     p->bytes_out += len;
-    if (!p->tls) {
-        size_t done = write_now(p, data, len);
-        return done == len ? 0
-                           : queued(p, bufferevent_write(p->bev, (const char *)data + done,
-                                                         len - done));
-    }
+    if (!p->tls)
+        return sockout_send(&p->out, data, len);
     size_t n = 0;
     note_message(p, BUSY_OUT);
     tlsm_status st = tlsm_write(p->tls, data, len, &n);
@@ -528,8 +498,7 @@ int pump_send_buffer(pump *p, struct evbuffer *buf)
         return -1;
     if (!p->tls) {
         p->bytes_out += evbuffer_get_length(buf);
-        write_buffer_now(p, buf);
-        return evbuffer_get_length(buf) ? queued(p, bufferevent_write_buffer(p->bev, buf)) : 0;
+        return sockout_send_buffer(&p->out, buf);
     }
     struct evbuffer_iovec vec[16];
     if (evbuffer_get_length(buf) > 0)
@@ -597,12 +566,12 @@ void pump_hold_output(pump *p)
 
 struct evbuffer *pump_input(pump *p)
 {
-    return p->tls ? p->plain : bufferevent_get_input(p->bev);
+    return p->in;
 }
 
 size_t pump_output_pending(pump *p)
 {
-    return evbuffer_get_length(bufferevent_get_output(p->bev));
+    return sockout_pending(&p->out);
 }
 
 unsigned long long pump_bytes_in(const pump *p)

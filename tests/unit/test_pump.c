@@ -4,6 +4,7 @@
  * cap) per read event, a reset the pump's own read took, reading the
  * peer's last words after a failed write, and reading turned off and on. */
 #include "check_main.h"
+#include "tcppair.h"
 #include "pump.h"
 #include "qbio.h"
 
@@ -62,25 +63,6 @@ static const pump_callbacks callbacks = {
     .on_data = on_data, .on_handshake = on_handshake, .on_end = on_end,
     .on_drained = on_drained,
 };
-
-/* A connected loopback TCP pair: *mine for the pump, *peer for the test. */
-static void tcp_pair(int *mine, int *peer)
-{
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(l, 1), 0);
-    ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
-    *peer = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_eq(connect(*peer, (struct sockaddr *)&a, sizeof a), 0);
-    *mine = accept(l, NULL, NULL);
-    ck_assert_int_ge(*mine, 0);
-    close(l);
-    int one = 1;
-    setsockopt(*peer, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    ck_assert_int_eq(evutil_make_socket_nonblocking(*mine), 0);
-}
 
 static void send_all(int fd, const void *data, size_t len)
 {
