@@ -1,4 +1,4 @@
-/* qbio — a BIO over a plain byte queue. See include/qbio.h. */
+/* qbio — a BIO over two plain byte queues. See include/qbio.h. */
 #include "qbio.h"
 
 #include <limits.h>
@@ -21,9 +21,13 @@
 typedef struct {
     char *data;
     size_t start, len, cap; /* queued bytes: data[start .. start+len) */
-    bool eof;
     bool keep;              /* qbio_set_keep(): a drained buffer stays */
 } queue;
+
+typedef struct {
+    queue in, out;          /* the peer's ciphertext; the SSL's records */
+    bool eof;               /* no more input will come */
+} duplex;
 
 static BIO_METHOD *method;
 static pthread_once_t method_once = PTHREAD_ONCE_INIT;
@@ -63,9 +67,14 @@ static char *room_for(queue *q, size_t n)
     return q->data + q->start + q->len;
 }
 
+static duplex *get(BIO *b)
+{
+    return BIO_get_data(b);
+}
+
 static int q_write(BIO *b, const char *in, size_t n, size_t *written)
 {
-    queue *q = BIO_get_data(b);
+    queue *q = &get(b)->out;
     BIO_clear_retry_flags(b);
     char *tail = room_for(q, n);
     if (!tail)
@@ -76,35 +85,48 @@ static int q_write(BIO *b, const char *in, size_t n, size_t *written)
     return 1;
 }
 
+/* Drop the first n bytes of q (all of them if n is larger). */
+static void consume(queue *q, size_t n)
+{
+    if (n >= q->len) {
+        q->len = 0;
+        drained(q);
+        return;
+    }
+    q->start += n;
+    q->len -= n;
+}
+
 static int q_read(BIO *b, char *out, size_t n, size_t *got)
 {
-    queue *q = BIO_get_data(b);
+    duplex *d = get(b);
+    queue *q = &d->in;
     BIO_clear_retry_flags(b);
     *got = 0;
     if (q->len == 0) {
-        if (q->eof)
+        if (d->eof)
             return 0;
         BIO_set_retry_read(b);
         return 0;
     }
     size_t take = n < q->len ? n : q->len;
     memcpy(out, q->data + q->start, take);
-    qbio_consume(b, take);
+    consume(q, take);
     *got = take;
     return 1;
 }
 
 static long q_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-    queue *q = BIO_get_data(b);
+    duplex *d = get(b);
     switch (cmd) {
     case BIO_CTRL_PENDING:
-        return q->len > LONG_MAX ? LONG_MAX : (long)q->len;
+        return d->in.len > LONG_MAX ? LONG_MAX : (long)d->in.len;
     case BIO_CTRL_EOF:
-        return q->len == 0 && q->eof;
+        return d->in.len == 0 && d->eof;
     case BIO_CTRL_RESET:
-        q->len = 0;
-        drained(q);
+        consume(&d->in, d->in.len);
+        consume(&d->out, d->out.len);
         return 1;
     case BIO_CTRL_FLUSH:
         return 1;
@@ -116,20 +138,21 @@ static long q_ctrl(BIO *b, int cmd, long num, void *ptr)
 
 static int q_create(BIO *b)
 {
-    queue *q = calloc(1, sizeof *q);
-    if (!q)
+    duplex *d = calloc(1, sizeof *d);
+    if (!d)
         return 0;
-    BIO_set_data(b, q);
+    BIO_set_data(b, d);
     BIO_set_init(b, 1);
     return 1;
 }
 
 static int q_destroy(BIO *b)
 {
-    queue *q = BIO_get_data(b);
-    if (q) {
-        free(q->data);
-        free(q);
+    duplex *d = get(b);
+    if (d) {
+        free(d->in.data);
+        free(d->out.data);
+        free(d);
     }
     BIO_set_data(b, NULL);
     return 1;
@@ -154,43 +177,50 @@ BIO *qbio_new(void)
     return method ? BIO_new(method) : NULL;
 }
 
+int qbio_feed(BIO *b, const void *data, size_t n)
+{
+    char *tail = room_for(&get(b)->in, n);
+    if (!tail)
+        return -1;
+    memcpy(tail, data, n);
+    get(b)->in.len += n;
+    return 0;
+}
+
+void *qbio_reserve(BIO *b, size_t n)
+{
+    return room_for(&get(b)->in, n);
+}
+
+void qbio_commit(BIO *b, size_t n)
+{
+    get(b)->in.len += n;
+}
+
+size_t qbio_pending(BIO *b)
+{
+    return get(b)->in.len;
+}
+
 void qbio_set_eof(BIO *b)
 {
-    ((queue *)BIO_get_data(b))->eof = true;
+    get(b)->eof = true;
 }
 
 size_t qbio_peek(BIO *b, const void **data)
 {
-    queue *q = BIO_get_data(b);
+    queue *q = &get(b)->out;
     *data = q->len ? q->data + q->start : NULL;
     return q->len;
 }
 
 void qbio_consume(BIO *b, size_t n)
 {
-    queue *q = BIO_get_data(b);
-    if (n >= q->len) {
-        q->len = 0;
-        drained(q);
-        return;
-    }
-    q->start += n;
-    q->len -= n;
+    consume(&get(b)->out, n);
 }
 
-void *qbio_reserve(BIO *b, size_t n)
+static void set_keep(queue *q, bool keep)
 {
-    return room_for(BIO_get_data(b), n);
-}
-
-void qbio_commit(BIO *b, size_t n)
-{
-    ((queue *)BIO_get_data(b))->len += n;
-}
-
-void qbio_set_keep(BIO *b, bool keep)
-{
-    queue *q = BIO_get_data(b);
     q->keep = keep;
     if (!keep && q->len == 0 && q->cap > 0) {
         free(q->data);
@@ -199,12 +229,13 @@ void qbio_set_keep(BIO *b, bool keep)
     }
 }
 
-size_t qbio_pending(BIO *b)
+void qbio_set_keep(BIO *b, bool keep)
 {
-    return ((queue *)BIO_get_data(b))->len;
+    set_keep(&get(b)->in, keep);
+    set_keep(&get(b)->out, keep);
 }
 
 size_t qbio_capacity(BIO *b)
 {
-    return ((queue *)BIO_get_data(b))->cap;
+    return get(b)->in.cap + get(b)->out.cap;
 }

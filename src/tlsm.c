@@ -1,9 +1,10 @@
 /* tlsm — one TLS session over a memory-BIO pair (see include/tlsm.h).
  *
- * The SSL object reads ciphertext from one in-memory BIO (rbio, filled by
- * tlsm_feed) and writes ciphertext to another (wbio, emptied through
- * tlsm_output_peek/consume). Both are qbio byte queues rather than
- * BIO_s_mem(), for the reasons in include/qbio.h. Every SSL_* I/O call is
+ * The SSL object reads ciphertext from the input queue of one in-memory
+ * BIO (filled by tlsm_feed) and writes ciphertext to its output queue
+ * (emptied through tlsm_output_peek/consume): a qbio, serving as both rbio
+ * and wbio, rather than two BIO_s_mem(), for the reasons in
+ * include/qbio.h. Every SSL_* I/O call is
  * preceded by a clearing of the error queue (clear_errors) so that
  * SSL_get_error() and the reason we compose describe this call only, and
  * the error queue is cleared again
@@ -26,8 +27,7 @@
 
 struct tlsm {
     SSL *ssl;
-    BIO *rbio;            /* ciphertext from the peer; owned by ssl */
-    BIO *wbio;            /* ciphertext for the peer; owned by ssl */
+    BIO *bio;             /* ciphertext from and for the peer; owned by ssl */
     bool hs_done;         /* sticky: SSL_in_init() can turn true again
                              while a post-handshake message (TLS 1.3
                              ticket, key update) is processed; the
@@ -117,7 +117,7 @@ static tlsm_status map_error(tlsm *t, int ret)
 {
     switch (SSL_get_error(t->ssl, ret)) {
     case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE: /* a memory wbio always accepts writes */
+    case SSL_ERROR_WANT_WRITE: /* a memory BIO always accepts writes */
         return TLSM_WANT_INPUT;
     case SSL_ERROR_WANT_CLIENT_HELLO_CB:
     case SSL_ERROR_WANT_X509_LOOKUP: /* a certificate callback said
@@ -148,17 +148,15 @@ tlsm *tlsm_new(SSL_CTX *ctx, bool server_role)
         return NULL;
     t->peer_alert = -1;
     t->ssl = SSL_new(ctx);
-    t->rbio = qbio_new();
-    t->wbio = qbio_new();
-    if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
-        BIO_free(t->rbio);
-        BIO_free(t->wbio);
+    t->bio = qbio_new();
+    if (t->ssl == NULL || t->bio == NULL) {
+        BIO_free(t->bio);
         SSL_free(t->ssl);
         free(t);
         ERR_clear_error();
         return NULL;
     }
-    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    SSL_set_bio(t->ssl, t->bio, t->bio); /* one reference for both */
     if (server_role)
         SSL_set_accept_state(t->ssl);
     else
@@ -167,8 +165,8 @@ tlsm *tlsm_new(SSL_CTX *ctx, bool server_role)
      * buffers each. AUTO_RETRY stays on (OpenSSL's default, set here in
      * case the ctx cleared it): without it SSL_read returns WANT_READ
      * after a TLS 1.3 ticket or key update even when application data is
-     * already in the rbio, and the caller would wait for input that has
-     * arrived. With a memory rbio a retry never blocks. */
+     * already in the input queue, and the caller would wait for input that has
+     * arrived. With a memory BIO a retry never blocks. */
     SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_AUTO_RETRY);
     /* A TCP EOF without close_notify must stay distinguishable from a
      * clean close (truncation); the owner decides what to tolerate. */
@@ -192,41 +190,31 @@ SSL *tlsm_get0_ssl(tlsm *t)
 
 int tlsm_feed(tlsm *t, const void *data, size_t len)
 {
-    const unsigned char *p = data;
-    while (len > 0) {
-        size_t done = 0;
-        if (BIO_write_ex(t->rbio, p, len, &done) <= 0 || done == 0) {
-            ERR_clear_error();
-            return -1;
-        }
-        p += done;
-        len -= done;
-    }
-    return 0;
+    return qbio_feed(t->bio, data, len);
 }
 
 void *tlsm_feed_reserve(tlsm *t, size_t n)
 {
-    return qbio_reserve(t->rbio, n);
+    return qbio_reserve(t->bio, n);
 }
 
 void tlsm_feed_commit(tlsm *t, size_t n)
 {
-    qbio_commit(t->rbio, n);
+    qbio_commit(t->bio, n);
 }
 
 void tlsm_feed_eof(tlsm *t)
 {
     t->eof = true;
-    /* From now on an empty rbio reads as EOF (0, no retry), so OpenSSL
+    /* From now on an empty input queue reads as EOF (0, no retry), so OpenSSL
      * reports either the close_notify it already saw or a truncation. */
-    qbio_set_eof(t->rbio);
+    qbio_set_eof(t->bio);
 }
 
 size_t tlsm_output_peek(tlsm *t, const void **data)
 {
     const void *p;
-    size_t n = qbio_peek(t->wbio, &p);
+    size_t n = qbio_peek(t->bio, &p);
     if (data != NULL)
         *data = p;
     return n;
@@ -234,7 +222,7 @@ size_t tlsm_output_peek(tlsm *t, const void **data)
 
 void tlsm_output_consume(tlsm *t, size_t n)
 {
-    qbio_consume(t->wbio, n);
+    qbio_consume(t->bio, n);
 }
 
 tlsm_status tlsm_handshake(tlsm *t)
@@ -290,7 +278,7 @@ tlsm_status tlsm_read(tlsm *t, void *buf, size_t max, size_t *n)
      * SSL_MODE_RELEASE_BUFFERS alone left a TLS 1.3 upstream side holding
      * its 16 KiB read buffer once idle (after the server's tickets). */
     if (!t->keep_buffers && (st == TLSM_OK || st == TLSM_WANT_INPUT) &&
-        qbio_pending(t->rbio) == 0 && !SSL_has_pending(t->ssl))
+        qbio_pending(t->bio) == 0 && !SSL_has_pending(t->ssl))
         SSL_free_buffers(t->ssl);
     return st;
 }
@@ -300,8 +288,7 @@ void tlsm_keep_buffers(tlsm *t, bool keep)
     if (keep == t->keep_buffers)
         return;
     t->keep_buffers = keep;
-    qbio_set_keep(t->rbio, keep);
-    qbio_set_keep(t->wbio, keep);
+    qbio_set_keep(t->bio, keep);
     if (keep) {
         SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
         return;
@@ -309,7 +296,7 @@ void tlsm_keep_buffers(tlsm *t, bool keep)
     SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
     /* Fails, harmlessly, while a record is half read or unsent: the next
      * quiet read frees them then. */
-    if (!t->failed && qbio_pending(t->rbio) == 0 && !SSL_has_pending(t->ssl))
+    if (!t->failed && qbio_pending(t->bio) == 0 && !SSL_has_pending(t->ssl))
         SSL_free_buffers(t->ssl);
 }
 
@@ -381,11 +368,11 @@ const char *tlsm_reason(const tlsm *t)
 
 size_t tlsm_input_pending(const tlsm *t)
 {
-    return qbio_pending(t->rbio);
+    return qbio_pending(t->bio);
 }
 
 bool tlsm_has_input(const tlsm *t)
 {
-    return t->failed || t->closed || t->eof || qbio_pending(t->rbio) > 0 ||
+    return t->failed || t->closed || t->eof || qbio_pending(t->bio) > 0 ||
            SSL_has_pending(t->ssl);
 }

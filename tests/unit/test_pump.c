@@ -270,8 +270,8 @@ START_TEST(failed_write_reads_the_last_words)
 }
 END_TEST
 
-/* Bytes of buffer the session's ciphertext input queue holds: it is kept
- * or given back together with OpenSSL's record buffers (tlsm_keep_buffers),
+/* Bytes of buffer the session's ciphertext queues hold: they are kept or
+ * given back together with OpenSSL's record buffers (tlsm_keep_buffers),
  * which the test cannot see. */
 static size_t input_buffer(tlsm *t)
 {
