@@ -18,6 +18,7 @@
 #include <http_parser.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef enum {
     PH_IDLE,     /* between messages */
@@ -203,27 +204,14 @@ drop:
     return 0;
 }
 
-static bool ascii_ieq(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return true;
-}
-
 /* Filtering, a piece of a field's name: kept in the head only while the
  * name may still be p->only, so that other fields cost no copy. */
 static int filtered_name(http_msg_parser *p, const char *at, size_t n)
 {
     if (!p->cand || n == 0)
         return 0;
-    if (p->cand_len + n > p->only_len || !ascii_ieq(at, p->only + p->cand_len, n)) {
+    /* (names hold no NUL: http-parser refuses one in a field name) */
+    if (p->cand_len + n > p->only_len || strncasecmp(at, p->only + p->cand_len, n) != 0) {
         if (p->cand_len > 0)
             http_head_drop_last(&p->head);
         p->cand = false;

@@ -145,18 +145,29 @@ static void emit_line(log_level level, const char *line, size_t n)
         log_flush();
 }
 
+/* Is a line of level shown at all? */
+static bool shown(log_level level)
+{
+    return !(level == LOG_INFO && quiet_mode) && !(level == LOG_DEBUG && !debug_mode);
+}
+
+/* "tlspeek: " before errors and warnings, into line; its length. */
+static size_t prefix(log_level level, char *line)
+{
+    if (level > LOG_WARN)
+        return 0;
+    memcpy(line, "tlspeek: ", 9);
+    return 9;
+}
+
 void log_msg(log_level level, const char *fmt, ...)
 {
-    if (level == LOG_INFO && quiet_mode)
-        return;
-    if (level == LOG_DEBUG && !debug_mode)
+    if (!shown(level))
         return;
     /* One buffer per line, so that lines from the worker threads never
      * interleave mid-line. */
     char line[LINE_MAX_BYTES];
-    size_t off = 0;
-    if (level <= LOG_WARN)
-        off = (size_t)snprintf(line, sizeof line, "tlspeek: ");
+    size_t off = prefix(level, line);
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(line + off, sizeof line - off - 1, fmt, ap);
@@ -170,16 +181,10 @@ void log_msg(log_level level, const char *fmt, ...)
 
 void log_text(log_level level, const char *text, size_t len)
 {
-    if (level == LOG_INFO && quiet_mode)
-        return;
-    if (level == LOG_DEBUG && !debug_mode)
+    if (!shown(level))
         return;
     char line[LINE_MAX_BYTES];
-    size_t off = 0;
-    if (level <= LOG_WARN) {
-        memcpy(line, "tlspeek: ", 9);
-        off = 9;
-    }
+    size_t off = prefix(level, line);
     if (len > sizeof line - off - 2)
         len = sizeof line - off - 2; /* cut where log_msg cuts */
     memcpy(line + off, text, len);
