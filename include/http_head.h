@@ -25,7 +25,8 @@ typedef struct {
  * in one block instead (block set): one allocation per head rather than
  * two per field, which is most of what inspecting a small keep-alive
  * request used to cost. Never mix the two: strings of a head with a block
- * go through http_head_put (or http_head_add), not strdup. */
+ * go through http_head_put (http_head_build.h) or http_head_add, not
+ * strdup. */
 
 typedef struct {
     /* requests */
@@ -55,22 +56,6 @@ typedef struct {
  * already holds HTTP_HEAD_MAX_HEADERS fields. */
 int http_head_add(http_head *h, const char *name, size_t nlen, const char *value,
                   size_t vlen);
-
-/* Append at[0..n) to *s, which is NULL (start a new string, "" when n is
- * 0) or the string most recently started in h's block: a parser's
- * callbacks deliver each string in pieces, one string after another. The
- * block grows as needed; growing moves it, and every string pointer of
- * the head (target, reason, names, values, *s) follows. 0, or -1 when
- * memory is short or the block would pass 4 GiB (the head is unchanged). */
-int http_head_put(http_head *h, char **s, const char *at, size_t n);
-
-/* Drop the spaces and tabs ending s, the string most recently started in
- * h's block (a field value once its last piece has arrived). */
-void http_head_rtrim_last(http_head *h, char *s);
-
-/* Forget the last field of h: its name and value, when they are the last
- * strings of h's block, give their room back. */
-void http_head_drop_last(http_head *h);
 
 /* Case-insensitive lookup of the first header named name; NULL if absent. */
 const char *http_head_get(const http_head *h, const char *name);

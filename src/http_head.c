@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_head_build.h"
+
 static bool is_ows(char c)
 {
     return c == ' ' || c == '\t';
@@ -81,75 +83,6 @@ void http_head_clear(http_head *h)
     memset(h, 0, sizeof *h);
 }
 
-/* A head's first block: room for a typical request or response head's
- * strings (a browser's, cookies aside), so most heads never grow it. */
-#define BLOCK_FIRST 512
-
-/* *s moved with the block from old to new (NULL stays NULL). */
-static void rebase(char **s, const char *old, char *new)
-{
-    if (*s)
-        *s = new + (*s - old);
-}
-
-/* Room for need more bytes in h's block. Grows by moving to a new block
- * (not realloc) so that each pointer can be turned into its offset while
- * the old block is still there. */
-static int block_room(http_head *h, size_t need)
-{
-    if (need <= (size_t)h->block_cap - h->block_len)
-        return 0;
-    size_t cap = h->block_cap ? h->block_cap : BLOCK_FIRST;
-    while (cap - h->block_len < need) {
-        if (cap > UINT32_MAX / 2)
-            return -1;
-        cap *= 2;
-    }
-    char *block = malloc(cap);
-    if (!block)
-        return -1;
-    char *old = h->block;
-    if (old) {
-        memcpy(block, old, h->block_len);
-        rebase(&h->target, old, block);
-        rebase(&h->reason, old, block);
-        for (size_t i = 0; i < h->n_headers; i++) {
-            rebase(&h->headers[i].name, old, block);
-            rebase(&h->headers[i].value, old, block);
-        }
-        free(old);
-    }
-    h->block = block;
-    h->block_cap = (uint32_t)cap;
-    return 0;
-}
-
-int http_head_put(http_head *h, char **s, const char *at, size_t n)
-{
-    /* Appending overwrites the NUL that ends *s; a new string needs one. */
-    size_t need = *s ? n : n + 1;
-    /* *s by offset, in case it is not one of the head's own pointers */
-    size_t start = *s ? (size_t)(*s - h->block) : h->block_len;
-    if (n > UINT32_MAX || block_room(h, need) < 0)
-        return -1;
-    *s = h->block + start;
-    bool fresh = need > n;
-    char *end = h->block + h->block_len - (fresh ? 0 : 1); /* past the end, or *s's NUL */
-    if (n)
-        memcpy(end, at, n);
-    end[n] = '\0';
-    h->block_len += (uint32_t)need;
-    return 0;
-}
-
-void http_head_rtrim_last(http_head *h, char *s)
-{
-    char *end = h->block + h->block_len - 1; /* s's NUL */
-    while (end > s && is_ows(end[-1]))
-        end--;
-    *end = '\0';
-    h->block_len = (uint32_t)(end + 1 - h->block);
-}
 /* *to = a copy of from in h's block (NULL stays NULL). */
 static int copy_into(http_head *h, char **to, const char *from)
 {
@@ -245,15 +178,4 @@ int http_head_add(http_head *h, const char *name, size_t nlen, const char *value
     h->headers[h->n_headers].value = v;
     h->n_headers++;
     return 0;
-}
-
-void http_head_drop_last(http_head *h)
-{
-    if (h->n_headers == 0)
-        return;
-    http_header *f = &h->headers[--h->n_headers];
-    const char *first = f->name ? f->name : f->value;
-    if (h->block && first)
-        h->block_len = (uint32_t)(first - h->block);
-    f->name = f->value = NULL;
 }

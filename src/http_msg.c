@@ -20,6 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http_head_build.h"
+
 typedef enum {
     PH_IDLE,     /* between messages */
     PH_HEAD,     /* message started, head not complete */
@@ -75,37 +77,6 @@ static http_msg_parser *from_hp(http_parser *hp)
     return hp->data;
 }
 
-static bool is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* A piece of field f's value: leading whitespace dropped while the value
- * is still empty (trailing whitespace goes in end_value), so that values
- * are trimmed as they arrive rather than in a second pass. */
-static int value_piece(http_head *h, http_header *f, const char *at, size_t n)
-{
-    if (!f->value || !f->value[0])
-        while (n > 0 && is_ows(*at)) {
-            at++;
-            n--;
-        }
-    if (f->value && n == 0)
-        return 0;
-    return http_head_put(h, &f->value, at, n);
-}
-
-/* Field f's value is complete (the next field began, or the head ended):
- * "" when none came, trailing whitespace dropped. It is the last string
- * of the block, which is what lets the trim happen there. */
-static int end_value(http_head *h, http_header *f)
-{
-    if (!f->value)
-        return http_head_put(h, &f->value, "", 0);
-    http_head_rtrim_last(h, f->value);
-    return 0;
-}
-
 static int cb_fail(http_msg_parser *p, const char *why, bool too_large)
 {
     p->cb_reason = why;
@@ -148,38 +119,6 @@ static int on_status(http_parser *hp, const char *at, size_t n)
     return 0;
 }
 
-/* Room for one more field: heads start small (most have a dozen fields)
- * and double up to HTTP_HEAD_MAX_HEADERS. */
-static int grow_headers(http_head *h)
-{
-    if (h->n_headers < h->headers_capacity)
-        return 0;
-    size_t capacity = h->headers_capacity ? h->headers_capacity * 2 : 16;
-    if (capacity > HTTP_HEAD_MAX_HEADERS)
-        capacity = HTTP_HEAD_MAX_HEADERS;
-    http_header *grown = realloc(h->headers, capacity * sizeof *grown);
-    if (!grown)
-        return -1;
-    h->headers = grown;
-    h->headers_capacity = capacity;
-    return 0;
-}
-
-/* A piece of a chunked trailer field's name (field) or value: kept in
- * p->trailers like a head's fields, within bounds; past them the trailers
- * are dropped whole (they are for the record only). */
-/* Room for, and the start of, a new field in h (the previous one's value
- * ended). 0, or -1 when memory is short. */
-static int new_field(http_head *h)
-{
-    if (h->n_headers > 0 && end_value(h, &h->headers[h->n_headers - 1]) < 0)
-        return -1;
-    if (grow_headers(h) < 0)
-        return -1;
-    h->headers[h->n_headers++] = (http_header){NULL, NULL};
-    return 0;
-}
-
 /* A piece of a chunked trailer field's name (field) or value: kept in
  * p->trailers like a head's fields, within bounds; past them the trailers
  * are dropped whole (they are for the record only). */
@@ -191,11 +130,11 @@ static int trailer_piece(http_msg_parser *p, bool field, const char *at, size_t 
         (!field && t->n_headers == 0))
         goto drop;
     if (field && p->last != LAST_FIELD &&
-        (t->n_headers == HTTP_HEAD_MAX_HEADERS || new_field(t) < 0))
+        (t->n_headers == HTTP_HEAD_MAX_HEADERS || http_head_new_field(t) < 0))
         goto drop;
     p->last = field ? LAST_FIELD : LAST_VALUE;
     http_header *h = &t->headers[t->n_headers - 1];
-    if ((field ? http_head_put(t, &h->name, at, n) : value_piece(t, h, at, n)) < 0)
+    if ((field ? http_head_put(t, &h->name, at, n) : http_head_value_piece(t, h, at, n)) < 0)
         goto drop;
     return 0;
 drop:
@@ -217,7 +156,7 @@ static int filtered_name(http_msg_parser *p, const char *at, size_t n)
         p->cand = false;
         return 0;
     }
-    if (p->cand_len == 0 && new_field(&p->head) < 0)
+    if (p->cand_len == 0 && http_head_new_field(&p->head) < 0)
         return -1;
     p->cand_len += n;
     http_header *h = &p->head.headers[p->head.n_headers - 1];
@@ -249,7 +188,7 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
             p->cand = p->only_len > 0;
             p->cand_len = 0;
             p->keeping = false;
-        } else if (new_field(&p->head) < 0) {
+        } else if (http_head_new_field(&p->head) < 0) {
             return cb_fail(p, "out of memory", false);
         }
     }
@@ -277,7 +216,7 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
             return 0;
     }
     p->last = LAST_VALUE;
-    if (value_piece(&p->head, &p->head.headers[p->head.n_headers - 1], at, n) < 0)
+    if (http_head_value_piece(&p->head, &p->head.headers[p->head.n_headers - 1], at, n) < 0)
         return cb_fail(p, "out of memory", false);
     return 0;
 }
@@ -311,7 +250,7 @@ static int on_headers_complete(http_parser *hp)
     if (p->filtering && p->last == LAST_FIELD)
         filtered_decide(p); /* a name with no value reported */
     /* The last value first: end_value works on the block's last string. */
-    if (h->n_headers > 0 && end_value(h, &h->headers[h->n_headers - 1]) < 0)
+    if (h->n_headers > 0 && http_head_end_value(h, &h->headers[h->n_headers - 1]) < 0)
         return cb_fail(p, "out of memory", false);
     h->version_major = hp->http_major;
     h->version_minor = hp->http_minor;
@@ -362,7 +301,7 @@ static int on_message_complete(http_parser *hp)
 {
     http_msg_parser *p = from_hp(hp);
     http_head *t = &p->trailers;
-    if (t->n_headers > 0 && end_value(t, &t->headers[t->n_headers - 1]) < 0)
+    if (t->n_headers > 0 && http_head_end_value(t, &t->headers[t->n_headers - 1]) < 0)
         http_head_clear(t);
     p->phase = hp->upgrade ? PH_UPGRADED : PH_IDLE;
     p->event = HTTP_MSG_END;

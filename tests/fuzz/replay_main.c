@@ -3,7 +3,7 @@
  * built with any compiler, e.g. to replay the corpus under the sanitizers:
  *
  *     gcc -Iinclude -fsanitize=address,undefined tests/fuzz/fuzz_flow.c \
- *         tests/fuzz/replay_main.c src/http_flow.c src/http_head.c src/http_msg.c -lhttp_parser
+ *         tests/fuzz/replay_main.c src/http_flow.c src/http_head.c src/http_head_build.c src/http_msg.c -lhttp_parser
  *     ./a.out tests/fuzz/corpus/flow
  */
 #include <dirent.h>
