@@ -29,4 +29,8 @@
 tap http_flow_tap_new(const tap_limits *limits, atomic_ullong *next_id,
                       const tap_callbacks *cbs, void *arg);
 
+/* For tests: how many of its parsers and queue the HTTP/1 tap t holds
+ * now; 0 once every exchange completed on a keep-alive stream. */
+size_t http_flow_held(tap t);
+
 #endif

@@ -84,6 +84,13 @@ void http_msg_keep_only(http_msg_parser *p, const char *only);
  * otherwise known to have no body). Call before feeding its bytes. */
 void http_msg_expect_no_body(http_msg_parser *p);
 
+/* True when p is between messages and holds nothing a fresh parser of the
+ * same kind (with the same keep_only) would not: no head, no partial
+ * message, no expect_no_body pending (http-parser, built non-strict,
+ * starts each message afresh). Freeing p then and making a new one later changes no
+ * outcome; an idle tunnel's tap holds no parser that way. */
+bool http_msg_at_rest(const http_msg_parser *p);
+
 /* Static plain-words reason after HTTP_MSG_ERROR / TOO_LARGE. */
 const char *http_msg_error(const http_msg_parser *p);
 

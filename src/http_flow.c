@@ -18,7 +18,11 @@ typedef struct {
 } pending;
 
 struct http_flow {
+    /* Made when bytes arrive and freed again when no exchange is open
+     * (rest): a held, idle tunnel's tap keeps no parser and no queue. */
     http_msg_parser *requests, *responses;
+    size_t max_head_bytes;
+    tap_fields fields;
     const tap_callbacks *cbs;
     void *arg;
     atomic_ullong *next_id;
@@ -52,25 +56,26 @@ static struct timeval now(void)
 
 static void flow_free(void *impl);
 
+/* A parser of kind, copying only the fields outputs read: the console
+ * line reads only a response's Content-Type, without outputs nothing. */
+static http_msg_parser *parser_new(const http_flow *f, http_msg_kind kind)
+{
+    http_msg_parser *p = http_msg_parser_new(kind, f->max_head_bytes);
+    if (p && f->fields != TAP_FIELDS_ALL)
+        http_msg_keep_only(p, kind == HTTP_MSG_RESPONSE &&
+                                      f->fields == TAP_FIELDS_CONTENT_TYPE
+                                  ? "Content-Type" : NULL);
+    return p;
+}
+
 static http_flow *flow_new(const tap_limits *limits, atomic_ullong *next_id,
                            const tap_callbacks *cbs, void *arg)
 {
     http_flow *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
-    f->requests = http_msg_parser_new(HTTP_MSG_REQUEST, limits->max_head_bytes);
-    f->responses = http_msg_parser_new(HTTP_MSG_RESPONSE, limits->max_head_bytes);
-    if (!f->requests || !f->responses) {
-        flow_free(f);
-        return NULL;
-    }
-    /* Copy no field that no output reads: the console line reads only a
-     * response's Content-Type, and without outputs nothing is read. */
-    if (limits->fields != TAP_FIELDS_ALL) {
-        http_msg_keep_only(f->requests, NULL);
-        http_msg_keep_only(f->responses, limits->fields == TAP_FIELDS_CONTENT_TYPE
-                                             ? "Content-Type" : NULL);
-    }
+    f->max_head_bytes = limits->max_head_bytes;
+    f->fields = limits->fields;
     f->cbs = cbs;
     f->arg = arg;
     f->next_id = next_id;
@@ -94,7 +99,9 @@ static int make_room(http_flow *f)
     size_t capacity = f->capacity ? f->capacity * 2 : 2;
     if (capacity > f->max_pending)
         capacity = f->max_pending;
-    pending *queue = calloc(capacity, sizeof *queue);
+    /* Not calloc: glibc's calloc skips the thread cache, and the queue is
+     * made anew for each exchange (rest). Slots are filled before use. */
+    pending *queue = malloc(capacity * sizeof *queue);
     if (!queue)
         return -1;
     for (size_t i = 0; i < f->count; i++)
@@ -214,7 +221,7 @@ static void stop(http_flow *f, const char *reason)
     f->stop_reason = reason;
     if (f->early)
         finish_early(f, reason);
-    const http_head *partial = http_msg_head(f->responses);
+    const http_head *partial = f->responses ? http_msg_head(f->responses) : NULL;
     bool first = true;
     while (f->count > 0) {
         bool has_head = first && f->response_start.tv_sec != 0 && partial &&
@@ -240,6 +247,7 @@ static void on_request_head(http_flow *f, struct timeval start)
         return;
     }
     pending *p = at(f, f->count);
+    *p = (pending){0};
     if (http_msg_take_head(f->requests, &p->request) != 0) {
         stop(f, "out of memory");
         return;
@@ -252,9 +260,8 @@ static void on_request_head(http_flow *f, struct timeval start)
     f->cbs->on_event(f->arg, TAP_REQUEST, &ex);
 }
 
-static void flow_client_data(void *impl, const char *data, size_t len)
+static void feed_client(http_flow *f, const char *data, size_t len)
 {
-    http_flow *f = impl;
     bool eof = len == 0;
     while (!f->stopped && (len > 0 || eof)) {
         size_t used = 0, body_len = 0;
@@ -325,9 +332,8 @@ static void prepare_response(http_flow *f)
         http_msg_expect_no_body(f->responses);
 }
 
-static void flow_server_data(void *impl, const char *data, size_t len)
+static void feed_server(http_flow *f, const char *data, size_t len)
 {
-    http_flow *f = impl;
     bool eof = len == 0;
     while (!f->stopped && (len > 0 || eof)) {
         if (f->early && eof)
@@ -390,6 +396,60 @@ static void flow_server_data(void *impl, const char *data, size_t len)
             return;
         }
     }
+}
+
+/* Free what a fresh tap would not hold: the parsers once no exchange is
+ * open and each is between messages, the queue once empty. Most held
+ * tunnels sit idle between requests for far longer than they work. */
+static void rest(http_flow *f)
+{
+    if (f->stopped || f->count > 0 || f->early || f->request_open)
+        return;
+    if (f->requests && http_msg_at_rest(f->requests)) {
+        http_msg_parser_free(f->requests);
+        f->requests = NULL;
+    }
+    if (f->responses && http_msg_at_rest(f->responses)) {
+        http_msg_parser_free(f->responses);
+        f->responses = NULL;
+    }
+    free(f->queue);
+    f->queue = NULL;
+    f->capacity = f->head = 0;
+}
+
+/* *p, made first if rest freed it; false (and the tap stopped) when
+ * memory is short. */
+static bool ready(http_flow *f, http_msg_parser **p, http_msg_kind kind)
+{
+    if (!*p && !f->stopped && !(*p = parser_new(f, kind)))
+        stop(f, "out of memory");
+    return *p != NULL;
+}
+
+static void flow_client_data(void *impl, const char *data, size_t len)
+{
+    http_flow *f = impl;
+    if (!ready(f, &f->requests, HTTP_MSG_REQUEST))
+        return;
+    feed_client(f, data, len);
+    rest(f);
+}
+
+static void flow_server_data(void *impl, const char *data, size_t len)
+{
+    http_flow *f = impl;
+    if (!ready(f, &f->responses, HTTP_MSG_RESPONSE))
+        return;
+    feed_server(f, data, len);
+    rest(f);
+}
+
+/* For tests: the parsers and queue the tap holds (0 when it rests). */
+size_t http_flow_held(tap t)
+{
+    const http_flow *f = t.impl;
+    return (f->requests != NULL) + (f->responses != NULL) + (f->queue != NULL);
 }
 
 static const tap_ops http_flow_ops = {

@@ -323,13 +323,14 @@ static const http_parser_settings settings = {
 
 http_msg_parser *http_msg_parser_new(http_msg_kind kind, size_t max_head_bytes)
 {
-    http_msg_parser *p = calloc(1, sizeof *p);
+    /* malloc and an assignment, not calloc (which the compiler makes of
+     * malloc + memset): glibc's calloc skips the thread cache, and an
+     * HTTP/1 tap makes its parsers anew for each exchange. */
+    http_msg_parser *p = malloc(sizeof *p);
     if (!p)
         return NULL;
-    p->kind = kind;
-    p->max_head = max_head_bytes;
-    p->phase = PH_IDLE;
-    p->head.content_length = -1;
+    *p = (http_msg_parser){.kind = kind, .max_head = max_head_bytes,
+                           .phase = PH_IDLE, .head.content_length = -1};
     http_parser_init(&p->hp,
                      kind == HTTP_MSG_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE);
     p->hp.data = p;
@@ -527,6 +528,12 @@ void http_msg_keep_only(http_msg_parser *p, const char *only)
 void http_msg_expect_no_body(http_msg_parser *p)
 {
     p->no_body_next = true;
+}
+
+bool http_msg_at_rest(const http_msg_parser *p)
+{
+    return p->phase == PH_IDLE && !p->head_valid &&
+           !p->no_body_next;
 }
 
 const char *http_msg_error(const http_msg_parser *p)

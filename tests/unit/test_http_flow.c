@@ -127,6 +127,31 @@ static void check_all_splits(const char *req, const char *resp, bool eof,
     }
 }
 
+/* Between exchanges the tap holds no parser and no queue (memory per idle
+ * tunnel), and makes them again for the next request. */
+START_TEST(idle_tap_holds_nothing)
+{
+    transcript t;
+    memset(&t, 0, sizeof t);
+    atomic_ullong next_id = 1;
+    tap f = http_flow_tap_new(&limits, &next_id, &callbacks, &t);
+    ck_assert_ptr_nonnull(f.impl);
+    ck_assert_uint_eq(http_flow_held(f), 0);
+    const char *req = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+    const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    for (int i = 0; i < 2; i++) {
+        f.ops->client_data(f.impl, req, strlen(req));
+        ck_assert_uint_gt(http_flow_held(f), 0);
+        f.ops->server_data(f.impl, resp, 10); /* a response half there */
+        ck_assert_uint_gt(http_flow_held(f), 0);
+        f.ops->server_data(f.impl, resp + 10, strlen(resp) - 10);
+        ck_assert_uint_eq(http_flow_held(f), 0);
+    }
+    f.ops->free(f.impl);
+    ck_assert_str_eq(t.text, "GET h /a 200 - 0 2\nGET h /a 200 - 0 2\n");
+}
+END_TEST
+
 START_TEST(pipelined_keep_alive)
 {
     check_all_splits(
@@ -464,6 +489,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, early_answer_counts_the_whole_request);
     tcase_add_test(tc, early_answer_then_client_close);
     tcase_add_test(tc, fields_only_what_outputs_read);
+    tcase_add_test(tc, idle_tap_holds_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
