@@ -86,6 +86,23 @@ static void log_final_line(conn *c)
              c->close_reason);
 }
 
+/* target_name before conn_name_target: never freed */
+static char unnamed[1];
+
+int conn_name_target(conn *c)
+{
+    char buf[AUTHORITY_HOST_MAX + 10];
+    int n = authority_format(&c->target, buf, sizeof buf);
+    char *name = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!name)
+        return -1;
+    memcpy(name, buf, (size_t)n + 1);
+    if (c->target_name != unnamed)
+        free(c->target_name);
+    c->target_name = name;
+    return 0;
+}
+
 void conn_set_text(char **field, const char *text)
 {
     free(*field);
@@ -186,6 +203,8 @@ static void conn_free(conn *c)
     free(c->sni);
     free(c->passthrough_reason);
     free(c->close_reason_buf);
+    if (c->target_name != unnamed)
+        free(c->target_name);
     free(c);
 }
 
@@ -445,6 +464,7 @@ conn *conn_new(conn_env *env, evutil_socket_t fd, const struct sockaddr *sa)
     if (!c)
         goto fail;
     c->env = env;
+    c->target_name = unnamed;
     /* Requests and responses are small writes that wait for each other:
      * Nagle's algorithm with delayed ACKs would add ~40 ms to each. The
      * socket has TCP_NODELAY from the listener it was accepted from

@@ -103,7 +103,10 @@ void conn_forward_start(conn *c, const http_head *head, const authority *origin,
     if (conn_retire_upstream(c) != 0)
         return;
     c->target = *origin;
-    authority_format(origin, c->target_name, sizeof c->target_name);
+    if (conn_name_target(c) != 0) {
+        conn_close(c, "out of memory");
+        return;
+    }
     conn_connect(c, c->fwd.method, forward_connected);
 }
 

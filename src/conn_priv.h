@@ -135,7 +135,9 @@ struct conn {
     http_msg_parser *requests;
 
     authority target;         /* CONNECT target or forward origin */
-    char target_name[AUTHORITY_HOST_MAX + 10]; /* formatted target */
+    /* formatted target (conn_name_target), "" until named; at its exact
+     * size, not inline: most names are short, and a held tunnel keeps it */
+    char *target_name;
     char upstream_peer[INET6_ADDRSTRLEN + 8];  /* address connected to */
     char *sni;                /* the client's SNI (tunnels), or NULL */
     /* Client bytes counted before the tunnel began (the CONNECT head and
@@ -167,6 +169,9 @@ bool conn_set_phase(conn *c, const conn_phase *phase);
 /* Replace *field with a copy of text cut to CONN_TEXT_MAX - 1 bytes
  * (NULL, with the old text freed, when memory is short). */
 void conn_set_text(char **field, const char *text);
+/* c->target_name := c->target as "host:port". Returns 0, or -1 (the old
+ * name kept) when memory is short. */
+int conn_name_target(conn *c);
 /* Close: report open exchanges with reason, flush what is queued, free
  * when flushed (or after CONN_DRAIN_SECONDS). Idempotent. */
 void conn_close(conn *c, const char *reason);

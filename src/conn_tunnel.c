@@ -145,7 +145,10 @@ void conn_tunnel_start(conn *c, const http_head *head)
         conn_fail(c, 400, msg);
         return;
     }
-    authority_format(&c->target, c->target_name, sizeof c->target_name);
+    if (conn_name_target(c) != 0) {
+        conn_fail(c, 500, "out of memory");
+        return;
+    }
     /* From here on the client's bytes belong to the tunnel. */
     http_msg_parser_free(c->requests);
     c->requests = NULL;
