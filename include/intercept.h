@@ -84,6 +84,12 @@ bool intercept_is_tls13(tlsm *t);
 int intercept_set_leaf(const intercept *ic, tlsm *client, const char *name,
                        tlsm *upstream, bool *from_cache);
 
+/* The client's handshake completed and was described: free what only the
+ * handshake needed (SNI, leaf choice), which a held tunnel would otherwise
+ * keep. intercept_client_sni returns NULL after, intercept_describe reads
+ * OpenSSL's SNI. */
+void intercept_client_settled(tlsm *client);
+
 /* Describe a completed handshake (version, cipher, SNI, ALPN, and for an
  * upstream session the client certificate sent) in one allocation the
  * caller free()s, valid while t lives; NULL when memory is short. */

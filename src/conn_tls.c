@@ -239,6 +239,7 @@ static void client_handshake_done(conn *c)
 {
     free(c->tls.client_leg);
     c->tls.client_leg = intercept_describe(pump_tls(c->client));
+    intercept_client_settled(pump_tls(c->client));
     if (c->tls.refuse_status) {
         if (!conn_set_phase(c, &refuse_phase))
             return;

@@ -102,6 +102,8 @@ static void make_index(void)
 static int on_client_hello(SSL *ssl, int *alert, void *arg)
 {
     hello_state *h = SSL_get_ex_data(ssl, hello_index);
+    if (!h && SSL_get_certificate(ssl)) /* settled: the leaf is in place */
+        return SSL_CLIENT_HELLO_SUCCESS;
     if (!h) {
         *alert = SSL_AD_INTERNAL_ERROR;
         return SSL_CLIENT_HELLO_ERROR;
@@ -271,6 +273,17 @@ tlsm *intercept_client_session(const intercept *ic)
     h->direct = !h->alone;
     h->http2 = ic->http2;
     return t;
+}
+
+void intercept_client_settled(tlsm *client)
+{
+    SSL *ssl = tlsm_get0_ssl(client);
+    hello_state *h = SSL_get_ex_data(ssl, hello_index);
+    if (!h)
+        return;
+    (void)SSL_set_ex_data(ssl, hello_index, NULL);
+    X509_free(h->leaf); /* the session holds its own reference */
+    free(h);
 }
 
 const char *intercept_client_sni(tlsm *client)
