@@ -1,6 +1,11 @@
-/* busy — is one side of a connection busy? A side that carries a second
- * message in the same direction within BUSY_PERIOD_MS becomes busy, and
- * stays so until a whole period passes without any message.
+/* busy — is one side of a connection busy? A side that carries
+ * BUSY_MESSAGES messages in the same direction within BUSY_PERIOD_MS
+ * becomes busy, and stays so until a whole period passes without any
+ * message. Not two: a connection's start (a handshake's flights, an h2
+ * preface with its SETTINGS, a browser's first requests) passes a few
+ * messages at once, and keeping 60 KiB of buffers for a second or two per
+ * starting connection raised a burst's peak heap, which glibc does not
+ * give back (idle h2 tunnels measured 43 -> 102 KiB each).
  *
  * The pump keeps a TLS session's buffers while its side is busy and gives
  * them back once it is not (see tlsm_keep_buffers): thousands of idle
@@ -19,6 +24,7 @@
 #include <event2/event.h>
 
 #define BUSY_PERIOD_MS 1000
+#define BUSY_MESSAGES 8
 
 typedef enum { BUSY_IN, BUSY_OUT } busy_dir;
 
@@ -26,7 +32,8 @@ typedef struct busy_timer busy_timer;
 
 /* Zero-initialised: idle, no message seen. */
 typedef struct {
-    uint32_t last[2];  /* ms of the last message each way while idle; 0: none */
+    uint32_t since[2]; /* ms when each way's count began; 0: none yet */
+    uint16_t count[2]; /* messages each way since then, while idle */
     busy_timer *timer; /* non-NULL exactly while busy */
 } busy;
 

@@ -40,9 +40,12 @@ bool busy_note(busy *b, struct event_base *base, busy_dir dir, void (*on_idle)(v
     event_base_gettimeofday_cached(base, &tv);
     uint32_t now = (uint32_t)((uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
     now += now == 0; /* 0 means "none" */
-    uint32_t last = b->last[dir];
-    b->last[dir] = now;
-    if (last == 0 || now - last >= BUSY_PERIOD_MS)
+    if (b->since[dir] == 0 || now - b->since[dir] >= BUSY_PERIOD_MS) {
+        b->since[dir] = now;
+        b->count[dir] = 1;
+        return false;
+    }
+    if (++b->count[dir] < BUSY_MESSAGES)
         return false;
     busy_timer *t = calloc(1, sizeof *t);
     if (!t)
@@ -66,5 +69,6 @@ void busy_reset(busy *b)
         free(b->timer);
     }
     b->timer = NULL;
-    b->last[BUSY_IN] = b->last[BUSY_OUT] = 0;
+    b->since[BUSY_IN] = b->since[BUSY_OUT] = 0;
+    b->count[BUSY_IN] = b->count[BUSY_OUT] = 0;
 }

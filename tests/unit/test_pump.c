@@ -7,6 +7,7 @@
 #include "tcppair.h"
 #include "pump.h"
 #include "qbio.h"
+#include "busy.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -294,8 +295,8 @@ static void send_message(rig *g, tlsm *client, int i)
     ck_assert_uint_eq(g->r.total, before + (size_t)len);
 }
 
-/* A side that carried one message holds no record buffers; one that
- * carries a second soon after keeps them (no free and malloc of 16 KiB per
+/* A side that carried a few messages holds no record buffers; one that
+ * carries BUSY_MESSAGES within a period keeps them (no free and malloc of 16 KiB per
  * message) until it has been idle for a while, then gives them back. */
 START_TEST(busy_side_keeps_buffers_until_idle)
 {
@@ -306,15 +307,18 @@ START_TEST(busy_side_keeps_buffers_until_idle)
 
     send_message(&g, client, 1);
     ck_assert_uint_eq(input_buffer(server), 0);
-    send_message(&g, client, 2); /* the second soon after: busy from now */
-    send_message(&g, client, 3);
+    for (int i = 2; i < BUSY_MESSAGES; i++)
+        send_message(&g, client, i); /* a few at a connection's start: not yet */
+    ck_assert_uint_eq(input_buffer(server), 0);
+    send_message(&g, client, BUSY_MESSAGES); /* busy from now */
+    send_message(&g, client, BUSY_MESSAGES + 1);
     ck_assert_uint_gt(input_buffer(server), 0);
     /* Idle now: the buffers go back within a few seconds. */
     for (int i = 0; i < 10 && input_buffer(server) > 0; i++)
         settle(g.base, g.fd); /* a second each */
     ck_assert_uint_eq(input_buffer(server), 0);
     /* And it still works. */
-    send_message(&g, client, 4);
+    send_message(&g, client, BUSY_MESSAGES + 2);
     ck_assert(!g.r.ended);
 
     tlsm_free(client);
