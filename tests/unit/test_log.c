@@ -3,6 +3,7 @@
  * before log_msg returns, after every line logged before them. */
 #include "check_main.h"
 #include "log.h"
+#include "scratch.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,13 +16,15 @@
 #define THREADS 4
 #define LINES 2000
 
-/* stderr goes to a file of its own while a test runs. */
-static char path[] = "/tmp/test_log-XXXXXX";
+/* stderr goes to a file in the shared scratch directory while a test runs. */
+static char path[96];
 static int saved_stderr = -1;
 
 static void capture(void)
 {
-    int fd = mkstemp(path);
+    scratch_make("test_log");
+    snprintf(path, sizeof path, "%s", scratch_path("stderr"));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ck_assert_int_ge(fd, 0);
     saved_stderr = dup(STDERR_FILENO);
     ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
@@ -45,7 +48,7 @@ static void release(void)
 {
     dup2(saved_stderr, STDERR_FILENO);
     close(saved_stderr);
-    unlink(path);
+    scratch_remove();
 }
 
 static void *log_lines(void *arg)
