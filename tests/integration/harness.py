@@ -916,13 +916,22 @@ class Proxy:
     def sync_console(self, timeout=CONSOLE_WAIT):
         """Until every console line the proxy printed before this call has
         reached self.console: ask the proxy's own page for a unique path and
-        wait for the line it logs (lines are written whole, in order)."""
+        wait for the line it logs (lines are written whole, in order).
+
+        Also until the proxy has let that connection go: it counts against
+        --max-conns until then, and the client reading the answer does not
+        mean the proxy has closed it yet (with --workers, the next client
+        may even be accepted by another thread first)."""
         Proxy._syncs += 1
         path = f"/tlspeek-console-sync-{os.getpid()}-{Proxy._syncs}"
         mark = self.mark()
-        raw_exchange(self.address, f"GET {path} HTTP/1.1\r\nHost: tlspeek\r\n"
-                                   f"Connection: close\r\n\r\n".encode())
+        with RawClient(self.address) as client:
+            name = client.sock.getsockname()
+            client.send(f"GET {path} HTTP/1.1\r\nHost: tlspeek\r\n"
+                        f"Connection: close\r\n\r\n".encode())
+            client.read_response()
         self.wait_for_line(re.escape(path), timeout=timeout, since=mark)
+        self.wait_released(name, timeout=timeout)
 
     _syncs = 0
 

@@ -147,7 +147,8 @@ class MaxConnsAnswerTests(AnswerTestCase):
             response = raw_exchange(self.proxy.address,
                                     connect_request(self.origin.authority))
             self.assertEqual(response.status, 503, str(response))
-            self.proxy.wait_for_line(r" 503 .*answered by tlspeek")
+            self.proxy.wait_for_line(r" 503 .*answered by tlspeek",
+                                     since=self.console_marks[0])
         finally:
             for client in clients:
                 client.close()
