@@ -304,25 +304,12 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("authority");
-    TCase *tc;
 
-    tc = tcase_create("parse");
-    tcase_add_test(tc, port_alone);
-    tcase_add_test(tc, names);
-    tcase_add_test(tc, ipv4);
-    tcase_add_test(tc, ipv6);
-    tcase_add_test(tc, ports);
-    tcase_add_test(tc, garbage);
-    tcase_add_test(tc, lengths);
-    suite_add_tcase(s, tc);
+    check_case(s, "parse", 0, CHECK_TESTS(
+        port_alone, names, ipv4, ipv6, ports, garbage, lengths));
 
-    tc = tcase_create("format");
-    tcase_add_test(tc, format);
-    suite_add_tcase(s, tc);
+    check_case(s, "format", 0, CHECK_TESTS(format));
 
-    tc = tcase_create("certifiable");
-    tcase_add_test(tc, certifiable);
-    tcase_add_test(tc, parse_then_certify);
-    suite_add_tcase(s, tc);
+    check_case(s, "certifiable", 0, CHECK_TESTS(certifiable, parse_then_certify));
     return s;
 }

@@ -86,12 +86,9 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("autopass");
-    TCase *tc = tcase_create("list");
-    tcase_add_test(tc, added_hosts_are_listed_until_they_expire);
-    tcase_add_test(tc, adding_again_renews);
-    tcase_add_test(tc, bounded_the_soonest_to_expire_goes);
-    tcase_add_test(tc, long_reasons_are_cut);
-    tcase_add_test(tc, rejections_are_certificate_alerts_or_a_silent_close);
-    suite_add_tcase(s, tc);
+    check_case(s, "list", 0, CHECK_TESTS(
+        added_hosts_are_listed_until_they_expire, adding_again_renews,
+        bounded_the_soonest_to_expire_goes, long_reasons_are_cut,
+        rejections_are_certificate_alerts_or_a_silent_close));
     return s;
 }

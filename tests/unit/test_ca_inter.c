@@ -241,13 +241,9 @@ Suite *unit_suite(void)
 {
     log_configure(true, false);
     Suite *s = suite_create("ca_inter");
-    TCase *tc = tcase_create("ca_inter");
-    tcase_set_timeout(tc, 60);
+    TCase *tc = check_case(s, "ca_inter", 60, CHECK_TESTS(
+        rsa_ca_gets_an_ec_intermediate_with_pathlen_0, ec_ca_signs_itself,
+        ca_with_pathlen_0_signs_itself, long_utf8_root_name_is_cut_to_fit));
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, rsa_ca_gets_an_ec_intermediate_with_pathlen_0);
-    tcase_add_test(tc, ec_ca_signs_itself);
-    tcase_add_test(tc, ca_with_pathlen_0_signs_itself);
-    tcase_add_test(tc, long_utf8_root_name_is_cut_to_fit);
-    suite_add_tcase(s, tc);
     return s;
 }

@@ -118,11 +118,8 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("certinfo");
-    TCase *tc = tcase_create("certinfo");
-    tcase_add_test(tc, subject_and_common_name);
-    tcase_add_test(tc, validity_as_openssl_prints_it);
-    tcase_add_test(tc, fingerprint_is_sha256_of_der);
-    tcase_add_test(tc, pem_and_der_round_trip_through_a_file);
-    suite_add_tcase(s, tc);
+    check_case(s, "certinfo", 0, CHECK_TESTS(
+        subject_and_common_name, validity_as_openssl_prints_it, fingerprint_is_sha256_of_der,
+        pem_and_der_round_trip_through_a_file));
     return s;
 }

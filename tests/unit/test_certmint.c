@@ -1081,45 +1081,25 @@ Suite *unit_suite(void)
 {
     log_configure(true, false); /* only warnings and errors */
     Suite *s = suite_create("certmint");
-    TCase *tc = tcase_create("ca");
+    TCase *tc = check_case(s, "ca", 0, CHECK_TESTS(
+        ca_created_with_modes_and_fields, ca_reload_is_identical_and_untouched,
+        ca_missing_key_fails, ca_missing_cert_fails, ca_mismatched_key_fails,
+        ca_garbage_key_fails, ca_expired_or_not_a_dir_fails,
+        ca_sign_sets_issuer_and_replaces_aki));
     tcase_add_checked_fixture(tc, ca_setup, ca_teardown);
-    tcase_add_test(tc, ca_created_with_modes_and_fields);
-    tcase_add_test(tc, ca_reload_is_identical_and_untouched);
-    tcase_add_test(tc, ca_missing_key_fails);
-    tcase_add_test(tc, ca_missing_cert_fails);
-    tcase_add_test(tc, ca_mismatched_key_fails);
-    tcase_add_test(tc, ca_garbage_key_fails);
-    tcase_add_test(tc, ca_expired_or_not_a_dir_fails);
-    tcase_add_test(tc, ca_sign_sets_issuer_and_replaces_aki);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("mint");
+    tc = check_case(s, "mint", 0, CHECK_TESTS(
+        leaf_key_is_p256, rsa_leaf_under_an_rsa_ca, public_key_mints_the_same_leaf_cheaply,
+        reread_is_the_same_certificate, mint_localhost, mint_lowercases, mint_ip_literals,
+        mint_long_name_has_no_cn, mint_with_upstream_sans, mint_caps_san_count,
+        mint_serials_differ, mint_refuses_uncertifiable, mint_never_outlives_ca));
     tcase_add_checked_fixture(tc, ca_setup, ca_teardown);
-    tcase_add_test(tc, leaf_key_is_p256);
-    tcase_add_test(tc, rsa_leaf_under_an_rsa_ca);
-    tcase_add_test(tc, public_key_mints_the_same_leaf_cheaply);
-    tcase_add_test(tc, reread_is_the_same_certificate);
-    tcase_add_test(tc, mint_localhost);
-    tcase_add_test(tc, mint_lowercases);
-    tcase_add_test(tc, mint_ip_literals);
-    tcase_add_test(tc, mint_long_name_has_no_cn);
-    tcase_add_test(tc, mint_with_upstream_sans);
-    tcase_add_test(tc, mint_caps_san_count);
-    tcase_add_test(tc, mint_serials_differ);
-    tcase_add_test(tc, mint_refuses_uncertifiable);
-    tcase_add_test(tc, mint_never_outlives_ca);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("cache");
+    tc = check_case(s, "cache", 0, CHECK_TESTS(
+        cache_put_get_refcounts, cache_replace_drops_old, cache_counts_uses_and_swaps,
+        cache_evicts_least_recently_used, cache_drops_near_expiry,
+        cache_scales_and_zero_capacity, cache_is_thread_safe,
+        cache_concurrent_misses_mint_once));
     tcase_add_checked_fixture(tc, cache_setup, ca_teardown);
-    tcase_add_test(tc, cache_put_get_refcounts);
-    tcase_add_test(tc, cache_replace_drops_old);
-    tcase_add_test(tc, cache_counts_uses_and_swaps);
-    tcase_add_test(tc, cache_evicts_least_recently_used);
-    tcase_add_test(tc, cache_drops_near_expiry);
-    tcase_add_test(tc, cache_scales_and_zero_capacity);
-    tcase_add_test(tc, cache_is_thread_safe);
-    tcase_add_test(tc, cache_concurrent_misses_mint_once);
-    suite_add_tcase(s, tc);
     return s;
 }

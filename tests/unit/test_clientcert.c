@@ -152,12 +152,9 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("clientcert");
-    TCase *tc = tcase_create("files");
+    TCase *tc = check_case(s, "files", 0, CHECK_TESTS(
+        loads_a_good_file, refuses_bad_files, chooses_by_host_then_fallback,
+        no_rules_chooses_nothing));
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, loads_a_good_file);
-    tcase_add_test(tc, refuses_bad_files);
-    tcase_add_test(tc, chooses_by_host_then_fallback);
-    tcase_add_test(tc, no_rules_chooses_nothing);
-    suite_add_tcase(s, tc);
     return s;
 }

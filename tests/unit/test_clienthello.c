@@ -1494,33 +1494,16 @@ Suite *unit_suite(void)
     Suite *s = suite_create("clienthello");
     TCase *tc;
 
-    tc = tcase_create("captures");
-    tcase_set_timeout(tc, 60);
+    tc = check_case(s, "captures", 60, CHECK_TESTS(
+        empty_record_between_fragments, truncated_message, data_after_hello_in_its_record));
     tcase_add_loop_test(tc, captures_split_everywhere, 0, (int)N_CAPTURES);
     tcase_add_loop_test(tc, captures_fragmented, 0, (int)N_CAPTURES);
     tcase_add_loop_test(tc, lying_lengths, 0, (int)N_CAPTURES);
-    tcase_add_test(tc, empty_record_between_fragments);
-    tcase_add_test(tc, truncated_message);
-    tcase_add_test(tc, data_after_hello_in_its_record);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("records");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, not_tls);
-    tcase_add_test(tc, record_layer);
-    tcase_add_test(tc, largest_hello);
-    tcase_add_test(tc, wire_bound);
-    suite_add_tcase(s, tc);
+    check_case(s, "records", 60, CHECK_TESTS(not_tls, record_layer, largest_hello, wire_bound));
 
-    tc = tcase_create("hello");
-    tcase_add_test(tc, body_fields);
-    tcase_add_test(tc, extensions);
-    tcase_add_test(tc, sni_names);
-    tcase_add_test(tc, sni_lengths);
-    tcase_add_test(tc, sni_structure);
-    tcase_add_test(tc, alpn_lists);
-    tcase_add_test(tc, supported_versions);
-    tcase_add_test(tc, status_strings);
-    suite_add_tcase(s, tc);
+    check_case(s, "hello", 0, CHECK_TESTS(
+        body_fields, extensions, sni_names, sni_lengths, sni_structure, alpn_lists,
+        supported_versions, status_strings));
     return s;
 }

@@ -44,10 +44,7 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("codec");
-    TCase *tc = tcase_create("codec");
-    tcase_add_test(tc, base64_rfc4648_vectors);
-    tcase_add_test(tc, base64_of_binary_and_credentials);
-    tcase_add_test(tc, wipe_zeroes);
-    suite_add_tcase(s, tc);
+    check_case(s, "codec", 0, CHECK_TESTS(
+        base64_rfc4648_vectors, base64_of_binary_and_credentials, wipe_zeroes));
     return s;
 }

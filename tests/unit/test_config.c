@@ -287,19 +287,10 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("config");
-    TCase *tc = tcase_create("command line");
-    tcase_add_test(tc, defaults);
-    tcase_add_test(tc, xdg_config_home);
-    tcase_add_test(tc, all_options);
-    tcase_add_test(tc, port_zero_picks_a_free_port);
-    tcase_add_test(tc, bad_options_are_usage_errors);
-    tcase_add_test(tc, too_many_dns_servers);
-    tcase_add_test(tc, help_and_version_exit_zero);
-    tcase_add_test(tc, connect_to_rules);
-    tcase_add_test(tc, allow_remote_ranges);
-    tcase_add_test(tc, body_limit_accepts_its_documented_maximum);
-    tcase_add_test(tc, leaf_key_type_and_debug);
-    tcase_add_test(tc, no_intermediate);
-    suite_add_tcase(s, tc);
+    check_case(s, "command line", 0, CHECK_TESTS(
+        defaults, xdg_config_home, all_options, port_zero_picks_a_free_port,
+        bad_options_are_usage_errors, too_many_dns_servers, help_and_version_exit_zero,
+        connect_to_rules, allow_remote_ranges, body_limit_accepts_its_documented_maximum,
+        leaf_key_type_and_debug, no_intermediate));
     return s;
 }

@@ -92,12 +92,9 @@ Suite *unit_suite(void)
 {
     log_configure(true, false); /* the refusals log; only errors show */
     Suite *s = suite_create("files");
-    TCase *tc = tcase_create("files");
+    TCase *tc = check_case(s, "files", 0, CHECK_TESTS(
+        make_dirs_makes_parents_with_the_mode, make_dirs_refuses_a_file_in_the_way,
+        exists_tells_present_absent_and_unknown, join_puts_one_slash));
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, make_dirs_makes_parents_with_the_mode);
-    tcase_add_test(tc, make_dirs_refuses_a_file_in_the_way);
-    tcase_add_test(tc, exists_tells_present_absent_and_unknown);
-    tcase_add_test(tc, join_puts_one_slash);
-    suite_add_tcase(s, tc);
     return s;
 }

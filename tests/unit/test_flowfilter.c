@@ -174,14 +174,9 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("flowfilter");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, bare_word_is_url_case_insensitive);
-    tcase_add_test(tc, each_filter);
-    tcase_add_test(tc, operators_and_precedence);
-    tcase_add_test(tc, bad_expressions);
-    tcase_add_test(tc, error_message_fits_small_buffer);
-    tcase_add_test(tc, null_fields_never_match);
-    suite_add_tcase(s, tc);
+    check_case(s, "core", 0, CHECK_TESTS(
+        bare_word_is_url_case_insensitive, each_filter, operators_and_precedence,
+        bad_expressions, error_message_fits_small_buffer, null_fields_never_match));
     return s;
 }
 

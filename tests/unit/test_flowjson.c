@@ -1114,33 +1114,17 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("flowjson");
-    TCase *tc;
 
-    tc = tcase_create("record");
-    tcase_add_test(tc, record_plain);
-    tcase_add_test(tc, record_tls_latin1_websocket);
-    tcase_add_test(tc, record_ids_protocols_trailers);
-    tcase_add_test(tc, record_nulls);
-    tcase_add_test(tc, text_rules);
-    tcase_add_test(tc, query_parsing);
-    tcase_add_test(tc, write_line_failure);
-    tcase_add_test(tc, allocation_failures);
-    suite_add_tcase(s, tc);
+    check_case(s, "record", 0, CHECK_TESTS(
+        record_plain, record_tls_latin1_websocket, record_ids_protocols_trailers, record_nulls,
+        text_rules, query_parsing, write_line_failure, allocation_failures));
 
-    tc = tcase_create("har");
-    tcase_add_test(tc, har_three_entries);
-    tcase_add_test(tc, har_h2_and_custom_fields);
-    tcase_add_test(tc, har_unwritable);
-    tcase_add_test(tc, har_bounded);
-    tcase_add_test(tc, har_inline_text);
-    suite_add_tcase(s, tc);
+    check_case(s, "har", 0, CHECK_TESTS(
+        har_three_entries, har_h2_and_custom_fields, har_unwritable, har_bounded,
+        har_inline_text));
 
-    tc = tcase_create("bodies");
-    tcase_add_test(tc, bodies_truncates_at_limit);
-    tcase_add_test(tc, bodies_empty_makes_no_file);
-    tcase_add_test(tc, bodies_fifo_does_not_hang);
-    tcase_add_test(tc, bodies_names_unique);
-    tcase_add_test(tc, bodies_directory);
-    suite_add_tcase(s, tc);
+    check_case(s, "bodies", 0, CHECK_TESTS(
+        bodies_truncates_at_limit, bodies_empty_makes_no_file, bodies_fifo_does_not_hang,
+        bodies_names_unique, bodies_directory));
     return s;
 }

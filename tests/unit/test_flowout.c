@@ -501,20 +501,12 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("flowout");
-    TCase *tc = tcase_create("console");
-    tcase_add_test(tc, console_line_format);
-    tcase_add_test(tc, console_line_rounds_like_printf);
-    tcase_add_test(tc, wants_say_who_reads_what);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("phases");
-    tcase_add_test(tc, only_final_records_are_written_observers_see_all);
-    tcase_add_test(tc, final_record_carries_body_files_to_observers);
-    tcase_add_test(tc, output_failure_said_once_and_counted);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("har");
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, har_writer_stuck_in_a_write_does_not_block_workers);
-    tcase_add_test(tc, har_writer_flush_and_batching);
-    suite_add_tcase(s, tc);
+    check_case(s, "console", 0, CHECK_TESTS(
+        console_line_format, console_line_rounds_like_printf, wants_say_who_reads_what));
+    check_case(s, "phases", 0, CHECK_TESTS(
+        only_final_records_are_written_observers_see_all,
+        final_record_carries_body_files_to_observers, output_failure_said_once_and_counted));
+    check_case(s, "har", 30, CHECK_TESTS(
+        har_writer_stuck_in_a_write_does_not_block_workers, har_writer_flush_and_batching));
     return s;
 }

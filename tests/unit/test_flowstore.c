@@ -253,16 +253,10 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("flowstore");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, records_are_deep_copies);
-    tcase_add_test(tc, keeps_the_newest);
-    tcase_add_test(tc, bodies_are_bounded);
-    tcase_add_test(tc, body_memory_drops_oldest_bodies_first);
-    tcase_add_test(tc, subscribers_see_changes_and_lag);
-    tcase_add_test(tc, subscriber_limit);
-    tcase_add_test(tc, concurrent_publishers);
-    tcase_set_timeout(tc, 60);
-    suite_add_tcase(s, tc);
+    check_case(s, "core", 60, CHECK_TESTS(
+        records_are_deep_copies, keeps_the_newest, bodies_are_bounded,
+        body_memory_drops_oldest_bodies_first, subscribers_see_changes_and_lag,
+        subscriber_limit, concurrent_publishers));
     return s;
 }
 

@@ -182,13 +182,10 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("front");
-    TCase *tc = tcase_create("front");
-    tcase_add_test(tc, absolute_targets_split_into_origin_and_path);
-    tcase_add_test(tc, unsupported_targets_are_refused_with_a_reason);
-    tcase_add_test(tc, hop_by_hop_fields_are_removed);
-    tcase_add_test(tc, host_is_added_without_the_default_port_and_close_is_said);
-    tcase_add_test(tc, a_websocket_upgrade_keeps_its_upgrade);
-    tcase_add_test(tc, error_answers_carry_the_reason);
-    suite_add_tcase(s, tc);
+    check_case(s, "front", 0, CHECK_TESTS(
+        absolute_targets_split_into_origin_and_path,
+        unsupported_targets_are_refused_with_a_reason, hop_by_hop_fields_are_removed,
+        host_is_added_without_the_default_port_and_close_is_said,
+        a_websocket_upgrade_keeps_its_upgrade, error_answers_carry_the_reason));
     return s;
 }

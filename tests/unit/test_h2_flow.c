@@ -643,23 +643,10 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("h2_flow");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, simple_get);
-    tcase_add_test(tc, every_frame_type);
-    tcase_add_test(tc, dynamic_table_across_requests);
-    tcase_add_test(tc, interleaved_streams);
-    tcase_add_test(tc, rst_stream_mid_stream);
-    tcase_add_test(tc, goaway_mid_stream);
-    tcase_add_test(tc, trailers_both_ways);
-    tcase_add_test(tc, informational_heads);
-    tcase_add_test(tc, oversize_header_block);
-    tcase_add_test(tc, too_many_streams);
-    tcase_add_test(tc, header_table_size_setting);
-    tcase_add_test(tc, not_http2);
-    tcase_add_test(tc, connection_end);
-    tcase_add_test(tc, body_bytes_without_padding);
-    tcase_add_test(tc, error_names);
-    suite_add_tcase(s, tc);
+    check_case(s, "core", 60, CHECK_TESTS(
+        simple_get, every_frame_type, dynamic_table_across_requests, interleaved_streams,
+        rst_stream_mid_stream, goaway_mid_stream, trailers_both_ways, informational_heads,
+        oversize_header_block, too_many_streams, header_table_size_setting, not_http2,
+        connection_end, body_bytes_without_padding, error_names));
     return s;
 }

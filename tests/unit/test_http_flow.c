@@ -467,29 +467,14 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("http_flow");
-    TCase *tc = tcase_create("exchanges");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, pipelined_keep_alive);
-    tcase_add_test(tc, head_response_has_no_body);
-    tcase_add_test(tc, interim_then_final);
-    tcase_add_test(tc, chunked_with_trailers);
-    tcase_add_test(tc, response_ends_at_close);
-    tcase_add_test(tc, not_modified_and_no_content);
-    tcase_add_test(tc, websocket_upgrade_stops_inspection);
-    tcase_add_test(tc, garbage_from_server_stops);
-    tcase_add_test(tc, garbage_from_client_stops);
-    tcase_add_test(tc, unanswered_request_fails_at_close);
-    tcase_add_test(tc, truncated_response);
-    tcase_add_test(tc, client_close_after_refused_upload);
-    tcase_add_test(tc, client_closes_mid_request);
-    tcase_add_test(tc, websocket_frames_counted_at_any_split);
-    tcase_add_test(tc, stopping_reports_every_pending_exchange);
-    tcase_add_test(tc, events_in_order);
-    tcase_add_test(tc, trailers_both_ways);
-    tcase_add_test(tc, early_answer_counts_the_whole_request);
-    tcase_add_test(tc, early_answer_then_client_close);
-    tcase_add_test(tc, fields_only_what_outputs_read);
-    tcase_add_test(tc, idle_tap_holds_nothing);
-    suite_add_tcase(s, tc);
+    check_case(s, "exchanges", 60, CHECK_TESTS(
+        pipelined_keep_alive, head_response_has_no_body, interim_then_final,
+        chunked_with_trailers, response_ends_at_close, not_modified_and_no_content,
+        websocket_upgrade_stops_inspection, garbage_from_server_stops,
+        garbage_from_client_stops, unanswered_request_fails_at_close, truncated_response,
+        client_close_after_refused_upload, client_closes_mid_request,
+        websocket_frames_counted_at_any_split, stopping_reports_every_pending_exchange,
+        events_in_order, trailers_both_ways, early_answer_counts_the_whole_request,
+        early_answer_then_client_close, fields_only_what_outputs_read, idle_tap_holds_nothing));
     return s;
 }

@@ -4,6 +4,7 @@
 #include "http_msg.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -802,29 +803,47 @@ START_TEST(head_lookup)
 }
 END_TEST
 
+/* Feeds one fixed input to a parser piece by piece, as the proxy does:
+ * each call hands over what is left (at most max bytes) and moves past
+ * what the parser used. */
+typedef struct {
+    http_msg_parser *p;
+    const char *in;
+    size_t len, off, used;
+    const char *body;
+    size_t body_len;
+} feeder;
+
+#define FEEDER(parser, literal) {(parser), (literal), sizeof(literal) - 1, 0, 0, NULL, 0}
+
+static http_msg_event feed_at_most(feeder *f, size_t max)
+{
+    size_t n = f->len - f->off < max ? f->len - f->off : max;
+    http_msg_event ev = http_msg_feed(f->p, f->in + f->off, n, &f->used, &f->body,
+                                      &f->body_len);
+    f->off += f->used;
+    return ev;
+}
+
+static http_msg_event feed(feeder *f)
+{
+    return feed_at_most(f, SIZE_MAX);
+}
+
 /* The head stays readable after END and until the next message starts. */
 START_TEST(head_lifetime)
 {
     static const char in[] = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
     http_msg_parser *p = http_msg_parser_new(HTTP_MSG_REQUEST, MAX_HEAD);
-    size_t off = 0, used;
-    const char *body;
-    size_t body_len;
-    ck_assert_int_eq(http_msg_feed(p, in, sizeof in - 1, &used, &body, &body_len),
-                     HTTP_MSG_HEAD);
-    off += used;
-    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
-                                   &body, &body_len), HTTP_MSG_END);
-    off += used;
-    ck_assert_uint_eq(off, 19);
+    feeder f = FEEDER(p, in);
+    ck_assert_int_eq(feed(&f), HTTP_MSG_HEAD);
+    ck_assert_int_eq(feed(&f), HTTP_MSG_END);
+    ck_assert_uint_eq(f.off, 19);
     ck_assert_str_eq(http_msg_head(p)->target, "/a");
-    ck_assert_int_eq(http_msg_feed(p, in + off, 3, &used, &body, &body_len),
-                     HTTP_MSG_NEED_MORE);
-    ck_assert_uint_eq(used, 3);
+    ck_assert_int_eq(feed_at_most(&f, 3), HTTP_MSG_NEED_MORE);
+    ck_assert_uint_eq(f.used, 3);
     ck_assert_ptr_null(http_msg_head(p));
-    off += used;
-    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
-                                   &body, &body_len), HTTP_MSG_HEAD);
+    ck_assert_int_eq(feed(&f), HTTP_MSG_HEAD);
     ck_assert_str_eq(http_msg_head(p)->target, "/b");
     ck_assert_ptr_null(http_msg_error(p));
     http_msg_parser_free(p);
@@ -839,25 +858,16 @@ START_TEST(head_release)
     static const char in[] = "POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"
                              "GET /b HTTP/1.1\r\n\r\n";
     http_msg_parser *p = http_msg_parser_new(HTTP_MSG_REQUEST, MAX_HEAD);
-    size_t off = 0, used;
-    const char *body;
-    size_t body_len;
-    ck_assert_int_eq(http_msg_feed(p, in, sizeof in - 1, &used, &body, &body_len),
-                     HTTP_MSG_HEAD);
-    off += used;
+    feeder f = FEEDER(p, in);
+    ck_assert_int_eq(feed(&f), HTTP_MSG_HEAD);
     http_msg_release_head(p); /* mid-message: kept */
     ck_assert_str_eq(http_msg_head(p)->target, "/a");
-    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
-                                   &body, &body_len), HTTP_MSG_BODY);
-    off += used;
-    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
-                                   &body, &body_len), HTTP_MSG_END);
-    off += used;
+    ck_assert_int_eq(feed(&f), HTTP_MSG_BODY);
+    ck_assert_int_eq(feed(&f), HTTP_MSG_END);
     ck_assert_str_eq(http_msg_head(p)->target, "/a");
     http_msg_release_head(p);
     ck_assert_ptr_null(http_msg_head(p));
-    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
-                                   &body, &body_len), HTTP_MSG_HEAD);
+    ck_assert_int_eq(feed(&f), HTTP_MSG_HEAD);
     ck_assert_str_eq(http_msg_head(p)->target, "/b");
     ck_assert_int_eq(http_msg_head(p)->content_length, -1);
     http_msg_parser_free(p);
@@ -871,26 +881,17 @@ START_TEST(head_take)
     static const char in[] = "POST /a HTTP/1.1\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nok"
                              "GET /b HTTP/1.1\r\nX-B: 2\r\n\r\n";
     http_msg_parser *p = http_msg_parser_new(HTTP_MSG_REQUEST, MAX_HEAD);
-    size_t off = 0, used;
-    const char *body;
-    size_t body_len;
+    feeder f = FEEDER(p, in);
     http_head taken = {0};
     ck_assert_int_eq(http_msg_take_head(p, &taken), -1); /* nothing yet */
-    ck_assert_int_eq(http_msg_feed(p, in, sizeof in - 1, &used, &body, &body_len),
-                     HTTP_MSG_HEAD);
-    off += used;
+    ck_assert_int_eq(feed(&f), HTTP_MSG_HEAD);
     ck_assert_int_eq(http_msg_take_head(p, &taken), 0);
     ck_assert_ptr_null(http_msg_head(p));
     ck_assert_int_eq(http_msg_take_head(p, &(http_head){0}), -1);
-    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
-                                   &body, &body_len), HTTP_MSG_BODY);
-    off += used;
-    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
-                                   &body, &body_len), HTTP_MSG_END);
-    off += used;
+    ck_assert_int_eq(feed(&f), HTTP_MSG_BODY);
+    ck_assert_int_eq(feed(&f), HTTP_MSG_END);
     http_msg_release_head(p);
-    ck_assert_int_eq(http_msg_feed(p, in + off, sizeof in - 1 - off, &used,
-                                   &body, &body_len), HTTP_MSG_HEAD);
+    ck_assert_int_eq(feed(&f), HTTP_MSG_HEAD);
     ck_assert_str_eq(http_msg_head(p)->target, "/b");
     ck_assert_int_eq(http_msg_head(p)->content_length, -1);
     http_msg_parser_free(p);
@@ -1030,52 +1031,20 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("http_msg");
-    TCase *tc;
 
-    tc = tcase_create("requests");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, req_connect);
-    tcase_add_test(tc, req_absolute_form);
-    tcase_add_test(tc, req_origin_form);
-    tcase_add_test(tc, req_pipelined);
-    tcase_add_test(tc, req_after_close);
-    tcase_add_test(tc, req_lf_and_fold);
-    tcase_add_test(tc, req_post_body);
-    tcase_add_test(tc, req_zero_length);
-    tcase_add_test(tc, req_chunked);
-    tcase_add_test(tc, req_upgrade);
-    suite_add_tcase(s, tc);
+    check_case(s, "requests", 60, CHECK_TESTS(
+        req_connect, req_absolute_form, req_origin_form, req_pipelined, req_after_close,
+        req_lf_and_fold, req_post_body, req_zero_length, req_chunked, req_upgrade));
 
-    tc = tcase_create("responses");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, res_chunked_trailers);
-    tcase_add_test(tc, res_head);
-    tcase_add_test(tc, res_continue);
-    tcase_add_test(tc, res_no_body_status);
-    tcase_add_test(tc, res_close_delimited);
-    tcase_add_test(tc, res_upgrade);
-    suite_add_tcase(s, tc);
+    check_case(s, "responses", 60, CHECK_TESTS(
+        res_chunked_trailers, res_head, res_continue, res_no_body_status, res_close_delimited,
+        res_upgrade));
 
-    tc = tcase_create("errors");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, err_garbage);
-    tcase_add_test(tc, err_content_length);
-    tcase_add_test(tc, err_truncated);
-    suite_add_tcase(s, tc);
+    check_case(s, "errors", 60, CHECK_TESTS(err_garbage, err_content_length, err_truncated));
 
-    tc = tcase_create("limits");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, limit_head_size);
-    tcase_add_test(tc, limit_header_count);
-    suite_add_tcase(s, tc);
+    check_case(s, "limits", 60, CHECK_TESTS(limit_head_size, limit_header_count));
 
-    tc = tcase_create("heads");
-    tcase_add_test(tc, head_lookup);
-    tcase_add_test(tc, head_lifetime);
-    tcase_add_test(tc, head_release);
-    tcase_add_test(tc, head_take);
-    tcase_add_test(tc, head_block);
-    tcase_add_test(tc, keep_only);
-    suite_add_tcase(s, tc);
+    check_case(s, "heads", 0, CHECK_TESTS(
+        head_lookup, head_lifetime, head_release, head_take, head_block, keep_only));
     return s;
 }

@@ -125,10 +125,7 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("log");
-    TCase *tc = tcase_create("console");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, batched_lines_whole_and_in_order);
-    tcase_add_test(tc, warnings_at_once_traffic_soon);
-    suite_add_tcase(s, tc);
+    check_case(s, "console", 60, CHECK_TESTS(
+        batched_lines_whole_and_in_order, warnings_at_once_traffic_soon));
     return s;
 }

@@ -87,11 +87,7 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("proxyurl");
-    TCase *tc = tcase_create("parse");
-    tcase_add_test(tc, http_without_credentials);
-    tcase_add_test(tc, schemes_and_defaults);
-    tcase_add_test(tc, credentials_are_decoded);
-    tcase_add_test(tc, refusals);
-    suite_add_tcase(s, tc);
+    check_case(s, "parse", 0, CHECK_TESTS(
+        http_without_credentials, schemes_and_defaults, credentials_are_decoded, refusals));
     return s;
 }

@@ -356,13 +356,9 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("pump");
-    TCase *tc = tcase_create("socket");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, reads_past_libevent_cap);
-    tcase_add_test(tc, reset_taken_by_own_read_is_a_reset);
-    tcase_add_test(tc, failed_write_reads_the_last_words);
-    tcase_add_test(tc, reading_off_holds_bytes_until_on);
-    tcase_add_test(tc, busy_side_keeps_buffers_until_idle);
-    suite_add_tcase(s, tc);
+    check_case(s, "socket", 60, CHECK_TESTS(
+        reads_past_libevent_cap, reset_taken_by_own_read_is_a_reset,
+        failed_write_reads_the_last_words, reading_off_holds_bytes_until_on,
+        busy_side_keeps_buffers_until_idle));
     return s;
 }

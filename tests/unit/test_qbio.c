@@ -137,12 +137,8 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("qbio");
-    TCase *tc = tcase_create("queue");
-    tcase_add_test(tc, two_queues_in_fifo_order);
-    tcase_add_test(tc, empty_reads_retry_until_eof);
-    tcase_add_test(tc, memory_is_given_back);
-    tcase_add_test(tc, partial_consumes_then_growth_keep_order);
-    tcase_add_test(tc, kept_while_busy);
-    suite_add_tcase(s, tc);
+    check_case(s, "queue", 0, CHECK_TESTS(
+        two_queues_in_fifo_order, empty_reads_retry_until_eof, memory_is_given_back,
+        partial_consumes_then_growth_keep_order, kept_while_busy));
     return s;
 }

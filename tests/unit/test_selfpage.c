@@ -208,18 +208,11 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("selfpage");
-    TCase *tc = tcase_create("escape");
-    tcase_add_test(tc, escape_replaces_every_special_character);
-    tcase_add_test(tc, escape_never_cuts_a_reference);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("pages");
-    tcase_add_test(tc, page_escapes_the_ca_subject);
-    tcase_add_test(tc, page_shows_the_sha256_fingerprint);
-    tcase_add_test(tc, ca_pem_is_the_certificate_in_pem);
-    tcase_add_test(tc, ca_crt_is_the_certificate_in_der);
-    tcase_add_test(tc, head_gets_the_head_only);
-    tcase_add_test(tc, other_paths_and_methods_are_refused);
-    tcase_add_test(tc, magic_host_is_tlspeek);
-    suite_add_tcase(s, tc);
+    check_case(s, "escape", 0, CHECK_TESTS(
+        escape_replaces_every_special_character, escape_never_cuts_a_reference));
+    check_case(s, "pages", 0, CHECK_TESTS(
+        page_escapes_the_ca_subject, page_shows_the_sha256_fingerprint,
+        ca_pem_is_the_certificate_in_pem, ca_crt_is_the_certificate_in_der,
+        head_gets_the_head_only, other_paths_and_methods_are_refused, magic_host_is_tlspeek));
     return s;
 }

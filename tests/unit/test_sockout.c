@@ -137,11 +137,8 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("sockout");
-    TCase *tc = tcase_create("socket");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, queues_only_what_must_wait);
-    tcase_add_test(tc, queued_write_reports_the_failure);
-    tcase_add_test(tc, busy_until_a_quiet_period);
-    suite_add_tcase(s, tc);
+    check_case(s, "socket", 60, CHECK_TESTS(
+        queues_only_what_must_wait, queued_write_reports_the_failure,
+        busy_until_a_quiet_period));
     return s;
 }

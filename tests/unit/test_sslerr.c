@@ -56,9 +56,7 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("sslerr");
-    TCase *tc = tcase_create("sslerr");
-    tcase_add_test(tc, reason_follows_our_words_and_queue_is_cleared);
-    tcase_add_test(tc, empty_queue_says_unknown_error);
-    suite_add_tcase(s, tc);
+    check_case(s, "sslerr", 0, CHECK_TESTS(
+        reason_follows_our_words_and_queue_is_cleared, empty_queue_says_unknown_error));
     return s;
 }

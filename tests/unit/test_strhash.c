@@ -21,9 +21,6 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("strhash");
-    TCase *tc = tcase_create("fnv1a");
-    tcase_add_test(tc, published_vectors);
-    tcase_add_test(tc, bytes_above_127_count_unsigned);
-    suite_add_tcase(s, tc);
+    check_case(s, "fnv1a", 0, CHECK_TESTS(published_vectors, bytes_above_127_count_unsigned));
     return s;
 }

@@ -432,16 +432,11 @@ Suite *unit_suite(void)
 {
     log_configure(true, false); /* only warnings and errors */
     Suite *s = suite_create("tlsctx");
-    TCase *tc = tcase_create("contexts");
+    TCase *tc = check_case(s, "contexts", 0, CHECK_TESTS(
+        families_build_with_their_settings, bad_upstream_ca_file_is_refused,
+        upstream_verifies_name_and_offers_http11, upstream_refuses_another_name,
+        ip_target_gets_no_sni_and_ip_verification, client_facing_selects_http11_never_h2,
+        alpn_is_mirrored, keylog_gets_the_secrets_of_both_sides));
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, families_build_with_their_settings);
-    tcase_add_test(tc, bad_upstream_ca_file_is_refused);
-    tcase_add_test(tc, upstream_verifies_name_and_offers_http11);
-    tcase_add_test(tc, upstream_refuses_another_name);
-    tcase_add_test(tc, ip_target_gets_no_sni_and_ip_verification);
-    tcase_add_test(tc, client_facing_selects_http11_never_h2);
-    tcase_add_test(tc, alpn_is_mirrored);
-    tcase_add_test(tc, keylog_gets_the_secrets_of_both_sides);
-    suite_add_tcase(s, tc);
     return s;
 }

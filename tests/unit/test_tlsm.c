@@ -734,22 +734,13 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *su = suite_create("tlsm");
-    TCase *tc = tcase_create("memory");
+    TCase *tc = check_case(su, "memory", 60, CHECK_TESTS(
+        test_output_memory_released, test_client_hello_pause, test_verify_failure_and_alert,
+        test_hostname_mismatch, test_expired_certificate, test_garbage, test_close_notify,
+        test_eof_without_close_notify, test_has_input, test_write_before_handshake));
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_handshake_versions, 0, 2);
     tcase_add_loop_test(tc, test_exchange_1mb, 0, 2);
-    tcase_add_test(tc, test_output_memory_released);
-    tcase_add_test(tc, test_client_hello_pause);
-    tcase_add_test(tc, test_verify_failure_and_alert);
-    tcase_add_test(tc, test_hostname_mismatch);
-    tcase_add_test(tc, test_expired_certificate);
-    tcase_add_test(tc, test_garbage);
-    tcase_add_test(tc, test_close_notify);
-    tcase_add_test(tc, test_eof_without_close_notify);
-    tcase_add_test(tc, test_has_input);
-    tcase_add_test(tc, test_write_before_handshake);
     tcase_add_loop_test(tc, test_bytewise_handshake, 0, 2);
-    suite_add_tcase(su, tc);
     return su;
 }

@@ -109,11 +109,7 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("ui_auth");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, token_sources);
-    tcase_add_test(tc, host_rule);
-    tcase_add_test(tc, cross_site_rule);
-    tcase_add_test(tc, cookie_name);
-    suite_add_tcase(s, tc);
+    check_case(s, "core", 0, CHECK_TESTS(
+        token_sources, host_rule, cross_site_rule, cookie_name));
     return s;
 }

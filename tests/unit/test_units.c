@@ -58,10 +58,7 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("units");
-    TCase *tc = tcase_create("bytes");
-    tcase_add_test(tc, byte_counts);
-    tcase_add_test(tc, small_buffer_is_cut_not_overrun);
-    tcase_add_test(tc, small_counts_as_printf);
-    suite_add_tcase(s, tc);
+    check_case(s, "bytes", 0, CHECK_TESTS(
+        byte_counts, small_buffer_is_cut_not_overrun, small_counts_as_printf));
     return s;
 }

@@ -272,18 +272,12 @@ END_TEST
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("upsess");
-    TCase *tc = tcase_create("table");
-    tcase_add_test(tc, tls12_session_stays_for_later_connections);
-    tcase_add_test(tc, tls13_session_is_handed_out_once);
-    tcase_add_test(tc, other_keys_get_nothing);
-    tcase_add_test(tc, forget_drops_only_that_key);
-    tcase_add_test(tc, newer_session_replaces_older_in_its_slot);
-    tcase_add_test(tc, tls13_tickets_pool_and_go_out_once_each);
-    tcase_add_test(tc, full_pool_pushes_out_what_expires_first);
-    tcase_add_test(tc, expired_tickets_are_not_handed_out);
-    tcase_add_test(tc, misses_grow_the_pool_within_the_budget);
-    tcase_add_test(tc, one_version_at_a_time);
-    tcase_add_test(tc, group_lends_tickets_to_another_name);
-    suite_add_tcase(s, tc);
+    check_case(s, "table", 0, CHECK_TESTS(
+        tls12_session_stays_for_later_connections, tls13_session_is_handed_out_once,
+        other_keys_get_nothing, forget_drops_only_that_key,
+        newer_session_replaces_older_in_its_slot, tls13_tickets_pool_and_go_out_once_each,
+        full_pool_pushes_out_what_expires_first, expired_tickets_are_not_handed_out,
+        misses_grow_the_pool_within_the_budget, one_version_at_a_time,
+        group_lends_tickets_to_another_name));
     return s;
 }
