@@ -2,32 +2,28 @@
  * bench-floor — the OpenSSL work any TLS-intercepting proxy on this machine
  * must do, measured alone (a tool of scripts/bench, not part of tlspeek).
  *
- * One process, no sockets: four SSL objects per "connection", joined by
- * memory BIOs, do what a bench setup makes the client (bench-load), tlspeek's
- * two roles (proxy-server, proxy-client) and the origin (nginx) do.  Only the
- * proxy's two SSL objects are timed: CLOCK_THREAD_CPUTIME_ID around every
- * SSL_* call on them (SSL_new to SSL_free, callbacks included), minus the
- * clock reads' own cost.  Not in it: the client's and origin's work, the
- * copying between BIOs, the kernel (sockets, wake-ups), the proxy's own
- * bookkeeping.  Setups as scripts/bench's (keys and certificates in memory):
+ * One process, no sockets: four SSL objects per "connection", joined by BIO
+ * pairs, do what a bench setup makes the client (bench-load's context: no
+ * SNI, never resuming), tlspeek's two roles and the origin (nginx's OpenSSL
+ * defaults: tickets only, two per TLS 1.3 handshake) do.  The proxy-server has
+ * tlspeek's client-facing context (src/tlsctx.c: TLS13_SUITES, server
+ * preference, one ticket, no cache; a ClientHello callback pausing the
+ * handshake until the upstream one is done, then setting the leaf, as
+ * src/intercept.c), the proxy-client its upstream one with --insecure, as in
+ * the bench, keeping a copy of each new session.  Only the SSL_* calls on the
+ * proxy's two SSL objects are timed (CLOCK_THREAD_CPUTIME_ID, SSL_new to
+ * SSL_free, callbacks included, the clock's own cost removed): not the client,
+ * origin, copying between the pairs, kernel (sockets, wake-ups), proxy logic.
  *   ec12   leaf EC P-256 signed by an EC P-256 CA, sent alone; origin TLS 1.2
  *          only, RSA-2048 key; the upstream resumes a TLS 1.2 session, the
- *          proxy-client capped at TLS 1.2 as src/tlsctx.c does then;
+ *          proxy-client capped at TLS 1.2 then, as tlspeek;
  *   rsa13  leaf EC P-256 under an EC intermediate under an RSA-2048 CA, sent
- *          as [leaf, intermediate] (src/ca_inter.c, intercept.c); origin TLS
- *          1.2 and 1.3, EC P-256 key, two tickets per handshake (OpenSSL's
- *          default, as nginx); the upstream resumes with the newest ticket
- *          each time (psk_dhe_ke).
- * Client: bench-load's context (OpenSSL's defaults, never resuming, no SNI).
- * Proxy-server: tlspeek's client-facing context (TLS13_SUITES, server
- * preference, one ticket, no cache, a ClientHello callback that pauses the
- * handshake until the upstream one is done, then sets the leaf).
- * Proxy-client: tlspeek's upstream context with --insecure as in the bench
- * (no verification), keeping a copy of each new session as tlspeek does.
- *
- * Modes, one line each: "floor setup=S mode=M value=V unit=U ...":
- *   newconn    ms per connection: both handshakes, a 100-byte GET and a small
- *              response relayed, shutdown, SSL_free;
+ *          as [leaf, intermediate] (src/ca_inter.c); origin TLS 1.2 and 1.3,
+ *          EC P-256 key; the upstream resumes with the newest ticket (psk_dhe_ke).
+ * Modes, one line each ("floor setup=S mode=M value=V unit=U ..."):
+ *   newconn    ms per connection: full TLS 1.3 handshake toward the client, the
+ *              upstream one resumed, a 100-byte GET and a small response
+ *              relayed, shutdown, SSL_free;
  *   keepalive  ms per request over an established pair of sessions (request
  *              and response each decrypted on one side, encrypted on the other);
  *   bulk       s per 100 MB: 16 KiB records decrypted from the origin side,
@@ -47,12 +43,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+/* Under valgrind --tool=callgrind --collect-atstart=no, only the timed calls
+ * are counted, and each measured mode is dumped (scripts/profile --floor). */
+#if defined(__has_include) && __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_TOGGLE_COLLECT
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(what)
+#endif
 
 /* As src/tlsctx.c. */
 #define TLS13_SUITES "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
 #define TLS12_CIPHERS \
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ALL:!COMPLEMENTOFDEFAULT:!eNULL"
 #define RECORD 16384
+#define USAGE \
+    "usage: bench-floor --setup ec12|rsa13 [--mode newconn,keepalive,bulk] [--quick] [--reps N]"
+#define PAIR_BUF (1 << 18) /* bytes a BIO pair holds each way: flights, records */
 
 static const char *setup_name;
 
@@ -86,20 +94,19 @@ static double cpu_now(void)
 
 static void tic(void)
 {
+    CALLGRIND_TOGGLE_COLLECT;
     t0 = cpu_now();
 }
 
 static void toc(void)
 {
+    CALLGRIND_TOGGLE_COLLECT;
     timed_s += cpu_now() - t0;
     timed_calls++;
 }
 
 /* Proxy-side seconds since zeroed, the clock's own cost removed. */
-static double proxy_seconds(void)
-{
-    return timed_s - timed_calls * clock_cost;
-}
+#define PROXY_SECONDS (timed_s - timed_calls * clock_cost)
 
 static int cmpd(const void *a, const void *b)
 {
@@ -193,15 +200,13 @@ static EVP_PKEY *make_key(int rsa)
 
 /* ---------------------------------------------------------------- the four roles */
 
-typedef struct {
+static struct {
     int rsa13;
     SSL_CTX *client, *pserver, *pclient, *origin;
     X509 *leaf;
     EVP_PKEY *leaf_key;
     SSL_SESSION *session; /* the newest upstream session (a copy) */
-} world;
-
-static world W;
+} W;
 
 /* The proxy-client's new-session callback: a copy, as src/tlsctx.c keeps
  * (the session handed over stays the connection's). */
@@ -223,8 +228,6 @@ static int on_new_session(SSL *ssl, SSL_SESSION *s)
 static int on_client_hello(SSL *ssl, int *alert, void *arg)
 {
     (void)arg;
-    if (SSL_get_certificate(ssl))
-        return SSL_CLIENT_HELLO_SUCCESS;
     if (!SSL_get_app_data(ssl))
         return SSL_CLIENT_HELLO_RETRY;
     if (SSL_use_cert_and_key(ssl, W.leaf, W.leaf_key, NULL, 1) != 1) {
@@ -301,7 +304,7 @@ static void make_world(int rsa13)
 
 typedef struct {
     SSL *ssl;
-    BIO *in, *out; /* owned by ssl */
+    BIO *net; /* the outer end of its BIO pair: the "socket" (the inner is ssl's) */
     int timed;     /* the proxy's: every SSL call on it is timed */
 } end;
 
@@ -318,8 +321,8 @@ static unsigned char buf[1 << 17];
 static void pass(end *from, end *to)
 {
     int n;
-    while ((n = BIO_read(from->out, buf, sizeof buf)) > 0)
-        if (to && BIO_write(to->in, buf, n) != n)
+    while ((n = BIO_read(from->net, buf, sizeof buf)) > 0)
+        if (to && BIO_write(to->net, buf, n) != n)
             die("BIO_write");
 }
 
@@ -328,12 +331,12 @@ static void end_new(end *e, SSL_CTX *ctx, int timed, int server)
     e->timed = timed;
     ON(e, {
         e->ssl = SSL_new(ctx);
-        e->in = BIO_new(BIO_s_mem());
-        e->out = BIO_new(BIO_s_mem());
-        if (!e->ssl || !e->in || !e->out)
+        /* a BIO pair, not two BIO_s_mem(): one copy each way, as a socket
+         * (a memory BIO also zeroes what it grows by, every record) */
+        BIO *inner = NULL;
+        if (!e->ssl || !BIO_new_bio_pair(&inner, PAIR_BUF, &e->net, PAIR_BUF))
             die("SSL_new");
-        BIO_set_mem_eof_return(e->in, -1); /* empty: "retry", not EOF */
-        SSL_set_bio(e->ssl, e->in, e->out);
+        SSL_set_bio(e->ssl, inner, inner);
         /* as src/tlsm.c: a TCP EOF stays apart from close_notify */
         SSL_set_mode(e->ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_AUTO_RETRY);
         SSL_clear_options(e->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
@@ -453,6 +456,7 @@ static void close_to(end *from, end *to)
 static void end_free(end *e)
 {
     ON(e, SSL_free(e->ssl));
+    BIO_free(e->net);
     e->ssl = NULL;
 }
 
@@ -487,7 +491,7 @@ static double run_newconn(conn *k, long n)
         conn_request(k);
         conn_close(k);
     }
-    return proxy_seconds() * 1e3 / n;
+    return PROXY_SECONDS * 1e3 / n;
 }
 
 static double run_keepalive(conn *k, long n)
@@ -495,7 +499,7 @@ static double run_keepalive(conn *k, long n)
     timed_s = timed_calls = 0;
     for (long i = 0; i < n; i++)
         conn_request(k);
-    return proxy_seconds() * 1e3 / n;
+    return PROXY_SECONDS * 1e3 / n;
 }
 
 static double run_bulk(conn *k, long records)
@@ -521,7 +525,7 @@ static double run_bulk(conn *k, long records)
         }
         pass(&k->ps, NULL); /* the client's decryption is not the proxy's */
     }
-    return proxy_seconds() * (100e6 / ((double)records * RECORD));
+    return PROXY_SECONDS * (100e6 / ((double)records * RECORD));
 }
 
 /* A tenth of n as warm-up, then the median of reps runs of n units. */
@@ -531,21 +535,16 @@ static void measure(const char *mode, double (*run)(conn *, long), conn *k, long
     double v[99];
     run(k, n / 10 + 1);
     opened = resumed = 0;
+    CALLGRIND_ZERO_STATS;
     for (int r = 0; r < reps; r++)
         v[r] = run(k, n);
+    CALLGRIND_DUMP_STATS_AT(mode);
     double med = median(v, reps);
     printf("floor setup=%s mode=%s value=%.5f unit=%s n=%ld reps=%d min=%.5f max=%.5f "
            "upstream_resumed=%ld/%ld clock_ns=%.0f\n",
            setup_name, mode, med, unit, n, reps, v[0], v[reps - 1], resumed, opened,
            clock_cost * 1e9);
     fflush(stdout);
-}
-
-static void usage(void)
-{
-    fprintf(stderr, "usage: bench-floor --setup ec12|rsa13 [--mode newconn,keepalive,bulk] "
-                    "[--quick] [--reps N]\n");
-    exit(2);
 }
 
 int main(int argc, char **argv)
@@ -556,7 +555,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
         else if (i + 1 >= argc)
-            usage();
+            die(USAGE);
         else if (!strcmp(argv[i], "--setup"))
             setup_name = argv[++i];
         else if (!strcmp(argv[i], "--mode"))
@@ -564,11 +563,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[++i]);
         else
-            usage();
+            die(USAGE);
     }
     if (!setup_name || (strcmp(setup_name, "ec12") && strcmp(setup_name, "rsa13")) ||
         reps < 1 || reps > 99)
-        usage();
+        die(USAGE);
     make_world(!strcmp(setup_name, "rsa13"));
     calibrate();
 
