@@ -5,6 +5,8 @@
 #ifndef TLSPEEK_CERTMINT_H
 #define TLSPEEK_CERTMINT_H
 
+#include <stdatomic.h>
+
 #include "ca.h"
 #include "tls_types.h"
 
@@ -18,6 +20,10 @@
  * takes tens of milliseconds more, once). Returns NULL on failure
  * (logged). Free with certmint_free_key(). */
 tls_key *certmint_new_leaf_key(ca_key_type type);
+/* The same, made step by step so that another thread can abandon it
+ * by setting *stop (the RSA key made in the background, when tlspeek
+ * stops before it is done): NULL then, not logged. */
+tls_key *certmint_new_leaf_key_unless(ca_key_type type, atomic_bool *stop);
 void certmint_free_key(tls_key *key);
 
 /* The public half of key in the form certmint_leaf() encodes cheaply

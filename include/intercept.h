@@ -38,8 +38,8 @@ typedef struct {
     size_t upstream_sessions; /* resumable upstream sessions kept */
 } intercept_options;
 
-/* Build the contexts, the leaf key (a second kind is made when first
- * needed) and the caches, leaves signed by signer, the CA (which must
+/* Build the contexts, the leaf key (under auto the RSA one is made by a
+ * background thread, see leafkeys.h) and the caches, leaves signed by signer, the CA (which must
  * outlive the result), or, with o->intermediate, signed by that for every
  * client that verifies its ECDSA signature, which then gets [leaf,
  * intermediate]. Thread-safe to use from every worker.
@@ -83,6 +83,22 @@ bool intercept_is_tls13(tlsm *t);
  * upstream is NULL or failed). *from_cache says which. 0, or -1 (logged). */
 int intercept_set_leaf(const intercept *ic, tlsm *client, const char *name,
                        tlsm *upstream, bool *from_cache);
+
+/* Is the key of the leaf the paused client needs made? One atomic load
+ * (true nearly always: only the first seconds of a run may say false). */
+bool intercept_leaf_key_ready(const intercept *ic, tlsm *client);
+
+/* Is the key of the leaf the paused client needs still being made in
+ * the background (the RSA one, the first seconds of a run)? Then true,
+ * and ready(arg) is called once, from that background thread, when it is
+ * made (or failed); intercept_set_leaf() would wait for it until then.
+ * false: intercept_set_leaf() can go on now. */
+bool intercept_wait_leaf_key(const intercept *ic, tlsm *client, void (*ready)(void *arg),
+                             void *arg);
+
+/* Forget what intercept_wait_leaf_key registered with arg: after this
+ * returns, its ready(arg) is not running and will not be called. */
+void intercept_cancel_wait(const intercept *ic, const void *arg);
 
 /* The client's handshake completed and was described: free what only the
  * handshake needed (SNI, leaf choice), which a held tunnel would otherwise

@@ -3,6 +3,7 @@
 #include "certmint.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,6 +48,38 @@ EVP_PKEY *certmint_new_leaf_key(ca_key_type type)
     if (!key)
         sslerr_log("cannot generate a key for leaf certificates");
     return key;
+}
+
+/* OpenSSL calls this as the generation progresses (each prime candidate
+ * of an RSA key): 0 abandons it. */
+static int keygen_progress(EVP_PKEY_CTX *ctx)
+{
+    atomic_bool *stop = EVP_PKEY_CTX_get_app_data(ctx);
+    return !atomic_load_explicit(stop, memory_order_relaxed);
+}
+
+EVP_PKEY *certmint_new_leaf_key_unless(ca_key_type type, atomic_bool *stop)
+{
+    bool rsa = type == CA_KEY_RSA2048;
+    EVP_PKEY *key = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, rsa ? "RSA" : "EC", NULL);
+    bool ok = ctx && EVP_PKEY_keygen_init(ctx) == 1 &&
+              (rsa ? EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048)
+                   : EVP_PKEY_CTX_set_group_name(ctx, "P-256")) == 1;
+    if (ok) {
+        EVP_PKEY_CTX_set_app_data(ctx, stop);
+        EVP_PKEY_CTX_set_cb(ctx, keygen_progress);
+        ok = EVP_PKEY_keygen(ctx, &key) == 1;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    if (ok)
+        return key;
+    EVP_PKEY_free(key);
+    if (atomic_load(stop))
+        ERR_clear_error(); /* asked for: not a failure */
+    else
+        sslerr_log("cannot generate a key for leaf certificates");
+    return NULL;
 }
 
 void certmint_free_key(EVP_PKEY *key)

@@ -198,6 +198,11 @@ static void conn_free(conn *c)
     free(c->tls.client_leg);
     free(c->tls.upstream_leg);
     free(c->tls.early_end_reason);
+    if (c->tls.key_ev) {
+        /* No wake-up from the key's thread may come after this. */
+        intercept_cancel_wait(env->tls, c);
+        event_free(c->tls.key_ev);
+    }
     event_free(c->timer);
     event_free(c->reap_ev);
     free(c->sni);

@@ -87,6 +87,9 @@ typedef struct {
     bool upstream_ended_early; /* during the client's handshake: */
     bool early_end_error;      /* its on_end, replayed once relaying */
     char *early_end_reason;
+    struct event *key_ev;     /* wakes a handshake waiting for its leaf key
+                                 (intercept_wait_leaf_key), made then */
+    struct timeval key_wait_started;
 } conn_tls_state;
 
 /* conn_forward.c */

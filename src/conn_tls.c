@@ -8,6 +8,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
 
 #include "log.h"
 
@@ -28,6 +31,17 @@ static const conn_phase hello_phase = {
     .client_paused = hello_paused,
     .upstream_handshake = upstream_ready,
     .upstream_end = upstream_failed,
+    .client_end = client_failed,
+    .timeout = handshake_timeout,
+};
+
+/* The upstream is done, but the key the client's leaf needs (RSA, for a
+ * client that accepts only RSA signatures) is still being made in the
+ * background, in a run's first moments: this handshake waits for it, the
+ * worker goes on with the others (key_ready). */
+static const conn_phase key_wait_phase = {
+    .name = "leaf-key-wait",
+    .upstream_end = upstream_end_early,
     .client_end = client_failed,
     .timeout = handshake_timeout,
 };
@@ -117,8 +131,56 @@ static const char *requested_name(const conn *c)
     return c->target.host;
 }
 
+/* From the background thread making the key: wake the connection on its
+ * own worker (libevent is thread-aware, see proxy.c). */
+static void key_made(void *arg)
+{
+    conn *c = arg;
+    event_active(c->tls.key_ev, EV_TIMEOUT, 0);
+}
+
+static void resume_client(conn *c);
+
+static void key_ready(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    if (c->closing || c->phase != &key_wait_phase)
+        return;
+    struct timeval now, waited;
+    gettimeofday(&now, NULL);
+    timersub(&now, &c->tls.key_wait_started, &waited);
+    log_debug("%s CONNECT %s: the handshake waited %.1f ms for the leaf key", c->client_name,
+              c->target_name, (double)waited.tv_sec * 1e3 + (double)waited.tv_usec / 1e3);
+    resume_client(c);
+}
+
+/* Is the client's leaf key still being made? Then the connection waits
+ * for it in key_wait_phase (true); false: go on. */
+static bool wait_for_key(conn *c)
+{
+    tlsm *client = pump_tls(c->client);
+    if (intercept_leaf_key_ready(c->env->tls, client))
+        return false;
+    /* The event exists before the registration: key_made may run at once. */
+    if (!c->tls.key_ev && !(c->tls.key_ev = event_new(c->env->base, -1, 0, key_ready, c)))
+        return false; /* intercept_set_leaf waits for the key instead */
+    if (!intercept_wait_leaf_key(c->env->tls, client, key_made, c))
+        return false;
+    gettimeofday(&c->tls.key_wait_started, NULL);
+    log_debug("%s CONNECT %s: the leaf key is still being made; the handshake waits for it",
+              c->client_name, c->target_name);
+    /* On failure the connection is closing: the registration goes with it
+     * (conn_free). A deadline again: the one that led here (a refused
+     * upstream's timeout) may have passed. */
+    if (conn_set_phase(c, &key_wait_phase))
+        conn_arm_timer(c, c->env->handshake_timeout);
+    return true;
+}
+
 static void resume_client(conn *c)
 {
+    if (wait_for_key(c))
+        return;
     tlsm *upstream = c->upstream ? pump_tls(c->upstream) : NULL;
     if (intercept_set_leaf(c->env->tls, pump_tls(c->client), requested_name(c),
                            upstream, &c->tls.leaf_from_cache) != 0) {
@@ -230,8 +292,9 @@ static void handshake_timeout(conn *c)
         refuse(c, 504, msg);
         return;
     }
-    conn_close(c, c->phase == &client_handshake_phase
-                      ? "client TLS handshake timed out"
+    conn_close(c, c->phase == &client_handshake_phase ? "client TLS handshake timed out"
+                  : c->phase == &key_wait_phase
+                      ? "the RSA leaf key was not made in time for this client"
                       : "client sent no complete TLS hello in time");
 }
 

@@ -2,7 +2,6 @@
 #include "intercept.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +14,7 @@
 
 #include "certcache.h"
 #include "certmint.h"
+#include "leafkeys.h"
 #include "log.h"
 #include "tlsctx.h"
 #include "upsess.h"
@@ -29,26 +29,6 @@
  * it; one seen 45 times or more gains. */
 #define INTERCEPT_LEAF_REREAD_USES 16
 
-/* One key pair shared by every leaf of its kind, and its public half in
- * the form that makes minting cheap (certmint_public_key). */
-typedef struct {
-    EVP_PKEY *key;
-    EVP_PKEY *pub;
-} leaf_key;
-
-/* The kinds of ca_key_type: CA_KEY_EC_P256 and CA_KEY_RSA2048. */
-#define LEAF_KINDS 2
-
-/* The keys by kind, each made on first use, under lock: an RSA key takes
- * 50-200 ms to generate, which a run whose clients all take EC, and every
- * test that starts the proxy, need not pay. Each is set once and stays
- * until the intercept is freed. Kept outside struct intercept, which its
- * users hold const. */
-typedef struct {
-    _Atomic(leaf_key *) kind[LEAF_KINDS];
-    pthread_mutex_t lock;
-} leaf_keys;
-
 struct intercept {
     const ca *ca;
     const ca *intermediate; /* signs leaves for clients verifying ECDSA, or NULL */
@@ -58,7 +38,7 @@ struct intercept {
     upsess *sessions;      /* resumable upstream sessions */
     bool key_by_client;    /* the leaf's kind follows each ClientHello */
     ca_key_type forced;    /* else every leaf is of this kind */
-    leaf_keys *keys;
+    leafkeys *keys;        /* the RSA one made in the background (auto) */
     certcache *leaves;
     bool http2;            /* h2 may be mirrored */
 };
@@ -141,66 +121,11 @@ static int on_client_hello(SSL *ssl, int *alert, void *arg)
     return SSL_CLIENT_HELLO_RETRY;
 }
 
-static void leaf_key_free(leaf_key *k)
-{
-    if (!k)
-        return;
-    certmint_free_key(k->key);
-    certmint_free_key(k->pub);
-    free(k);
-}
-
-/* The shared key of this kind, made on first use (one thread makes it;
- * the others wait for it). NULL when it cannot be made (logged). */
-static leaf_key *get_leaf_key(leaf_keys *keys, ca_key_type kind)
-{
-    leaf_key *k = atomic_load_explicit(&keys->kind[kind], memory_order_acquire);
-    if (k)
-        return k;
-    pthread_mutex_lock(&keys->lock);
-    k = atomic_load_explicit(&keys->kind[kind], memory_order_relaxed);
-    if (!k) {
-        k = calloc(1, sizeof *k);
-        if (!k) {
-            log_error("out of memory");
-        } else if ((k->key = certmint_new_leaf_key(kind)) &&
-                   (k->pub = certmint_public_key(k->key))) {
-            atomic_store_explicit(&keys->kind[kind], k, memory_order_release);
-        } else {
-            leaf_key_free(k);
-            k = NULL;
-        }
-    }
-    pthread_mutex_unlock(&keys->lock);
-    return k;
-}
-
-static void leaf_keys_free(leaf_keys *keys)
-{
-    if (!keys)
-        return;
-    for (size_t i = 0; i < LEAF_KINDS; i++)
-        leaf_key_free(atomic_load(&keys->kind[i]));
-    pthread_mutex_destroy(&keys->lock);
-    free(keys);
-}
-
-static leaf_keys *leaf_keys_new(void)
-{
-    leaf_keys *keys = calloc(1, sizeof *keys);
-    if (keys && pthread_mutex_init(&keys->lock, NULL) != 0) {
-        free(keys);
-        return NULL;
-    }
-    return keys;
-}
-
 intercept *intercept_new(const ca *signer, const intercept_options *o)
 {
     pthread_once(&index_once, make_index);
     intercept *ic = calloc(1, sizeof *ic);
-    if (!ic || !(ic->keys = leaf_keys_new())) {
-        free(ic);
+    if (!ic) {
         log_error("out of memory");
         return NULL;
     }
@@ -210,15 +135,21 @@ intercept *intercept_new(const ca *signer, const intercept_options *o)
     ic->key_by_client = o->leaf_key_by_client;
     ic->forced = o->leaf_key_type;
     /* The EC key costs a fraction of a millisecond: made now, so that a
-     * failure shows at start. A forced RSA key too. */
-    leaf_key *first = get_leaf_key(ic->keys, ic->key_by_client ? CA_KEY_EC_P256 : ic->forced);
+     * failure shows at start. A forced RSA key too, before listening:
+     * every client needs it, so none would gain from its making in the
+     * background, and a failure exits at start. Under auto the RSA key is
+     * made in the background (leafkeys.h), ready long before most runs'
+     * first client that accepts only RSA signatures; forced EC never
+     * makes it. */
+    ic->keys = leafkeys_new(ic->key_by_client ? CA_KEY_EC_P256 : ic->forced,
+                            ic->key_by_client);
     ic->leaves = certcache_new(o->leaf_cache_size);
     ic->client_ctx = tlsctx_new_client_facing(on_client_hello);
     ic->sessions = upsess_new(o->upstream_sessions);
     ic->upstream_ctx = ic->sessions
                            ? tlsctx_new_upstream(o->upstream_ca, o->insecure, ic->sessions)
                            : NULL;
-    if (hello_index < 0 || !first || !ic->leaves || !ic->client_ctx ||
+    if (hello_index < 0 || !ic->keys || !ic->leaves || !ic->client_ctx ||
         !ic->upstream_ctx) {
         intercept_free(ic);
         return NULL;
@@ -253,7 +184,7 @@ void intercept_free(intercept *ic)
     tlsctx_free(ic->upstream_ctx);
     upsess_free(ic->sessions);
     certcache_free(ic->leaves);
-    leaf_keys_free(ic->keys);
+    leafkeys_free(ic->keys);
     sk_X509_free(ic->alone);
     free(ic);
 }
@@ -347,7 +278,7 @@ static void leaf_cache_key(ca_key_type kind, bool direct, const char *name,
 
 typedef struct {
     const ca *issuer;
-    const leaf_key *key;
+    const leafkey *key;
     const char *name;
     X509 *upstream;
 } mint_request;
@@ -362,7 +293,7 @@ int intercept_set_leaf(const intercept *ic, tlsm *client, const char *name,
                        tlsm *upstream, bool *from_cache)
 {
     hello_state *h = SSL_get_ex_data(tlsm_get0_ssl(client), hello_index);
-    leaf_key *k = h ? get_leaf_key(ic->keys, h->kind) : NULL;
+    const leafkey *k = h ? leafkeys_get(ic->keys, h->kind) : NULL;
     if (!k)
         return -1;
     h->key = k->key;
@@ -392,6 +323,24 @@ int intercept_set_leaf(const intercept *ic, tlsm *client, const char *name,
     bool upstream_done = upstream && tlsm_handshake_done(upstream);
     tlsctx_answer_alpn(tlsm_get0_ssl(client), upstream_done ? tlsm_get0_ssl(upstream) : NULL);
     return h->leaf ? 0 : -1;
+}
+
+bool intercept_leaf_key_ready(const intercept *ic, tlsm *client)
+{
+    hello_state *h = SSL_get_ex_data(tlsm_get0_ssl(client), hello_index);
+    return !h || leafkeys_ready(ic->keys, h->kind);
+}
+
+bool intercept_wait_leaf_key(const intercept *ic, tlsm *client, void (*ready)(void *arg),
+                             void *arg)
+{
+    hello_state *h = SSL_get_ex_data(tlsm_get0_ssl(client), hello_index);
+    return h && leafkeys_wait(ic->keys, h->kind, ready, arg);
+}
+
+void intercept_cancel_wait(const intercept *ic, const void *arg)
+{
+    leafkeys_cancel(ic->keys, arg);
 }
 
 int intercept_mirror_alpn(tlsm *upstream, tlsm *client)

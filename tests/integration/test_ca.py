@@ -140,9 +140,9 @@ class LeafKeyTests(unittest.TestCase):
         cls.dns = cls.enterClassContext(DnsServer({"localhost": ["127.0.0.1"]}))
         cls.origin = cls.enterClassContext(Origin(cls.pki.good))
 
-    def proxy(self, name, *args) -> Proxy:
+    def proxy(self, name, *args, extra_env=None) -> Proxy:
         proxy = Proxy("--upstream-ca", self.pki.ca.cert, *args, dns_port=self.dns.port,
-                      ca_dir=self.tmp / name)
+                      ca_dir=self.tmp / name, extra_env=extra_env)
         self.addCleanup(proxy.stop)
         return proxy
 
@@ -229,11 +229,85 @@ class LeafKeyTests(unittest.TestCase):
 
     def test_ec_p256_forces_ec_leaves(self):
         proxy = self.proxy("rsa-ca-ec-leaf", "--ca-key-type", "rsa2048",
-                           "--leaf-key-type", "ec-p256")
+                           "--leaf-key-type", "ec-p256", extra_env=self.DEBUG)
         self.check_client(proxy, (), self.EC)
         # ... which a client accepting only RSA signatures cannot use.
         leaf, fetched, err = self.s_client(proxy, *self.RSA_ONLY)
         self.assertFalse(fetched, "an RSA-only client got through an EC leaf")
+        # No RSA key is ever made (it would be announced before the start
+        # line, and the clients' lines come after it).
+        self.assertNotIn(self.MAKING_RSA, proxy.console.text())
+
+    # The RSA leaf key is made by a thread at start, in the background
+    # (issue 15): the debug log says when it starts and when it is ready,
+    # and when a handshake has to wait for it.
+    DEBUG = {"TLSPEEK_DEBUG": "1"}
+    MAKING_RSA = "making the RSA-2048 leaf key in the background"
+    RSA_READY = r"RSA-2048 leaf key ready: made in the background in \d+ ms"
+    WAITS = "the handshake waits for it"
+
+    def test_rsa_key_is_made_before_any_client_needs_it(self):
+        proxy = self.proxy("rsa-key-early", extra_env=self.DEBUG)
+        # No client at all yet: the key comes by itself ...
+        proxy.wait_for_line(self.RSA_READY)
+        mark = proxy.mark()
+        # ... and the first client that accepts only RSA signatures gets
+        # its RSA leaf without waiting for it.
+        self.check_client(proxy, self.RSA_ONLY, self.RSA)
+        self.assertNotIn(self.WAITS, proxy.console.text(since=mark))
+        self.assertNotIn("waited", proxy.console.text(since=mark))
+
+    def test_rsa2048_makes_its_key_before_listening(self):
+        proxy = self.proxy("rsa-key-forced", "--leaf-key-type", "rsa2048",
+                           extra_env=self.DEBUG)
+        self.check_client(proxy, self.RSA_ONLY, self.RSA)
+        console = proxy.console.text()
+        self.assertNotIn(self.MAKING_RSA, console)
+        self.assertNotIn(self.WAITS, console)
+
+    def test_rsa_only_client_at_start_up_gets_through(self):
+        # Straight after the start line: the key may still be in the
+        # making; the client's handshake then waits for it.
+        proxy = self.proxy("rsa-key-at-start")
+        self.check_client(proxy, self.RSA_ONLY, self.RSA)
+        self.check_client(proxy, (), self.EC)
+
+    def test_a_client_waiting_for_the_key_holds_up_no_other(self):
+        # The test hook holds the background thread until the file exists:
+        # an RSA-only client comes while the key is still to be made.
+        hold = self.tmp / "hold-rsa-key"
+        proxy = self.proxy("rsa-key-held", "--workers", "1",
+                           extra_env={**self.DEBUG, "TLSPEEK_TEST_HOLD_LEAF_KEY": str(hold)})
+        waiting = {}
+        thread = threading.Thread(
+            target=lambda: waiting.update(result=self.s_client(proxy, *self.RSA_ONLY)))
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(hold.touch)  # never leave the client paused
+        proxy.wait_for_line(self.WAITS)
+        # Its handshake waits; the one worker goes on with another client.
+        self.check_client(proxy, (), self.EC)
+        self.assertNotIn("leaf key ready", proxy.console.text())
+        self.assertTrue(thread.is_alive(), "the RSA-only client did not wait for the key")
+        hold.touch()
+        proxy.wait_for_line(self.RSA_READY)
+        proxy.wait_for_line(r"the handshake waited [\d.]+ ms for the leaf key")
+        thread.join()
+        leaf, fetched, err = waiting["result"]
+        self.assertIsNotNone(leaf, err)
+        self.assertEqual(self.key_algorithm(leaf), self.RSA)
+        self.assertTrue(fetched, err)
+
+    def test_stopping_while_the_key_is_made(self):
+        # A proxy stopped while its key thread is held (or making the key)
+        # exits cleanly and at once: Proxy.stop asserts exit 0 in time.
+        hold = self.tmp / "never-created"
+        proxy = self.proxy("rsa-key-stop",
+                           extra_env={**self.DEBUG, "TLSPEEK_TEST_HOLD_LEAF_KEY": str(hold)})
+        proxy.wait_for_line(self.MAKING_RSA)
+        self.check_client(proxy, (), self.EC)
+        proxy.stop()
+        self.assertNotIn("leaf key ready", proxy.console.text())
 
 
 if __name__ == "__main__":
