@@ -105,9 +105,10 @@ static void *background(void *arg)
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), LEAFKEYS_NICE) != 0)
         log_debug("cannot lower the priority of the leaf key thread: %s",
                   strerror(errno));
+    bool go = hold_for_test(ks);
     struct timespec start, end, cpu;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    leafkey *k = hold_for_test(ks) ? make(CA_KEY_RSA2048, &ks->stop) : NULL;
+    leafkey *k = go ? make(CA_KEY_RSA2048, &ks->stop) : NULL;
     clock_gettime(CLOCK_MONOTONIC, &end);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
     pthread_mutex_lock(&ks->lock);
