@@ -9,6 +9,11 @@
  * it unprocessed, or the connection ending). Server-pushed streams are
  * exchanges too, their request taken from the PUSH_PROMISE.
  *
+ * Heads keep the fields limits->fields asks for (tap.h), each head's
+ * strings in one block (http_head_build.h); finished streams and their
+ * heads' memory are reused by the next streams while any stream is open,
+ * so a busy connection allocates nothing per request.
+ *
  * Bounded: at most limits->max_open_exchanges streams are tracked and a
  * header list holds at most limits->max_head_bytes (RFC 9113 size: name +
  * value + 32 per field); body bytes are passed to on_body, never kept.

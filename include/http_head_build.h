@@ -20,6 +20,15 @@
  * memory is short or the block would pass 4 GiB (the head is unchanged). */
 int http_head_put(http_head *h, char **s, const char *at, size_t n);
 
+/* Room for n more bytes in h's block, which is made when h has none, so
+ * that the strings added to h afterwards (http_head_add included) go into
+ * it. 0, or -1 when memory is short or the block would pass 4 GiB. */
+int http_head_reserve(http_head *h, size_t n);
+
+/* Forget h's strings and fields but keep its block and its fields array
+ * for the next head built in h (h must have a block or no strings). */
+void http_head_reset(http_head *h);
+
 /* Drop the spaces and tabs ending s, the string most recently started in
  * h's block (a field value once its last piece has arrived). */
 void http_head_rtrim_last(http_head *h, char *s);

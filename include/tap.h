@@ -92,9 +92,8 @@ typedef struct {
 } tap;
 
 /* Which header fields the heads a tap reports must carry: what its
- * outputs read. A tap may keep more (HTTP/2's does: HPACK decodes every
- * field anyway); the HTTP/1 tap copies no others. Framing, limits and stop
- * reasons are the same whichever. */
+ * outputs read; neither tap copies others (a field not kept costs no
+ * copy). Framing, limits and stop reasons are the same whichever. */
 typedef enum {
     TAP_FIELDS_ALL,          /* every field (--flows, --har, the web UI) */
     TAP_FIELDS_CONTENT_TYPE, /* a response's Content-Type (the console line) */

@@ -2,29 +2,17 @@
  * See include/h2_flow.h. */
 #include "h2_flow.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "h2_msg.h"
+#include "h2_streams.h"
+#include "http_head_build.h"
 
 /* RFC 9113 6.5.2: a field counts its name, its value and 32 bytes. */
 #define FIELD_OVERHEAD 32
 #define H2_NO_ERROR 0
-
-/* One stream followed from its first header block until it closes. */
-typedef struct {
-    uint32_t id;
-    unsigned long long xid;        /* exchange id */
-    http_head request;
-    char *authority, *scheme;
-    http_head *response;           /* the final head, or NULL */
-    http_head *request_trailers, *response_trailers;
-    struct timeval start, request_end, response_start;
-    unsigned long long request_bytes, response_bytes;
-    bool client_ended, server_ended;
-} stream;
 
 /* What the header block a direction is reading will become. */
 typedef enum {
@@ -44,8 +32,12 @@ typedef struct {
     h2_msg *reader;
     block_kind kind;
     uint32_t stream_id;            /* the block's stream (the promised one for push) */
-    http_head head;                /* fields so far, pseudo-headers folded in */
-    char *authority, *scheme;
+    bool in_block;                 /* between on_block_begin and on_block_end */
+    http_head head;                /* fields so far, pseudo-headers folded in, strings
+                                      in its block (made by the first one) */
+    uint32_t authority, scheme;    /* offset + 1 in head's block; 0: none */
+    int64_t content_length;        /* the first content-length field's, or -1 */
+    size_t n_fields;               /* fields (kept or not), for HTTP_HEAD_MAX_HEADERS */
     size_t list_size;
     struct timeval began;
 } side;
@@ -56,9 +48,7 @@ struct h2_flow {
     atomic_ullong *next_id;
     const tap_callbacks *cbs;
     void *arg;
-    stream **streams;              /* open streams, in no order */
-    size_t n_streams, capacity;
-    stream *last_found;            /* DATA comes in runs on one stream */
+    h2_streams streams;
     uint32_t last_client_stream;   /* highest stream id the client opened */
     const char *goaway_by;         /* "client"/"server" after a GOAWAY, else NULL */
     uint32_t goaway_code;
@@ -89,28 +79,23 @@ static const char *code_text(uint32_t code, char *buf, size_t size)
     return buf;
 }
 
-static stream *find(h2_flow *f, uint32_t id)
+/* A string of h's block by its offset + 1, or NULL for 0. */
+static const char *block_string(const http_head *h, uint32_t at)
 {
-    if (f->last_found && f->last_found->id == id)
-        return f->last_found;
-    for (size_t i = 0; i < f->n_streams; i++)
-        if (f->streams[i]->id == id)
-            return f->last_found = f->streams[i];
-    return NULL;
+    return at ? h->block + at - 1 : NULL;
 }
 
-static void free_stream(stream *s)
+/* No stream is open: give back what was kept for the next ones (the
+ * spares, and each side's head unless it is building one). */
+static void release_spares(h2_flow *f)
 {
-    http_head_clear(&s->request);
-    free(s->authority);
-    free(s->scheme);
-    http_head_free(s->response);
-    http_head_free(s->request_trailers);
-    http_head_free(s->response_trailers);
-    free(s);
+    h2_streams_release(&f->streams);
+    for (int i = 0; i < 2; i++)
+        if (!f->sides[i].in_block)
+            http_head_clear(&f->sides[i].head);
 }
 
-static void report(h2_flow *f, tap_phase phase, const stream *s, const char *error,
+static void report(h2_flow *f, tap_phase phase, const h2_stream *s, const char *error,
                    tap_side reset_by)
 {
     tap_exchange ex = {
@@ -119,8 +104,8 @@ static void report(h2_flow *f, tap_phase phase, const stream *s, const char *err
         .http_major = 2,
         .http_minor = 0,
         .request = &s->request,
-        .authority = s->authority,
-        .scheme = s->scheme,
+        .authority = block_string(&s->request, s->authority),
+        .scheme = block_string(&s->request, s->scheme),
         .response = s->response,
         .request_trailers = s->request_trailers,
         .response_trailers = s->response_trailers,
@@ -137,18 +122,12 @@ static void report(h2_flow *f, tap_phase phase, const stream *s, const char *err
 }
 
 /* Report the stream's end and forget it. */
-static void finish(h2_flow *f, stream *s, const char *error, tap_side reset_by)
+static void finish(h2_flow *f, h2_stream *s, const char *error, tap_side reset_by)
 {
     report(f, TAP_DONE, s, error, reset_by);
-    for (size_t i = 0; i < f->n_streams; i++) {
-        if (f->streams[i] == s) {
-            f->streams[i] = f->streams[--f->n_streams];
-            break;
-        }
-    }
-    if (f->last_found == s)
-        f->last_found = NULL;
-    free_stream(s);
+    h2_streams_close(&f->streams, s);
+    if (f->streams.n_open == 0)
+        release_spares(f);
 }
 
 /* Stop following the connection: every open stream ends with reason. */
@@ -158,17 +137,18 @@ static int stop(h2_flow *f, const char *reason)
         f->stopped = true;
         f->stop_reason = reason;
     }
-    while (f->n_streams > 0)
-        finish(f, f->streams[f->n_streams - 1], reason, TAP_BY_NONE);
+    while (f->streams.n_open > 0)
+        finish(f, f->streams.open[f->streams.n_open - 1], reason, TAP_BY_NONE);
     return -1;
 }
 
+/* Ready for the next block: the head emptied, its memory kept. */
 static void clear_block(side *d)
 {
-    http_head_clear(&d->head);
-    free(d->authority);
-    free(d->scheme);
-    d->authority = d->scheme = NULL;
+    http_head_reset(&d->head);
+    d->authority = d->scheme = 0;
+    d->content_length = -1;
+    d->n_fields = 0;
     d->list_size = 0;
     d->kind = BLOCK_IGNORE;
 }
@@ -178,9 +158,10 @@ static int on_block_begin(void *arg, uint32_t id, uint32_t promised, bool end_st
     side *d = arg;
     h2_flow *f = d->flow;
     clear_block(d);
+    d->in_block = true;
     d->began = now();
     d->stream_id = id;
-    stream *s = find(f, id);
+    h2_stream *s = h2_streams_find(&f->streams, id);
     if (d->from_client) {
         /* Clients open odd streams, in increasing order; a block on an
          * open one of theirs is its trailers. */
@@ -190,7 +171,7 @@ static int on_block_begin(void *arg, uint32_t id, uint32_t promised, bool end_st
             d->kind = BLOCK_REQUEST;
     } else if (promised) {
         /* Servers push on even streams, reserved by a promise on an open one. */
-        if (s && !(promised & 1) && !find(f, promised)) {
+        if (s && !(promised & 1) && !h2_streams_find(&f->streams, promised)) {
             d->kind = BLOCK_PUSH;
             d->stream_id = promised;
         }
@@ -202,12 +183,79 @@ static int on_block_begin(void *arg, uint32_t id, uint32_t promised, bool end_st
     return 0;
 }
 
-/* *to = a copy of [p, p + n) as a string. 0, or -1 when memory is short. */
-static int set_text(char **to, const char *p, size_t n)
+/* *at = the offset + 1 of a copy of [p, p + n) in h's block (a repeated
+ * pseudo-header's last copy wins). 0, or -1 when memory is short. */
+static int set_text(http_head *h, uint32_t *at, const char *p, size_t n)
 {
-    free(*to);
-    *to = strndup(p, n);
-    return *to ? 0 : -1;
+    char *s = NULL;
+    if (http_head_put(h, &s, p, n) != 0)
+        return -1;
+    *at = (uint32_t)(s - h->block) + 1;
+    return 0;
+}
+
+static bool is_named(const char *name, size_t nlen, const char *lower, size_t len)
+{
+    if (nlen != len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] - 'A' + 'a') : name[i];
+        if (c != lower[i])
+            return false;
+    }
+    return true;
+}
+
+/* Content-Length's value as a number: digits only (whitespace around
+ * them allowed), else -1. */
+static int64_t parse_length(const char *v, size_t n)
+{
+    while (n > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n == 0)
+        return -1;
+    int64_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9' || len > (INT64_MAX - (v[i] - '0')) / 10)
+            return -1;
+        len = len * 10 + (v[i] - '0');
+    }
+    return len;
+}
+
+/* Does the head being built keep this field? What the outputs read, no
+ * more (tap.h): every field, a response's Content-Type, or none. */
+static bool keeps(const side *d, const char *name, size_t nlen)
+{
+    switch (d->flow->limits.fields) {
+    case TAP_FIELDS_ALL:
+        return true;
+    case TAP_FIELDS_CONTENT_TYPE:
+        return d->kind == BLOCK_RESPONSE && is_named(name, nlen, "content-type", 12);
+    default:
+        return false;
+    }
+}
+
+/* A field of the block: counted, noted when it is the Content-Length,
+ * kept in the head (its block) when the outputs read it. 0, or -1 past
+ * HTTP_HEAD_MAX_HEADERS fields or when memory is short. */
+static int add_field(side *d, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    if (++d->n_fields > HTTP_HEAD_MAX_HEADERS)
+        return -1;
+    if (d->content_length == -1 && is_named(name, nlen, "content-length", 14))
+        d->content_length = parse_length(value, vlen);
+    if (!keeps(d, name, nlen))
+        return 0;
+    http_head *h = &d->head;
+    if (!h->block && http_head_reserve(h, nlen + vlen + 2) != 0)
+        return -1;
+    return http_head_add(h, name, nlen, value, vlen);
 }
 
 /* A pseudo-header field: folded into the head, or kept as a field when
@@ -225,12 +273,14 @@ static int pseudo_header(side *d, const char *name, size_t nlen, const char *val
         h->method[vlen] = '\0';
         return 0;
     }
-    if (request && IS(":path"))
-        return set_text(&h->target, value, vlen);
+    if (request && IS(":path")) {
+        h->target = NULL;
+        return http_head_put(h, &h->target, value, vlen);
+    }
     if (request && IS(":authority"))
-        return set_text(&d->authority, value, vlen);
+        return set_text(h, &d->authority, value, vlen);
     if (request && IS(":scheme"))
-        return set_text(&d->scheme, value, vlen);
+        return set_text(h, &d->scheme, value, vlen);
     if (!request && IS(":status")) {
         int status = 0;
         for (size_t i = 0; vlen == 3 && i < vlen; i++)
@@ -239,7 +289,7 @@ static int pseudo_header(side *d, const char *name, size_t nlen, const char *val
         return 0;
     }
 #undef IS
-    return http_head_add(h, name, nlen, value, vlen);
+    return add_field(d, name, nlen, value, vlen);
 }
 
 static int on_header(void *arg, const char *name, size_t nlen, const char *value,
@@ -253,7 +303,7 @@ static int on_header(void *arg, const char *name, size_t nlen, const char *value
     if (d->list_size > f->limits.max_head_bytes)
         return stop(f, "an HTTP/2 header list over the size limit");
     int rc = nlen > 0 && name[0] == ':' ? pseudo_header(d, name, nlen, value, vlen)
-                                        : http_head_add(&d->head, name, nlen, value, vlen);
+                                        : add_field(d, name, nlen, value, vlen);
     if (rc != 0 && !f->stopped)
         return stop(f, "an HTTP/2 header list with too many fields");
     return rc;
@@ -270,43 +320,30 @@ static http_head *take_head(side *d)
     return h;
 }
 
-static int64_t content_length(const http_head *h)
+/* Swap the head a side built with an empty one of the same memory. */
+static void swap_head(http_head *built, http_head *into)
 {
-    const char *v = http_head_get(h, "content-length");
-    if (!v || *v < '0' || *v > '9')
-        return -1;
-    errno = 0;
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    return errno || *end ? -1 : n;
+    http_head empty = *into;
+    *into = *built;
+    *built = empty;
 }
 
 /* A new stream from a request head (a client's, or a push promise's). */
 static int open_stream(h2_flow *f, side *d, bool pushed)
 {
-    if (f->n_streams >= f->limits.max_open_exchanges)
+    if (f->streams.n_open >= f->limits.max_open_exchanges)
         return stop(f, "more concurrent HTTP/2 streams than the tap follows");
-    if (f->n_streams == f->capacity) {
-        size_t capacity = f->capacity ? f->capacity * 2 : 4;
-        stream **grown = realloc(f->streams, capacity * sizeof *grown);
-        if (!grown)
-            return stop(f, "out of memory");
-        f->streams = grown;
-        f->capacity = capacity;
-    }
-    stream *s = calloc(1, sizeof *s);
+    h2_stream *s = h2_streams_take(&f->streams);
     if (!s)
         return stop(f, "out of memory");
     s->id = d->stream_id;
-    s->request = d->head;
-    memset(&d->head, 0, sizeof d->head);
+    swap_head(&d->head, &s->request);
     s->request.version_major = 2;
-    s->request.content_length = content_length(&s->request);
+    s->request.content_length = d->content_length;
     s->request.upgrade = strcmp(s->request.method, "CONNECT") == 0;
     s->request.head_bytes = d->list_size;
     s->authority = d->authority;
     s->scheme = d->scheme;
-    d->authority = d->scheme = NULL;
     s->xid = atomic_fetch_add(f->next_id, 1);
     s->start = d->began;
     if (pushed) {
@@ -315,7 +352,8 @@ static int open_stream(h2_flow *f, side *d, bool pushed)
     } else {
         f->last_client_stream = s->id;
     }
-    f->streams[f->n_streams++] = s;
+    if (h2_streams_open(&f->streams, s) != 0)
+        return stop(f, "out of memory");
     report(f, TAP_REQUEST, s, NULL, TAP_BY_NONE);
     return 0;
 }
@@ -324,8 +362,9 @@ static int on_block_end(void *arg)
 {
     side *d = arg;
     h2_flow *f = d->flow;
-    stream *s = find(f, d->stream_id);
+    h2_stream *s = h2_streams_find(&f->streams, d->stream_id);
     int rc = 0;
+    d->in_block = false;
     switch (d->kind) {
     case BLOCK_IGNORE:
         break;
@@ -336,11 +375,11 @@ static int on_block_end(void *arg)
     case BLOCK_RESPONSE:
         if (!s || (d->head.status >= 100 && d->head.status < 200))
             break; /* informational: the final head follows */
-        d->head.version_major = 2;
-        d->head.content_length = content_length(&d->head);
-        d->head.head_bytes = d->list_size;
-        if (!(s->response = take_head(d)))
-            return stop(f, "out of memory");
+        swap_head(&d->head, &s->final);
+        s->response = &s->final;
+        s->final.version_major = 2;
+        s->final.content_length = d->content_length;
+        s->final.head_bytes = d->list_size;
         report(f, TAP_RESPONSE, s, NULL, TAP_BY_NONE);
         break;
     case BLOCK_TRAILERS: {
@@ -361,7 +400,7 @@ static int on_data(void *arg, uint32_t id, const char *data, size_t len)
 {
     side *d = arg;
     h2_flow *f = d->flow;
-    stream *s = find(f, id);
+    h2_stream *s = h2_streams_find(&f->streams, id);
     if (!s)
         return 0;
     if (d->from_client)
@@ -377,7 +416,7 @@ static int on_end_stream(void *arg, uint32_t id)
 {
     side *d = arg;
     h2_flow *f = d->flow;
-    stream *s = find(f, id);
+    h2_stream *s = h2_streams_find(&f->streams, id);
     if (!s)
         return 0;
     if (d->from_client) {
@@ -395,7 +434,7 @@ static int on_rst_stream(void *arg, uint32_t id, uint32_t code)
 {
     side *d = arg;
     h2_flow *f = d->flow;
-    stream *s = find(f, id);
+    h2_stream *s = h2_streams_find(&f->streams, id);
     if (!s)
         return 0;
     /* A server that has answered in full may cut the rest of the request
@@ -423,8 +462,8 @@ static int on_goaway(void *arg, uint32_t last, uint32_t code)
     char buf[32];
     snprintf(f->error, sizeof f->error, "not processed: GOAWAY from the %s (%s)",
              f->goaway_by, code_text(code, buf, sizeof buf));
-    for (size_t i = f->n_streams; i-- > 0;) {
-        stream *s = f->streams[i];
+    for (size_t i = f->streams.n_open; i-- > 0;) {
+        h2_stream *s = f->streams.open[i];
         if ((s->id & 1) == parity && s->id > last)
             finish(f, s, f->error, TAP_BY_NONE);
     }
@@ -458,8 +497,8 @@ static void side_ended(h2_flow *f, bool client)
                  side_name(client), f->goaway_by, code_text(f->goaway_code, buf, sizeof buf));
         error = f->error;
     }
-    for (size_t i = f->n_streams; i-- > 0;) {
-        stream *s = f->streams[i];
+    for (size_t i = f->streams.n_open; i-- > 0;) {
+        h2_stream *s = f->streams.open[i];
         if (client ? !s->client_ended : !s->server_ended)
             finish(f, s, error, TAP_BY_NONE);
     }
@@ -506,13 +545,13 @@ static void tap_free(void *impl)
     h2_flow *f = impl;
     if (!f)
         return;
-    for (size_t i = 0; i < f->n_streams; i++)
-        free_stream(f->streams[i]);
-    free(f->streams);
+    h2_streams_clear(&f->streams);
     for (int i = 0; i < 2; i++) {
-        clear_block(&f->sides[i]);
-        h2_msg_free(f->sides[i].reader);
+        f->sides[i].in_block = false;
+        http_head_clear(&f->sides[i].head);
     }
+    for (int i = 0; i < 2; i++)
+        h2_msg_free(f->sides[i].reader);
     free(f);
 }
 
@@ -535,6 +574,7 @@ tap h2_flow_tap_new(const tap_limits *limits, atomic_ullong *next_id,
         side *d = &f->sides[i];
         d->flow = f;
         d->from_client = i == 0;
+        d->content_length = -1;
         d->reader = h2_msg_new(d->from_client, &reader_callbacks, d);
         if (!d->reader) {
             tap_free(f);

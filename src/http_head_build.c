@@ -53,6 +53,24 @@ static int block_room(http_head *h, size_t need)
     return 0;
 }
 
+int http_head_reserve(http_head *h, size_t n)
+{
+    return n > UINT32_MAX ? -1 : block_room(h, n ? n : 1);
+}
+
+void http_head_reset(http_head *h)
+{
+    char *block = h->block;
+    http_header *headers = h->headers;
+    uint32_t block_cap = h->block_cap;
+    size_t headers_capacity = h->headers_capacity;
+    memset(h, 0, sizeof *h);
+    h->block = block;
+    h->block_cap = block_cap;
+    h->headers = headers;
+    h->headers_capacity = headers_capacity;
+}
+
 int http_head_put(http_head *h, char **s, const char *at, size_t n)
 {
     /* Appending overwrites the NUL that ends *s; a new string needs one. */

@@ -117,6 +117,7 @@ typedef struct {
     char text[16384];
     unsigned long long body[2]; /* on_body bytes: response, request */
     size_t max_open;
+    long long lengths[2]; /* content_length of the last DONE's request, response */
 } transcript;
 
 static void fields(char *out, size_t size, const http_head *h)
@@ -160,6 +161,8 @@ static void on_event(void *arg, tap_phase phase, const tap_exchange *ex)
                  : ex->reset_by == TAP_BY_SERVER ? " by server"
                                                  : "");
         ck_assert(timercmp(&ex->start, &ex->end, <=));
+        t->lengths[0] = (long long)ex->request->content_length;
+        t->lengths[1] = ex->response ? (long long)ex->response->content_length : -2;
     }
 }
 
@@ -175,6 +178,9 @@ static void on_body(void *arg, unsigned long long id, bool request, const char *
 
 static const tap_callbacks callbacks = {on_event, on_body};
 
+/* The fields run() asks the tap to keep. */
+static tap_fields run_fields = TAP_FIELDS_ALL;
+
 /* Replay sc: whole steps, except step cut_step fed in two pieces at
  * cut_at (cut_step out of range: none), or everything a byte at a time.
  * Then the end given by eof (0 none, 1 client, 2 server) and an abort. */
@@ -183,7 +189,7 @@ static void run(const script *sc, size_t cut_step, size_t cut_at, bool bytewise,
 {
     memset(t, 0, sizeof *t);
     atomic_ullong next_id = 1;
-    tap_limits limits = {max_head, 8, TAP_FIELDS_ALL};
+    tap_limits limits = {max_head, 8, run_fields};
     tap tp = h2_flow_tap_new(&limits, &next_id, &callbacks, t);
     ck_assert_ptr_nonnull(tp.impl);
     for (size_t i = 0; i < sc->n; i++) {
@@ -631,6 +637,90 @@ START_TEST(body_bytes_without_padding)
 }
 END_TEST
 
+/* Heads keep the fields the outputs read (tap.h), and the same framing
+ * whichever: method, target, authority, scheme, status, content length. */
+START_TEST(fields_kept_as_outputs_read)
+{
+    script sc;
+    script_init(&sc);
+    open_connection(&sc);
+    const char *const post[] = {":method", "POST", ":scheme", "https", ":authority", "a.test",
+                                ":path", "/p", "content-type", "text/plain",
+                                "content-length", "2", NULL};
+    headers(&sc, CLIENT, 1, 0, post);
+    data(&sc, CLIENT, 1, END_STREAM, "hi");
+    const char *const resp[] = {":status", "201", "x-a", "1", "content-length", "3",
+                                "content-type", "text/html", NULL};
+    headers(&sc, SERVER, 1, 0, resp);
+    data(&sc, SERVER, 1, END_STREAM, "abc");
+    static const struct {
+        tap_fields fields;
+        const char *want;
+    } cases[] = {
+        {TAP_FIELDS_ALL, "> 1 s1 POST https://a.test/p [content-type=text/plain,content-length=2]\n"
+                         "< 1 201 [x-a=1,content-length=3,content-type=text/html]\n"
+                         "= 1 201 2/3\n|"},
+        {TAP_FIELDS_CONTENT_TYPE, "> 1 s1 POST https://a.test/p []\n"
+                                  "< 1 201 [content-type=text/html]\n"
+                                  "= 1 201 2/3\n|"},
+        {TAP_FIELDS_NONE, "> 1 s1 POST https://a.test/p []\n"
+                          "< 1 201 []\n"
+                          "= 1 201 2/3\n|"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_fields = cases[i].fields;
+        transcript t;
+        const char *stop;
+        run(&sc, 99, 0, false, 0, 4096, &t, &stop);
+        run_fields = TAP_FIELDS_ALL;
+        ck_assert_ptr_null(stop);
+        ck_assert_str_eq(t.text, cases[i].want);
+        ck_assert_int_eq(t.lengths[0], 2);
+        ck_assert_int_eq(t.lengths[1], 3);
+    }
+    script_free(&sc);
+}
+END_TEST
+
+/* Streams and heads are reused as streams come and go: nothing of an
+ * earlier stream shows in a later one (a request without :authority or
+ * :scheme, a response without fields), over more streams than are kept. */
+START_TEST(reused_streams_start_clean)
+{
+    script sc;
+    script_init(&sc);
+    open_connection(&sc);
+    const char *const bare[] = {":method", "GET", ":path", "/bare", NULL};
+    const char *const no_fields[] = {":status", "204", NULL};
+    const char *const first[] = {":method", "GET", ":scheme", "https", ":authority",
+                                 "first.test", ":path", "/first", "x-first", "1",
+                                 "content-length", "0", NULL};
+    headers(&sc, CLIENT, 1, END_STREAM, first);
+    uint32_t id = 3;
+    for (int round = 0; round < 20; round++, id += 2) {
+        /* id opens while id - 2 is still open, then id - 2 ends */
+        headers(&sc, CLIENT, id, END_STREAM, round % 2 ? bare : first);
+        headers(&sc, SERVER, id - 2, END_STREAM, round % 2 ? ok_text : no_fields);
+    }
+    headers(&sc, SERVER, id - 2, END_STREAM, ok_text);
+    transcript t;
+    const char *stop;
+    run(&sc, 99, 0, false, 0, 4096, &t, &stop);
+    ck_assert_ptr_null(stop);
+    ck_assert_ptr_nonnull(strstr(t.text, "> 21 s41 GET -://-/bare []\n"
+                                         "< 20 200 [content-type=text/plain]\n"
+                                         "= 20 200 0/0\n"));
+    ck_assert_ptr_nonnull(strstr(t.text, "> 20 s39 GET https://first.test/first "
+                                         "[x-first=1,content-length=0]\n"
+                                         "< 19 204 []\n"));
+    ck_assert_ptr_nonnull(strstr(t.text, "< 21 200 [content-type=text/plain]\n"
+                                         "= 21 200 0/0\n|"));
+    ck_assert_int_eq(t.lengths[0], -1);
+    check(&sc, 0, 4096, t.text, NULL);
+    script_free(&sc);
+}
+END_TEST
+
 START_TEST(error_names)
 {
     ck_assert_str_eq(h2_msg_error_name(0), "NO_ERROR");
@@ -647,6 +737,7 @@ Suite *unit_suite(void)
         simple_get, every_frame_type, dynamic_table_across_requests, interleaved_streams,
         rst_stream_mid_stream, goaway_mid_stream, trailers_both_ways, informational_heads,
         oversize_header_block, too_many_streams, header_table_size_setting, not_http2,
-        connection_end, body_bytes_without_padding, error_names));
+        connection_end, body_bytes_without_padding, fields_kept_as_outputs_read,
+        reused_streams_start_clean, error_names));
     return s;
 }
