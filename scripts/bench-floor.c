@@ -20,22 +20,19 @@
  *   rsa13  leaf EC P-256 under an EC intermediate under an RSA-2048 CA, sent
  *          as [leaf, intermediate] (src/ca_inter.c); origin TLS 1.2 and 1.3,
  *          EC P-256 key; the upstream resumes with the newest ticket (psk_dhe_ke).
- * Modes, one line each ("floor setup=S mode=M value=V unit=U ..."):
- *   newconn    ms per connection: full TLS 1.3 handshake toward the client, the
- *              upstream one resumed, a 100-byte GET and a small response
- *              relayed, shutdown, SSL_free;
- *   keepalive  ms per request over an established pair of sessions (request
- *              and response each decrypted on one side, encrypted on the other);
- *   bulk       s per 100 MB: 16 KiB records decrypted from the origin side,
- *              encrypted to the client side.
- * A warm-up, then the median of --reps runs.  Exit 1 with one line on stderr
+ * Modes, one line each ("floor setup=S mode=M value=V unit=U ..."): newconn,
+ * ms per connection (full TLS 1.3 handshake toward the client, the upstream
+ * one resumed, a 100-byte GET and a small response relayed, shutdown,
+ * SSL_free); keepalive, ms per request over an established pair of sessions
+ * (request and response each decrypted on one side, encrypted on the other);
+ * bulk, s per 100 MB (16 KiB records from the origin's side to the client's).
+ * --idle-us N sleeps N µs before each flight is passed on (not timed): the
+ * proxy's caches go cold between flights as while it waits for the network.
+ * A warm-up, then the median of --reps runs; exit 1 with one line on stderr
  * if a handshake fails or an upstream handshake does not resume.
- *   bench-floor --setup ec12|rsa13 [--mode newconn,keepalive,bulk] [--quick] [--reps N]
- * Build: cc -O2 -Wall -Wextra -o bench-floor scripts/bench-floor.c -lssl -lcrypto
  */
 #define _GNU_SOURCE
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdarg.h>
@@ -58,9 +55,11 @@
 #define TLS12_CIPHERS \
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ALL:!COMPLEMENTOFDEFAULT:!eNULL"
 #define RECORD 16384
-#define USAGE \
-    "usage: bench-floor --setup ec12|rsa13 [--mode newconn,keepalive,bulk] [--quick] [--reps N]"
-#define PAIR_BUF (1 << 18) /* bytes a BIO pair holds each way: flights, records */
+#define USAGE                                                                     \
+    "usage: bench-floor --setup ec12|rsa13 [--mode newconn,keepalive,bulk] [--quick] " \
+    "[--reps N] [--idle-us N]"
+#define BATCH 8            /* bulk records a flight */
+#define PAIR_BUF (1 << 18) /* bytes a BIO pair holds each way: > BATCH records */
 
 static const char *setup_name;
 
@@ -82,8 +81,7 @@ static void die(const char *fmt, ...)
 
 static double timed_s;    /* proxy-side CPU seconds since zeroed */
 static long timed_calls;  /* clock pairs read meanwhile, to subtract their cost */
-static double clock_cost; /* seconds one empty pair reads as */
-static double t0;
+static double clock_cost, t0; /* seconds one empty pair reads as; tic() */
 
 static double cpu_now(void)
 {
@@ -122,14 +120,9 @@ static double median(double *v, int n)
 
 static void calibrate(void)
 {
-    double v[9];
-    for (int r = 0; r < 9; r++) {
-        timed_s = timed_calls = 0;
-        for (int i = 0; i < 20000; i++)
-            tic(), toc();
-        v[r] = timed_s / timed_calls;
-    }
-    clock_cost = median(v, 9);
+    for (int i = 0; i < 100000; i++)
+        tic(), toc();
+    clock_cost = timed_s / timed_calls;
 }
 
 /* ---------------------------------------------------------------- keys, certificates */
@@ -221,10 +214,9 @@ static int on_new_session(SSL *ssl, SSL_SESSION *s)
     return 0;
 }
 
-/* The proxy-server's ClientHello callback: pause until the upstream
- * handshake is done (app data non-NULL), then put the leaf on the session,
- * as src/intercept.c (a leaf the CA signed goes without a chain; under the
- * intermediate, the context's extra chain follows it). */
+/* The proxy-server's ClientHello callback, as src/intercept.c: pause until
+ * the upstream handshake is done (app data set), then set the leaf (alone,
+ * or followed by the context's extra chain: the intermediate). */
 static int on_client_hello(SSL *ssl, int *alert, void *arg)
 {
     (void)arg;
@@ -317,10 +309,17 @@ static long opened, resumed; /* upstream handshakes, and how many resumed */
 
 static unsigned char buf[1 << 17];
 
-/* Ciphertext written by from goes to to's input (or is dropped). */
+static long idle_us; /* --idle-us: the network's pause before each flight */
+
+/* Ciphertext written by from goes to to's input (or is dropped), after
+ * idle_us: a proxy waits for the network between flights, and its caches,
+ * TLB and CPU go cold meanwhile, which a hot loop would not show. */
 static void pass(end *from, end *to)
 {
     int n;
+    struct timespec pause = {0, idle_us * 1000};
+    if (idle_us && BIO_ctrl_pending(from->net))
+        nanosleep(&pause, NULL);
     while ((n = BIO_read(from->net, buf, sizeof buf)) > 0)
         if (to && BIO_write(to->net, buf, n) != n)
             die("BIO_write");
@@ -473,8 +472,7 @@ static void conn_close(conn *k)
         end_free(all[i]);
 }
 
-/* A busy side keeps its record buffers (src/busy.c: after 8 messages a
- * second), as a keep-alive or bulk transfer makes it. */
+/* A busy side keeps its record buffers (src/busy.c), as keep-alive and bulk make it. */
 static void keep_buffers(conn *k)
 {
     ON(&k->ps, SSL_clear_mode(k->ps.ssl, SSL_MODE_RELEASE_BUFFERS));
@@ -504,16 +502,16 @@ static double run_keepalive(conn *k, long n)
 
 static double run_bulk(conn *k, long records)
 {
-    static unsigned char block[RECORD];
-    for (size_t i = 0; i < sizeof block; i++)
-        block[i] = (unsigned char)(i * 131 + 7);
+    static unsigned char block[RECORD]; /* zeros: AES-GCM's cost does not depend on them */
     timed_s = timed_calls = 0;
-    for (long i = 0; i < records; i++) {
-        size_t got = 0, n = 0, done = 0;
-        if (SSL_write_ex(k->o.ssl, block, RECORD, &done) != 1)
-            die("origin SSL_write");
+    /* BATCH records a flight, as tlspeek reads up to 128 KiB per event */
+    for (long i = 0; i < records; i += BATCH) {
+        size_t got = 0, n = 0, done = 0, want = 0;
+        for (; want < BATCH * RECORD && i + (long)(want / RECORD) < records; want += RECORD)
+            if (SSL_write_ex(k->o.ssl, block, RECORD, &done) != 1)
+                die("origin SSL_write");
         pass(&k->o, &k->pc);
-        while (got < RECORD) {
+        while (got < want) {
             int ok;
             ON(&k->pc, ok = SSL_read_ex(k->pc.ssl, buf, RECORD, &n));
             if (!ok)
@@ -541,8 +539,8 @@ static void measure(const char *mode, double (*run)(conn *, long), conn *k, long
     CALLGRIND_DUMP_STATS_AT(mode);
     double med = median(v, reps);
     printf("floor setup=%s mode=%s value=%.5f unit=%s n=%ld reps=%d min=%.5f max=%.5f "
-           "upstream_resumed=%ld/%ld clock_ns=%.0f\n",
-           setup_name, mode, med, unit, n, reps, v[0], v[reps - 1], resumed, opened,
+           "upstream_resumed=%ld/%ld idle_us=%ld clock_ns=%.0f\n",
+           setup_name, mode, med, unit, n, reps, v[0], v[reps - 1], resumed, opened, idle_us,
            clock_cost * 1e9);
     fflush(stdout);
 }
@@ -562,17 +560,18 @@ int main(int argc, char **argv)
             modes = argv[++i];
         else if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--idle-us"))
+            idle_us = atol(argv[++i]);
         else
             die(USAGE);
     }
     if (!setup_name || (strcmp(setup_name, "ec12") && strcmp(setup_name, "rsa13")) ||
-        reps < 1 || reps > 99)
+        reps < 1 || reps > 99 || idle_us < 0 || idle_us > 999999)
         die(USAGE);
     make_world(!strcmp(setup_name, "rsa13"));
     calibrate();
 
-    /* the first upstream handshake is a full one (nothing to resume
-     * yet); every later one must resume */
+    /* the first upstream handshake is a full one; every later one must resume */
     conn k;
     conn_open(&k);
     conn_request(&k);
@@ -584,7 +583,8 @@ int main(int argc, char **argv)
     if (strstr(modes, "keepalive")) {
         conn_open(&k);
         keep_buffers(&k);
-        measure("keepalive", run_keepalive, &k, quick ? 5000 : 20000, reps, "ms/request");
+        long n = (quick ? 5000 : 20000) / (idle_us ? 5 : 1); /* 4 flights a request */
+        measure("keepalive", run_keepalive, &k, n, reps, "ms/request");
         conn_close(&k);
     }
     if (strstr(modes, "bulk")) {
