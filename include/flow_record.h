@@ -51,7 +51,9 @@ typedef struct {
     const char *method;
     int http_major, http_minor;   /* of the request: 1.1, 1.0, 2.0 */
     const char *client_protocol;  /* what each leg speaks: "HTTP/1.1", */
-    const char *upstream_protocol;/* "HTTP/2", "websocket" after a 101 */
+    const char *upstream_protocol;/* "HTTP/2", "websocket" after a 101, an
+                                     HTTP/2 extended CONNECT's :protocol
+                                     once answered 2xx */
     int status;                   /* 0 when no response head arrived */
     const char *reason;           /* reason phrase, or NULL */
     const http_header *request_headers;  /* wire order, repeats kept */

@@ -2,7 +2,8 @@
  * HTTP/2 connection with h2_msg (frames, one HPACK inflater per
  * direction), pairs what each side sends by stream id, and reports one
  * exchange per stream: the request head with its pseudo-headers folded
- * in (method, target = :path, authority, scheme), the final response head
+ * in (method, target = :path, authority, scheme, and an extended
+ * CONNECT's protocol), the final response head
  * (informational 1xx heads are passed over), trailers either way, DATA
  * payload sizes without padding, and how the stream ended (both sides'
  * END_STREAM, a RST_STREAM naming its code and sender, a GOAWAY that left

@@ -25,7 +25,8 @@ typedef struct h2_stream {
     uint32_t id;
     unsigned long long xid;        /* exchange id */
     http_head request;             /* strings in its block */
-    uint32_t authority, scheme;    /* offset + 1 of each in request's block; 0: none */
+    uint32_t authority, scheme, protocol; /* offset + 1 of each in request's block;
+                                             0: none */
     http_head final;               /* the final response head, once it came */
     http_head *response;           /* &final, or NULL before it */
     http_head *request_trailers, *response_trailers;

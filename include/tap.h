@@ -46,6 +46,9 @@ typedef struct {
                                       request->headers */
     const char *authority;         /* HTTP/2 :authority, or NULL */
     const char *scheme;            /* HTTP/2 :scheme, or NULL */
+    const char *protocol;          /* HTTP/2 :protocol of an extended CONNECT
+                                      (RFC 8441: "websocket"), or NULL; not
+                                      in request->headers either */
     const http_head *response;     /* the final response head, or NULL */
     const http_head *request_trailers;  /* trailer fields, or NULL */
     const http_head *response_trailers;

@@ -110,6 +110,9 @@ static void emit(conn *c, tap_phase phase, const tap_exchange *ex)
     char *url = make_url(c, ex->authority, ex->request->target ? ex->request->target : "/",
                          url_buf, sizeof url_buf);
     const char *protocol = ex->upgraded ? "websocket" : protocol_of(ex);
+    /* An extended CONNECT answered 2xx: the stream speaks its :protocol. */
+    if (ex->protocol && ex->response && ex->response->status / 100 == 2)
+        protocol = ex->protocol;
     flow_record r = {
         .id = ex->id,
         .conn_id = c->id,

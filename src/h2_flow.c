@@ -35,7 +35,7 @@ typedef struct {
     bool in_block;                 /* between on_block_begin and on_block_end */
     http_head head;                /* fields so far, pseudo-headers folded in, strings
                                       in its block (made by the first one) */
-    uint32_t authority, scheme;    /* offset + 1 in head's block; 0: none */
+    uint32_t authority, scheme, protocol; /* offset + 1 in head's block; 0: none */
     int64_t content_length;        /* the first content-length field's, or -1 */
     size_t n_fields;               /* fields (kept or not), for HTTP_HEAD_MAX_HEADERS */
     size_t list_size;
@@ -106,6 +106,7 @@ static void report(h2_flow *f, tap_phase phase, const h2_stream *s, const char *
         .request = &s->request,
         .authority = block_string(&s->request, s->authority),
         .scheme = block_string(&s->request, s->scheme),
+        .protocol = block_string(&s->request, s->protocol),
         .response = s->response,
         .request_trailers = s->request_trailers,
         .response_trailers = s->response_trailers,
@@ -146,7 +147,7 @@ static int stop(h2_flow *f, const char *reason)
 static void clear_block(side *d)
 {
     http_head_reset(&d->head);
-    d->authority = d->scheme = 0;
+    d->authority = d->scheme = d->protocol = 0;
     d->content_length = -1;
     d->n_fields = 0;
     d->list_size = 0;
@@ -258,8 +259,9 @@ static int add_field(side *d, const char *name, size_t nlen, const char *value, 
     return http_head_add(h, name, nlen, value, vlen);
 }
 
-/* A pseudo-header field: folded into the head, or kept as a field when
- * the head has no place for it (:protocol of an extended CONNECT). */
+/* A pseudo-header field: folded into the head (:protocol of an extended
+ * CONNECT beside it), or kept as a field when it has no place (one of a
+ * later RFC, or in the wrong block). */
 static int pseudo_header(side *d, const char *name, size_t nlen, const char *value,
                          size_t vlen)
 {
@@ -281,6 +283,8 @@ static int pseudo_header(side *d, const char *name, size_t nlen, const char *val
         return set_text(h, &d->authority, value, vlen);
     if (request && IS(":scheme"))
         return set_text(h, &d->scheme, value, vlen);
+    if (request && IS(":protocol"))
+        return set_text(h, &d->protocol, value, vlen);
     if (!request && IS(":status")) {
         int status = 0;
         for (size_t i = 0; vlen == 3 && i < vlen; i++)
@@ -344,6 +348,7 @@ static int open_stream(h2_flow *f, side *d, bool pushed)
     s->request.head_bytes = d->list_size;
     s->authority = d->authority;
     s->scheme = d->scheme;
+    s->protocol = d->protocol;
     s->xid = atomic_fetch_add(f->next_id, 1);
     s->start = d->began;
     if (pushed) {

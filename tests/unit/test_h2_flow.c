@@ -141,10 +141,11 @@ static void on_event(void *arg, tap_phase phase, const tap_exchange *ex)
     if (phase == TAP_REQUEST) {
         char h[512];
         fields(h, sizeof h, ex->request);
-        snprintf(out, room, "> %llu s%u %s %s://%s%s [%s]\n", ex->id,
+        snprintf(out, room, "> %llu s%u %s %s://%s%s%s%s [%s]\n", ex->id,
                  (unsigned)ex->stream_id, ex->request->method,
                  ex->scheme ? ex->scheme : "-", ex->authority ? ex->authority : "-",
-                 ex->request->target ? ex->request->target : "-", h);
+                 ex->request->target ? ex->request->target : "-",
+                 ex->protocol ? " :protocol " : "", ex->protocol ? ex->protocol : "", h);
     } else if (phase == TAP_RESPONSE) {
         char h[512];
         fields(h, sizeof h, ex->response);
@@ -682,6 +683,33 @@ START_TEST(fields_kept_as_outputs_read)
 }
 END_TEST
 
+/* An extended CONNECT (RFC 8441): its :protocol is reported beside the
+ * head, not among its fields; a later stream's request has none. */
+START_TEST(extended_connect_protocol)
+{
+    script sc;
+    script_init(&sc);
+    open_connection(&sc);
+    const char *const ws[] = {":method", "CONNECT", ":protocol", "websocket", ":scheme",
+                              "https", ":authority", "a.test", ":path", "/chat",
+                              "sec-websocket-version", "13", NULL};
+    headers(&sc, CLIENT, 1, 0, ws);
+    const char *const ok[] = {":status", "200", NULL};
+    headers(&sc, SERVER, 1, 0, ok);
+    data(&sc, CLIENT, 1, 0, "\x81\x02hi");
+    data(&sc, SERVER, 1, 0, "\x81\x02hi");
+    headers(&sc, CLIENT, 3, END_STREAM, get_a);
+    check(&sc, 0, 4096,
+          "> 1 s1 CONNECT https://a.test/chat :protocol websocket [sec-websocket-version=13]\n"
+          "< 1 200 []\n"
+          "> 2 s3 GET https://a.test/a [accept=*/*]\n"
+          "|= 2 0 0/0 error: connection closed\n"
+          "= 1 200 4/4 error: connection closed\n",
+          NULL);
+    script_free(&sc);
+}
+END_TEST
+
 /* Streams and heads are reused as streams come and go: nothing of an
  * earlier stream shows in a later one (a request without :authority or
  * :scheme, a response without fields), over more streams than are kept. */
@@ -738,6 +766,6 @@ Suite *unit_suite(void)
         rst_stream_mid_stream, goaway_mid_stream, trailers_both_ways, informational_heads,
         oversize_header_block, too_many_streams, header_table_size_setting, not_http2,
         connection_end, body_bytes_without_padding, fields_kept_as_outputs_read,
-        reused_streams_start_clean, error_names));
+        reused_streams_start_clean, extended_connect_protocol, error_names));
     return s;
 }
