@@ -9,6 +9,8 @@
  *   flags bit 0  do not send the client connection preface first
  *   flags bit 1  the server's end of stream comes before the client's
  *   flags bit 2  tiny limits: 2 streams, 200-byte header lists
+ *   flags bits 3-4  the fields heads keep: 0 every one, 1 a response's
+ *                   Content-Type, 2 none (3: every one)
  * Then both ends of stream, more bytes, and an abort.
  * Checked: every exchange is reported in order REQUEST, [RESPONSE], DONE,
  * DONE exactly once; ids come from the counter; the body bytes passed to
@@ -106,9 +108,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static fuzz_state st; /* large: not on the stack */
     memset(&st, 0, sizeof st);
     st.next_id = FIRST_ID;
-    tap_limits limits = {16384, 64, TAP_FIELDS_ALL};
+    unsigned keep = (flags >> 3) & 3;
+    tap_fields fields = keep == 1 ? TAP_FIELDS_CONTENT_TYPE
+                        : keep == 2 ? TAP_FIELDS_NONE
+                                    : TAP_FIELDS_ALL;
+    tap_limits limits = {16384, 64, fields};
     if (flags & 4)
-        limits = (tap_limits){200, 2, TAP_FIELDS_ALL};
+        limits = (tap_limits){200, 2, fields};
     tap t = h2_flow_tap_new(&limits, &st.next_id, &callbacks, &st);
     FUZZ_ASSERT(t.impl != NULL);
     const char *reason = "unset";
