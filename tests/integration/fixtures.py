@@ -19,8 +19,8 @@ import unittest
 from pathlib import Path
 
 from harness import (
-    SOCKET_TIMEOUT, DnsServer, Origin, Proxy, RawClient, TcpServer, connect_request,
-    curl_transfers, make_pki, peer_has_read, wait_until,
+    SOCKET_TIMEOUT, DnsServer, Origin, Proxy, RawClient, TcpServer, curl_transfers,
+    make_pki, peer_has_read, wait_until, open_tunnel,
 )
 
 HELLO = Origin.HELLO
@@ -128,11 +128,8 @@ class FaultTestCase(ProxyTestCase):
 
     def open_tunnel(self, authority: str, proxy=None) -> RawClient:
         """A RawClient whose CONNECT to authority was answered 200."""
-        client = RawClient((proxy or self.proxy).address)
+        client = open_tunnel((proxy or self.proxy).address, authority)
         self.addCleanup(client.close)
-        client.send(connect_request(authority))
-        response = client.read_response(bodyless=True)
-        self.assertEqual(response.status, 200, str(response))
         return client
 
     def proxy_context(self, **kwargs) -> ssl.SSLContext:

@@ -1168,3 +1168,22 @@ def raw_exchange(address, request: bytes) -> RawResponse:
 
 def connect_request(authority: str) -> bytes:
     return f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode()
+
+
+def open_tunnel(address, authority: str, timeout=SOCKET_TIMEOUT) -> RawClient:
+    """A RawClient to the proxy at address whose CONNECT to authority was
+    answered 200 (AssertionError otherwise, the connection closed). Bytes
+    of a server that speaks first may already be in its buffer: read them
+    through the client. client.sock may be wrapped in TLS, whose server
+    waits for the ClientHello, so that nothing can have been read past the
+    200."""
+    client = RawClient(address, timeout=timeout)
+    try:
+        client.send(connect_request(authority))
+        response = client.read_response(bodyless=True)
+        if response.status != 200:
+            raise AssertionError(f"CONNECT {authority} answered: {response}")
+    except BaseException:
+        client.close()
+        raise
+    return client

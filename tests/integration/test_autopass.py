@@ -136,6 +136,7 @@ class AutoPassthroughTests(ProxyTestCase):
         url = self.origin.url("/", "localhost")
         for _ in range(2):
             self.assertFetched(self.fetch(url))
+        self.proxy.sync_console()  # both tunnels' lines are in, and any passthrough's
         self.assertEqual(len(self.intercepted_lines(f"localhost:{self.origin.port}", mark)),
                          2)
         self.assertNotIn("passthrough", self.proxy.console.text(mark))

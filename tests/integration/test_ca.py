@@ -10,7 +10,6 @@ the proxy; real curl for the onboarding page.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import threading
 import unittest

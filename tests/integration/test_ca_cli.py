@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import ssl
 import stat
 import subprocess
@@ -22,8 +21,8 @@ import unittest
 from pathlib import Path
 
 from harness import (
-    DnsServer, Origin, Proxy, SOCKET_TIMEOUT, SUBPROCESS_TIMEOUT, binary_path,
-    clean_env, connect_request, make_pki, pem_certificates, run_tool,
+    DnsServer, Origin, Proxy, SUBPROCESS_TIMEOUT, binary_path, clean_env, make_pki,
+    pem_certificates, run_tool, open_tunnel,
 )
 
 CERTUTIL_MISSING = ("certutil is not installed (apt-get install libnss3-tools); "
@@ -360,15 +359,8 @@ class MintedLeafTests(unittest.TestCase):
         """GET / through a CONNECT tunnel with Python's strict verification."""
         ctx = ssl.create_default_context(cafile=str(proxy.ca_cert))
         ctx.verify_flags |= ssl.VERIFY_X509_STRICT
-        with socket.create_connection(proxy.address, timeout=SOCKET_TIMEOUT) as raw:
-            raw.sendall(connect_request(f"localhost:{self.origin.port}"))
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = raw.recv(1)
-                self.assertTrue(chunk, f"proxy closed during CONNECT: {head!r}")
-                head += chunk
-            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
-            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        with open_tunnel(proxy.address, f"localhost:{self.origin.port}") as client:
+            with ctx.wrap_socket(client.sock, server_hostname="localhost") as tls:
                 tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                 response = b""
                 while chunk := tls.recv(65536):

@@ -18,8 +18,7 @@ from browser_origin import (
     websocket_accept,
 )
 from harness import (
-    POLL_INTERVAL, Proxy, RawClient, connect_request, pem_certificates, run_tool,
-    wait_until,
+    POLL_INTERVAL, Proxy, pem_certificates, run_tool, wait_until, open_tunnel,
 )
 from fixtures import HELLO, ProxyTestCase
 
@@ -239,6 +238,7 @@ class OutputFailureTests(ProxyTestCase):
             self.assertFetched(self.fetch(self.origin.url("/")))
         self.proxy.wait_for_line(r"cannot write --flows /dev/full: No space left",
                                  since=since)
+        self.proxy.sync_console()  # a second warning would have come by now
         warnings = [line for line in self.proxy.console.lines(since)
                     if "cannot write --flows" in line]
         self.assertEqual(len(warnings), 1, warnings)
@@ -323,9 +323,7 @@ class WebsocketRecordTests(ProxyTestCase):
                           f"api.test:443:127.0.0.1:{cls.ws_origin.port}")
 
     def test_message_counts_each_way(self):
-        with RawClient(self.proxy.address) as client:
-            client.send(connect_request("api.test:443"))
-            self.assertEqual(client.read_response(bodyless=True).status, 200)
+        with open_tunnel(self.proxy.address, "api.test:443") as client:
             context = ssl.create_default_context(cafile=str(self.proxy.ca_cert))
             with context.wrap_socket(client.sock, server_hostname="api.test") as tls:
                 rfile = tls.makefile("rb")

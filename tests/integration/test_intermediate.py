@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import socket
 import ssl
 import tempfile
 import time
@@ -25,8 +24,8 @@ import unittest
 from pathlib import Path
 
 from harness import (
-    SOCKET_TIMEOUT, DnsServer, Origin, Proxy, connect_request, curl_transfers, make_pki,
-    pem_certificates, pem_fingerprint, run_tool,
+    SOCKET_TIMEOUT, DnsServer, Origin, Proxy, curl_transfers, make_pki, pem_certificates,
+    pem_fingerprint, run_tool, open_tunnel,
 )
 from tlswire import (
     CT_HANDSHAKE, EXT_SERVER_NAME, HelloParts, MemoryTls, frame, hello_message,
@@ -201,16 +200,9 @@ class IntermediateTests(unittest.TestCase):
         parts.set_extension(EXT_SERVER_NAME, sni_extension(b"localhost"))
         for ext_type, body in edits.items():
             parts.set_extension(ext_type, body)
-        with socket.create_connection(proxy.address, timeout=SOCKET_TIMEOUT) as sock:
-            sock.sendall(connect_request(f"localhost:{self.origin.port}"))
-            head = b""
-            while b"\r\n\r\n" not in head:
-                byte = sock.recv(1)
-                self.assertTrue(byte, f"proxy closed during CONNECT: {head!r}")
-                head += byte
-            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
-            sock.sendall(frame(CT_HANDSHAKE, parts.message()))
-            return read_server_certificates(sock, time.monotonic() + SOCKET_TIMEOUT)
+        with open_tunnel(proxy.address, f"localhost:{self.origin.port}") as client:
+            client.send(frame(CT_HANDSHAKE, parts.message()))
+            return read_server_certificates(client.sock, time.monotonic() + SOCKET_TIMEOUT)
 
     def test_signature_algorithms_cert_decides_the_signer(self):
         # signature_algorithms_cert, when sent, is what the client verifies

@@ -10,7 +10,7 @@ import unittest
 
 from harness import (
     Proxy, RawClient, RawServer, connect_request, listen_queue_full, raw_exchange,
-    run_tool, tcp_row, wait_until,
+    run_tool, tcp_row, wait_until, open_tunnel,
 )
 from fixtures import MuteServer, ProxyTestCase, ResettingServer
 
@@ -70,18 +70,14 @@ class TimeoutTests(ProxyTestCase):
         self.assertStillServing()
 
     def test_idle_tunnel_is_closed(self):
-        with RawClient(self.proxy.address) as client:
-            client.send(connect_request(self.raw.authority))
-            self.assertEqual(client.read_response(bodyless=True).status, 200)
+        with open_tunnel(self.proxy.address, self.raw.authority) as client:
             client.send(b"ping\n")
             self.assertEqual(client.read_until(b"\n"), b"pong: ping\n")
             self.assertClosedWithin(client, 6)
         self.assertStillServing()
 
     def test_partial_client_hello_then_silence(self):
-        with RawClient(self.proxy.address) as client:
-            client.send(connect_request(self.origin.authority))
-            self.assertEqual(client.read_response(bodyless=True).status, 200)
+        with open_tunnel(self.proxy.address, self.origin.authority) as client:
             client.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
             self.assertClosedWithin(client, 5)
         self.assertStillServing()
@@ -178,6 +174,7 @@ class AuthTests(ProxyTestCase):
 
     def test_console_never_shows_the_password(self):
         self.fetch(self.origin.url("/"), "--proxy-user", "alice:s3cret")
+        self.proxy.sync_console()  # the exchange's lines are in
         self.assertNotIn("s3cret", self.proxy.console.text())
         self.assertNotIn("YWxpY2U6czNjcmV0", self.proxy.console.text())
 
@@ -243,9 +240,7 @@ class HostileInputTests(ProxyTestCase):
 
     def test_tunnel_with_non_tls_garbage_after_connect_is_relayed(self):
         # Not TLS: relayed as is to the origin, which answers 400 to it.
-        with RawClient(self.proxy.address) as client:
-            client.send(connect_request(self.origin.authority))
-            self.assertEqual(client.read_response(bodyless=True).status, 200)
+        with open_tunnel(self.proxy.address, self.origin.authority) as client:
             client.send(b"\x00\x01garbage\r\n\r\n")
             client.sock.settimeout(5)
             client.read_to_eof()

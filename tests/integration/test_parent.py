@@ -127,6 +127,7 @@ class HttpParentAuthTests(ParentTestCase):
         answer = self.connect_answer(f"localhost:{self.origin.port}", proxy=proxy)
         self.assertRefusal(answer, "did not accept the user name and password",
                            proxy=proxy)
+        proxy.sync_console()  # every line of the refusal is in
         self.assertNotIn("wrong", proxy.console.text())
 
 
@@ -274,6 +275,7 @@ class Socks5Tests(ParentTestCase):
         self.assertIn((b"bob", b"hunter2"), self.authed.auths)
         # By name (address type 3): the parent resolves it.
         self.assertIn((3, "localhost", self.origin.port), self.authed.requests)
+        proxy.sync_console()  # the exchange's lines are in
         self.assertNotIn("hunter2", proxy.console.text(mark))
 
     def test_missing_and_wrong_credentials(self):

@@ -17,7 +17,7 @@ import time
 
 from fixtures import HELLO, ProxyTestCase
 from harness import (
-    SOCKET_TIMEOUT, Origin, RawClient, TcpServer, connect_request, wait_until,
+    SOCKET_TIMEOUT, Origin, RawClient, TcpServer, connect_request, wait_until, open_tunnel,
 )
 
 
@@ -84,6 +84,15 @@ class RecordTestCase(ProxyTestCase):
             return records if len(records) >= count else None
         return wait_until(found, f"{count} record(s) for {url_part}")
 
+    def assert_proxy_502(self, url_part: str, error_part: str) -> dict:
+        """The one record for url_part: a 502 the proxy gave, whose error
+        holds error_part."""
+        (r,) = self.records_for(url_part)
+        self.assertEqual(r["status"], 502, r)
+        self.assertTrue(r["answered_by_proxy"], r)
+        self.assertIn(error_part, r["error"], r)
+        return r
+
 
 class ConsoleAndUrlTests(RecordTestCase):
     """One console line per exchange; URLs as the client writes them."""
@@ -101,6 +110,7 @@ class ConsoleAndUrlTests(RecordTestCase):
         url = self.plain.url("/?one-line=1")
         self.assertFetched(self.fetch(url))
         self.proxy.wait_for_line(rf"GET {re.escape(url)} \S*200\S* .* ms", since=since)
+        self.proxy.sync_console()  # a second line would have come by now
         lines = [line for line in self.proxy.console.lines(since)
                  if f"GET {url} " in line]
         self.assertEqual(len(lines), 1, "\n".join(lines))
@@ -117,6 +127,7 @@ class ConsoleAndUrlTests(RecordTestCase):
             self.assertEqual(client.read_response().status, 502)
         self.proxy.wait_for_line(rf"CONNECT 127\.0\.0\.1:{port} .*answered by tlspeek",
                                  since=since)
+        self.proxy.sync_console()  # a second line would have come by now
         lines = [line for line in self.proxy.console.lines(since)
                  if f"CONNECT 127.0.0.1:{port} " in line]
         self.assertEqual(len(lines), 1, "\n".join(lines))
@@ -215,9 +226,7 @@ class RefusalTimeoutTests(ProxyTestCase):
     def test_refusal_waits_head_timeout(self):
         since = self.proxy.mark()
         authority = f"127.0.0.1:{self.selfsigned.port}"
-        with RawClient(self.proxy.address) as client:
-            client.send(connect_request(authority))
-            self.assertEqual(client.read_response(bodyless=True).status, 200)
+        with open_tunnel(self.proxy.address, authority) as client:
             context = ssl.create_default_context(cafile=str(self.proxy.ca_cert))
             tls = context.wrap_socket(client.sock, server_hostname="127.0.0.1")
             tls.settimeout(SOCKET_TIMEOUT)
@@ -300,10 +309,7 @@ class ProxyAnswerTests(RecordTestCase):
         url = f"https://127.0.0.1:{self.selfsigned.port}/?selfsigned=1"
         transfer = self.fetch(url)
         self.assertEqual(transfer.status, 502, transfer.describe())
-        (r,) = self.records_for("?selfsigned=1")
-        self.assertEqual(r["status"], 502, r)
-        self.assertTrue(r["answered_by_proxy"], r)
-        self.assertIn("failed verification", r["error"], r)
+        self.assert_proxy_502("?selfsigned=1", "failed verification")
 
     def test_origin_closing_first_in_a_tunnel_gets_a_502(self):
         since = self.proxy.mark()
@@ -311,10 +317,7 @@ class ProxyAnswerTests(RecordTestCase):
         transfer = self.fetch(url)
         self.assertEqual(transfer.status, 502, transfer.describe())
         self.assertIn(b"closed the connection before answering", transfer.body)
-        (r,) = self.records_for("?silent=tls")
-        self.assertEqual(r["status"], 502, r)
-        self.assertTrue(r["answered_by_proxy"], r)
-        self.assertIn(f"localhost:{self.silent_tls.port} closed", r["error"], r)
+        self.assert_proxy_502("?silent=tls", f"localhost:{self.silent_tls.port} closed")
         self.proxy.wait_for_line(rf"closed localhost:{self.silent_tls.port} .*"
                                  r"closed the connection before answering", since=since)
 
@@ -322,10 +325,7 @@ class ProxyAnswerTests(RecordTestCase):
         url = f"http://127.0.0.1:{self.silent_plain.port}/?silent=plain"
         transfer = self.fetch(url)
         self.assertEqual(transfer.status, 502, transfer.describe())
-        (r,) = self.records_for("?silent=plain")
-        self.assertEqual(r["status"], 502, r)
-        self.assertTrue(r["answered_by_proxy"], r)
-        self.assertIn("closed the connection before answering", r["error"], r)
+        self.assert_proxy_502("?silent=plain", "closed the connection before answering")
 
     def test_forward_connect_failure_is_recorded(self):
         with socket.socket() as s:
@@ -350,6 +350,7 @@ class ProxyAnswerTests(RecordTestCase):
             input=b"", capture_output=True, timeout=SOCKET_TIMEOUT)
         self.assertIn(b"Verify return code: 0", result.stdout, result.stdout[-2000:])
         self.proxy.wait_for_line(rf"closed {re.escape(authority)} after", since=since)
+        self.proxy.sync_console()  # a second line, or a 502, would have come by now
         (line,) = [l for l in self.proxy.console.lines(since)
                    if f"closed {authority} after" in l]
         self.assertIn("(client closed)", line)
@@ -405,9 +406,7 @@ class WebsocketCountTests(RecordTestCase):
     def test_frame_in_the_same_piece_as_the_101(self):
         since = self.proxy.mark()
         authority = f"localhost:{self.upgrade.port}"
-        with RawClient(self.proxy.address) as client:
-            client.send(connect_request(authority))
-            self.assertEqual(client.read_response(bodyless=True).status, 200)
+        with open_tunnel(self.proxy.address, authority) as client:
             context = ssl.create_default_context(cafile=str(self.proxy.ca_cert))
             tls = context.wrap_socket(client.sock, server_hostname="localhost")
             tls.sendall(f"GET /ws?count=1 HTTP/1.1\r\nHost: {authority}\r\n"
@@ -516,9 +515,7 @@ class EarlyAnswerTests(RecordTestCase):
 
     def test_upload_answered_early_in_a_tunnel(self):
         authority = f"localhost:{self.early_tls.port}"
-        with RawClient(self.proxy.address) as client:
-            client.send(connect_request(authority))
-            self.assertEqual(client.read_response(bodyless=True).status, 200)
+        with open_tunnel(self.proxy.address, authority) as client:
             context = ssl.create_default_context(cafile=str(self.proxy.ca_cert))
             tls = context.wrap_socket(client.sock, server_hostname="localhost")
             self.upload(tls.sendall, tls.recv, "/?early=tls", authority)

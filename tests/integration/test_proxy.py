@@ -19,10 +19,9 @@ import unittest
 from pathlib import Path
 
 from harness import (
-    DNS_A, DNS_AAAA, Origin, Proxy, RawClient, RawServer, binary_path, clean_env,
-    connect_request, curl_transfers, free_port, has_ipv6_loopback,
-    pattern_sha256, pem_certificates, pem_fingerprint, raw_exchange, run_tool,
-    url_host, write_pattern_file,
+    DNS_A, DNS_AAAA, Origin, Proxy, RawServer, binary_path, clean_env, connect_request,
+    curl_transfers, free_port, has_ipv6_loopback, pattern_sha256, pem_certificates,
+    pem_fingerprint, raw_exchange, run_tool, url_host, write_pattern_file, open_tunnel,
 )
 from fixtures import HELLO, IPV6_SKIP, MB, ProxyTestCase
 
@@ -214,10 +213,7 @@ class ConnectTests(ProxyTestCase):
         self.assertIn(b"cannot resolve nonexistent.invalid", response.body, str(response))
 
     def test_plaintext_tunnel_relays_bytes(self):
-        with RawClient(self.proxy.address) as client:
-            client.send(connect_request(f"127.0.0.1:{self.raw.port}"))
-            response = client.read_response(bodyless=True)
-            self.assertEqual(response.status, 200, str(response))
+        with open_tunnel(self.proxy.address, f"127.0.0.1:{self.raw.port}") as client:
             for line in (b"ping\n", b"\x00binary \xff\xfe bytes\n"):
                 client.send(line)
                 self.assertEqual(client.read_until(b"\n"), b"pong: " + line)
@@ -499,10 +495,8 @@ class CommandLineTests(unittest.TestCase):
         with RawServer() as raw:
             proxy = Proxy(ca_dir=self.tmp / "ca")
             try:
-                client = RawClient(proxy.address)
+                client = open_tunnel(proxy.address, f"127.0.0.1:{raw.port}")
                 self.addCleanup(client.close)
-                client.send(connect_request(f"127.0.0.1:{raw.port}"))
-                self.assertEqual(client.read_response(bodyless=True).status, 200)
                 client.send(b"ping\n")
                 self.assertEqual(client.read_until(b"\n"), b"pong: ping\n")
             finally:

@@ -5,9 +5,7 @@ filter language, and a subscriber that never reads."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shlex
 import socket
 import subprocess

@@ -11,7 +11,6 @@ import shutil
 import tempfile
 import unittest
 import uuid
-from pathlib import Path
 
 from harness import binary_path
 from ui_support import TOKEN, UiTestCase, wait_until
