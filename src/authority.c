@@ -54,21 +54,26 @@ int authority_parse_port(const char *s, size_t len, uint16_t *port)
     return 0;
 }
 
-static int parse_ipv6(const char *s, size_t len, authority *a,
-                      const char **reason)
+/* s (len bytes, not NUL-terminated) as an address of family af (AF_INET
+ * or AF_INET6), written canonically (inet_ntop) into a->host. */
+static int parse_ip(int af, const char *s, size_t len, authority *a,
+                    const char **reason)
 {
+    bool v6 = af == AF_INET6;
+    const char *why = v6 ? "invalid IPv6 address" : "invalid IPv4 address";
     char tmp[INET6_ADDRSTRLEN];
-    struct in6_addr addr;
+    struct in6_addr addr; /* room for either family */
     /* memchr for NUL: inet_pton would silently stop at an embedded one. */
-    if (len == 0 || len >= sizeof tmp || memchr(s, '\0', len))
-        return fail(reason, "invalid IPv6 address");
+    if (len == 0 || len >= (v6 ? INET6_ADDRSTRLEN : INET_ADDRSTRLEN) ||
+        memchr(s, '\0', len))
+        return fail(reason, why);
     memcpy(tmp, s, len);
     tmp[len] = '\0';
-    if (inet_pton(AF_INET6, tmp, &addr) != 1)
-        return fail(reason, "invalid IPv6 address");
-    if (!inet_ntop(AF_INET6, &addr, a->host, sizeof a->host))
-        return fail(reason, "invalid IPv6 address");
-    a->kind = AUTHORITY_IPV6;
+    if (inet_pton(af, tmp, &addr) != 1)
+        return fail(reason, why);
+    if (!inet_ntop(af, &addr, a->host, sizeof a->host))
+        return fail(reason, why);
+    a->kind = v6 ? AUTHORITY_IPV6 : AUTHORITY_IPV4;
     return 0;
 }
 
@@ -85,23 +90,6 @@ static bool looks_numeric(const char *s, size_t len)
             return false;
     }
     return digit;
-}
-
-static int parse_ipv4(const char *s, size_t len, authority *a,
-                      const char **reason)
-{
-    char tmp[INET_ADDRSTRLEN];
-    struct in_addr addr;
-    if (len >= sizeof tmp)
-        return fail(reason, "invalid IPv4 address");
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    if (inet_pton(AF_INET, tmp, &addr) != 1)
-        return fail(reason, "invalid IPv4 address");
-    if (!inet_ntop(AF_INET, &addr, a->host, sizeof a->host))
-        return fail(reason, "invalid IPv4 address");
-    a->kind = AUTHORITY_IPV4;
-    return 0;
 }
 
 static int parse_name(const char *s, size_t len, authority *a,
@@ -184,9 +172,9 @@ int authority_parse(const char *text, size_t len, uint16_t default_port,
 
     int rc;
     if (bracketed)
-        rc = parse_ipv6(host, host_len, &a, reason);
+        rc = parse_ip(AF_INET6, host, host_len, &a, reason);
     else if (looks_numeric(host, host_len))
-        rc = parse_ipv4(host, host_len, &a, reason);
+        rc = parse_ip(AF_INET, host, host_len, &a, reason);
     else
         rc = parse_name(host, host_len, &a, reason);
     if (rc < 0)
