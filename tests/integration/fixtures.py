@@ -34,10 +34,32 @@ IPV6_SKIP = "no IPv6 loopback (::1) on this machine"
 MB = 1024 * 1024
 
 
-class ProxyTestCase(unittest.TestCase):
-    """Shared per class: a fresh PKI, the DNS server, a TLS origin with the
-    good certificate on 127.0.0.1, and a proxy that trusts the test CA
-    (--upstream-ca) and resolves through the DNS server.
+class OriginTestCase(unittest.TestCase):
+    """Shared per class: a fresh PKI in a temporary directory (tmp), the DNS
+    server, and a TLS origin with the good certificate on 127.0.0.1. Tests
+    start their own proxies with proxy_in()."""
+
+    @classmethod
+    def setUpClass(cls):
+        tmp = cls.enterClassContext(tempfile.TemporaryDirectory(prefix="tlspeek-it-"))
+        cls.tmp = Path(tmp)
+        cls.pki = make_pki(cls.tmp / "pki")
+        cls.dns = cls.enterClassContext(DnsServer(DNS_RECORDS))
+        cls.origin = cls.enterClassContext(Origin(cls.pki.good))
+
+    def proxy_in(self, ca_dir: Path, *args, extra_env: dict | None = None) -> Proxy:
+        """A proxy keeping its CA in ca_dir, trusting the test CA upstream and
+        resolving through the DNS server; stopped (exit 0 checked) at the
+        test's end."""
+        proxy = Proxy("--upstream-ca", self.pki.ca.cert, *args, dns_port=self.dns.port,
+                      ca_dir=ca_dir, extra_env=extra_env)
+        self.addCleanup(proxy.stop)
+        return proxy
+
+
+class ProxyTestCase(OriginTestCase):
+    """OriginTestCase plus, shared per class, a proxy that trusts the test
+    CA (--upstream-ca) and resolves through the DNS server.
 
     Subclasses add servers in start_servers() and flags in proxy_args."""
 
@@ -46,12 +68,8 @@ class ProxyTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        tmp = cls.enterClassContext(tempfile.TemporaryDirectory(prefix="tlspeek-it-"))
-        cls.tmp = Path(tmp)
+        super().setUpClass()
         cls.proxies = []  # never a parent class's list
-        cls.pki = make_pki(cls.tmp / "pki")
-        cls.dns = cls.enterClassContext(DnsServer(DNS_RECORDS))
-        cls.origin = cls.enterClassContext(Origin(cls.pki.good))
         cls.start_servers()
         cls.proxy = cls.start_proxy(*cls.proxy_args)
 

@@ -16,9 +16,9 @@ import unittest
 from pathlib import Path
 
 from harness import (
-    DnsServer, Origin, Proxy, curl_transfers, make_pki, pem_certificates,
-    pem_fingerprint, run_tool,
+    Origin, Proxy, curl_transfers, pem_certificates, pem_fingerprint, run_tool,
 )
+from fixtures import OriginTestCase
 
 INSTANCES = 8
 
@@ -108,7 +108,7 @@ class UserCaTests(unittest.TestCase):
         self.assertNotIn(b"<Labs>", page.body)
 
 
-class LeafKeyTests(unittest.TestCase):
+class LeafKeyTests(OriginTestCase):
     """Issue 12, defect 21, and issue 15: the leaf's key follows the client
     (--leaf-key-type auto, the default), whatever the CA's kind: EC P-256
     for a client that takes ECDSA P-256 signatures, RSA 2048 for one that
@@ -131,19 +131,8 @@ class LeafKeyTests(unittest.TestCase):
         (("-tls1_2", "-cipher", "AES128-GCM-SHA256"), RSA),
     )
 
-    @classmethod
-    def setUpClass(cls):
-        tmp = cls.enterClassContext(tempfile.TemporaryDirectory(prefix="tlspeek-leafkey-"))
-        cls.tmp = Path(tmp)
-        cls.pki = make_pki(cls.tmp / "pki")
-        cls.dns = cls.enterClassContext(DnsServer({"localhost": ["127.0.0.1"]}))
-        cls.origin = cls.enterClassContext(Origin(cls.pki.good))
-
     def proxy(self, name, *args, extra_env=None) -> Proxy:
-        proxy = Proxy("--upstream-ca", self.pki.ca.cert, *args, dns_port=self.dns.port,
-                      ca_dir=self.tmp / name, extra_env=extra_env)
-        self.addCleanup(proxy.stop)
-        return proxy
+        return self.proxy_in(self.tmp / name, *args, extra_env=extra_env)
 
     def s_client(self, proxy: Proxy, *args):
         """The leaf (PEM, or None), whether an HTTP exchange went through,

@@ -21,9 +21,10 @@ import unittest
 from pathlib import Path
 
 from harness import (
-    DnsServer, Origin, Proxy, SUBPROCESS_TIMEOUT, binary_path, clean_env, make_pki,
-    pem_certificates, run_tool, open_tunnel,
+    Origin, Proxy, SUBPROCESS_TIMEOUT, binary_path, clean_env, make_pki, pem_certificates,
+    run_tool, open_tunnel,
 )
+from fixtures import OriginTestCase
 
 CERTUTIL_MISSING = ("certutil is not installed (apt-get install libnss3-tools); "
                     "scripts/test installs it")
@@ -321,17 +322,9 @@ class InstallTests(CaCliTestCase):
         self.assertFalse(self.ca_dir.exists())
 
 
-class MintedLeafTests(unittest.TestCase):
+class MintedLeafTests(OriginTestCase):
     """A leaf minted by the proxy from a CA made by `tlspeek ca`, checked by
     the two strict verifiers the issue names, for each CA key type."""
-
-    @classmethod
-    def setUpClass(cls):
-        tmp = cls.enterClassContext(tempfile.TemporaryDirectory(prefix="tlspeek-leaf-"))
-        cls.tmp = Path(tmp)
-        cls.pki = make_pki(cls.tmp / "pki")
-        cls.dns = cls.enterClassContext(DnsServer({"localhost": ["127.0.0.1"]}))
-        cls.origin = cls.enterClassContext(Origin(cls.pki.good))
 
     def start_proxy(self, key_type: str) -> Proxy:
         ca_dir = self.tmp / key_type
@@ -339,9 +332,7 @@ class MintedLeafTests(unittest.TestCase):
                                "--ca-key-type", key_type], capture_output=True,
                               timeout=SUBPROCESS_TIMEOUT, env=clean_env())
         self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors="replace"))
-        proxy = Proxy("--upstream-ca", self.pki.ca.cert, dns_port=self.dns.port,
-                      ca_dir=ca_dir)
-        self.addCleanup(proxy.stop)
+        proxy = self.proxy_in(ca_dir)
         self.assertEqual(proxy.ca_cert, ca_dir / "ca.pem")
         return proxy
 

@@ -18,15 +18,15 @@ from __future__ import annotations
 import datetime
 import re
 import ssl
-import tempfile
 import time
 import unittest
 from pathlib import Path
 
 from harness import (
-    SOCKET_TIMEOUT, DnsServer, Origin, Proxy, curl_transfers, make_pki, pem_certificates,
-    pem_fingerprint, run_tool, open_tunnel,
+    SOCKET_TIMEOUT, Origin, Proxy, curl_transfers, pem_certificates, pem_fingerprint,
+    run_tool, open_tunnel,
 )
+from fixtures import OriginTestCase
 from tlswire import (
     CT_HANDSHAKE, EXT_SERVER_NAME, HelloParts, MemoryTls, frame, hello_message,
     read_server_certificates, sni_extension, u16,
@@ -59,20 +59,9 @@ def extension(pem_path: Path, name: str) -> str:
     return x509(pem_path, "-ext", name)
 
 
-class IntermediateTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        tmp = cls.enterClassContext(tempfile.TemporaryDirectory(prefix="tlspeek-inter-"))
-        cls.tmp = Path(tmp)
-        cls.pki = make_pki(cls.tmp / "pki")
-        cls.dns = cls.enterClassContext(DnsServer({"localhost": ["127.0.0.1"]}))
-        cls.origin = cls.enterClassContext(Origin(cls.pki.good))
-
+class IntermediateTests(OriginTestCase):
     def proxy(self, ca_dir: Path, *args) -> Proxy:
-        proxy = Proxy("--upstream-ca", self.pki.ca.cert, *args, dns_port=self.dns.port,
-                      ca_dir=ca_dir)
-        self.addCleanup(proxy.stop)
-        return proxy
+        return self.proxy_in(ca_dir, *args)
 
     def chain(self, proxy: Proxy, name: str, *args: str) -> list[Path]:
         """The certificates the proxy presents for localhost (leaf first),
