@@ -10,6 +10,8 @@ TCase *check_case(Suite *s, const char *name, int timeout, const TTest *const te
     TCase *tc = tcase_create(name);
     if (timeout > 0)
         tcase_set_timeout(tc, timeout);
+    else if (!getenv("CK_DEFAULT_TIMEOUT"))
+        tcase_set_timeout(tc, CHECK_DEFAULT_TIMEOUT);
     for (size_t i = 0; tests[i]; i++)
         tcase_add_test(tc, tests[i]);
     suite_add_tcase(s, tc);

@@ -17,8 +17,15 @@ Suite *unit_suite(void);
 /* A NULL-ended list of tests (the names START_TEST gave), for check_case. */
 #define CHECK_TESTS(...) ((const TTest *const[]){__VA_ARGS__, NULL})
 
+/* Each test's time limit in a case made with timeout 0, unless
+ * CK_DEFAULT_TIMEOUT is set: Check's own default, 4 s, is too short for a
+ * real handshake or key under ASan with suites running side by side on
+ * two loaded cores (test_tlsctx timed out so once). A hang still fails. */
+#define CHECK_DEFAULT_TIMEOUT 60
+
 /* A test case called name, added to s, holding tests (CHECK_TESTS(...))
- * in their order; timeout in seconds, 0 for Check's default. Returned for
+ * in their order; timeout in seconds per test, 0 for
+ * CHECK_DEFAULT_TIMEOUT. CK_TIMEOUT_MULTIPLIER scales either. Returned for
  * what a list cannot say: fixtures and loop tests. */
 TCase *check_case(Suite *s, const char *name, int timeout, const TTest *const tests[]);
 
