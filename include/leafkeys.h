@@ -4,7 +4,8 @@
  * An RSA-2048 key takes 50-200 ms to generate (more under load): made on
  * a worker when the first client that accepts only RSA signatures came,
  * it stalled every connection of that worker. A thread started with the
- * set, at the lowest priority (nice 19), makes it instead, so that it is
+ * set, at a lower priority than the workers (nice 5, LEAFKEYS_NICE in
+ * leafkeys.c says why not 19), makes it instead, so that it is
  * ready long before such a client normally comes; a client that comes
  * sooner has its handshake paused until it is (leafkeys_wait), while its
  * worker goes on with the others. Once made, a key is read with one
