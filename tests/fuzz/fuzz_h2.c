@@ -14,7 +14,9 @@
  * Then both ends of stream, more bytes, and an abort.
  * Checked: every exchange is reported in order REQUEST, [RESPONSE], DONE,
  * DONE exactly once; ids come from the counter; the body bytes passed to
- * on_body add up to the byte counts; the tap says why it stopped. */
+ * on_body add up to the byte counts; authority, scheme and protocol (kept
+ * by offset) are strings inside the request head's block; the tap says
+ * why it stopped. */
 #include <string.h>
 
 #include "fuzz.h"
@@ -54,6 +56,15 @@ static void on_event(void *arg, tap_phase phase, const tap_exchange *ex)
     size_t i = slot(st, ex->id);
     FUZZ_ASSERT(ex->request && ex->http_major == 2);
     walk(ex->request);
+    const char *in_block[] = {ex->authority, ex->scheme, ex->protocol};
+    for (size_t k = 0; k < 3; k++) {
+        const char *p = in_block[k];
+        if (!p)
+            continue;
+        FUZZ_ASSERT(ex->request->block && p >= ex->request->block &&
+                    p < ex->request->block + ex->request->block_len);
+        FUZZ_ASSERT(p + strlen(p) < ex->request->block + ex->request->block_len);
+    }
     if (ex->response)
         walk(ex->response);
     if (ex->request_trailers)

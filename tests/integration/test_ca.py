@@ -10,13 +10,14 @@ the proxy; real curl for the onboarding page.
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 import threading
 import unittest
 from pathlib import Path
 
 from harness import (
-    Origin, Proxy, curl_transfers, pem_certificates, pem_fingerprint, run_tool,
+    Origin, Proxy, clean_env, curl_transfers, pem_certificates, pem_fingerprint, run_tool,
 )
 from fixtures import OriginTestCase
 
@@ -260,12 +261,32 @@ class LeafKeyTests(OriginTestCase):
         self.check_client(proxy, self.RSA_ONLY, self.RSA)
         self.check_client(proxy, (), self.EC)
 
+    def held_proxy(self, name, *args) -> tuple[Proxy, Path]:
+        """A proxy (one worker) whose key thread waits for the file it
+        returns; the cleanup creates it, so that nothing stays paused."""
+        hold = self.tmp / f"{name}-hold"
+        proxy = self.proxy(name, "--workers", "1", *args,
+                           extra_env={**self.DEBUG, "TLSPEEK_TEST_HOLD_LEAF_KEY": str(hold)})
+        self.addCleanup(hold.touch)
+        return proxy, hold
+
+    def start_rsa_only_client(self, proxy: Proxy) -> subprocess.Popen:
+        """An RSA-only s_client left running (its handshake waits for the
+        key); killed at cleanup."""
+        client = subprocess.Popen(
+            ["openssl", "s_client", "-proxy", f"{proxy.host}:{proxy.port}",
+             "-connect", f"localhost:{self.origin.port}", "-servername", "localhost",
+             *self.RSA_ONLY],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=clean_env())
+        self.addCleanup(client.wait)
+        self.addCleanup(client.kill)
+        return client
+
     def test_a_client_waiting_for_the_key_holds_up_no_other(self):
         # The test hook holds the background thread until the file exists:
         # an RSA-only client comes while the key is still to be made.
-        hold = self.tmp / "hold-rsa-key"
-        proxy = self.proxy("rsa-key-held", "--workers", "1",
-                           extra_env={**self.DEBUG, "TLSPEEK_TEST_HOLD_LEAF_KEY": str(hold)})
+        proxy, hold = self.held_proxy("rsa-key-held")
         waiting = {}
         thread = threading.Thread(
             target=lambda: waiting.update(result=self.s_client(proxy, *self.RSA_ONLY)))
@@ -286,14 +307,37 @@ class LeafKeyTests(OriginTestCase):
         self.assertEqual(self.key_algorithm(leaf), self.RSA)
         self.assertTrue(fetched, err)
 
+    def test_a_waiting_client_that_leaves_is_forgotten(self):
+        # Its connection is freed while the key is still to come: the key
+        # thread must not wake it once made (a use after free; ASan says
+        # so in key_made without intercept_cancel_wait in conn_free).
+        proxy, hold = self.held_proxy("rsa-key-left")
+        mark = proxy.mark()
+        client = self.start_rsa_only_client(proxy)
+        proxy.wait_for_line(self.WAITS, since=mark)
+        client.kill()
+        client.wait()
+        proxy.wait_for_line("client TLS handshake failed", since=mark)
+        hold.touch()
+        proxy.wait_for_line(self.RSA_READY)
+        self.check_client(proxy, self.RSA_ONLY, self.RSA)
+
+    def test_a_client_waits_no_longer_than_the_handshake_timeout(self):
+        proxy, _ = self.held_proxy("rsa-key-late", "--handshake-timeout", "1")
+        self.start_rsa_only_client(proxy)
+        proxy.wait_for_line(self.WAITS)
+        proxy.wait_for_line("the RSA leaf key was not made in time for this client")
+
     def test_stopping_while_the_key_is_made(self):
-        # A proxy stopped while its key thread is held (or making the key)
-        # exits cleanly and at once: Proxy.stop asserts exit 0 in time.
-        hold = self.tmp / "never-created"
-        proxy = self.proxy("rsa-key-stop",
-                           extra_env={**self.DEBUG, "TLSPEEK_TEST_HOLD_LEAF_KEY": str(hold)})
+        # A proxy stopped while its key thread is held (or making the key),
+        # and a client's handshake waits for it, exits cleanly and at once:
+        # Proxy.stop asserts exit 0 in time (the waiting connection is
+        # freed first; the thread must not wake it after).
+        proxy, _ = self.held_proxy("rsa-key-stop")
         proxy.wait_for_line(self.MAKING_RSA)
         self.check_client(proxy, (), self.EC)
+        self.start_rsa_only_client(proxy)
+        proxy.wait_for_line(self.WAITS)
         proxy.stop()
         self.assertNotIn("leaf key ready", proxy.console.text())
 
