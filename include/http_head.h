@@ -57,6 +57,10 @@ typedef struct {
 int http_head_add(http_head *h, const char *name, size_t nlen, const char *value,
                   size_t vlen);
 
+/* Are the two field names equal, ASCII letters compared without case (as
+ * field names are, RFC 9110 5.1)? Neither needs a terminating NUL. */
+bool http_head_name_eq(const char *a, size_t alen, const char *b, size_t blen);
+
 /* Case-insensitive lookup of the first header named name; NULL if absent. */
 const char *http_head_get(const http_head *h, const char *name);
 

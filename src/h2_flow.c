@@ -195,18 +195,6 @@ static int set_text(http_head *h, uint32_t *at, const char *p, size_t n)
     return 0;
 }
 
-static bool is_named(const char *name, size_t nlen, const char *lower, size_t len)
-{
-    if (nlen != len)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] - 'A' + 'a') : name[i];
-        if (c != lower[i])
-            return false;
-    }
-    return true;
-}
-
 /* Content-Length's value as a number: digits only (whitespace around
  * them allowed), else -1. */
 static int64_t parse_length(const char *v, size_t n)
@@ -236,7 +224,7 @@ static bool keeps(const side *d, const char *name, size_t nlen)
     case TAP_FIELDS_ALL:
         return true;
     case TAP_FIELDS_CONTENT_TYPE:
-        return d->kind == BLOCK_RESPONSE && is_named(name, nlen, "content-type", 12);
+        return d->kind == BLOCK_RESPONSE && http_head_name_eq(name, nlen, "content-type", 12);
     default:
         return false;
     }
@@ -249,7 +237,7 @@ static int add_field(side *d, const char *name, size_t nlen, const char *value, 
 {
     if (++d->n_fields > HTTP_HEAD_MAX_HEADERS)
         return -1;
-    if (d->content_length == -1 && is_named(name, nlen, "content-length", 14))
+    if (d->content_length == -1 && http_head_name_eq(name, nlen, "content-length", 14))
         d->content_length = parse_length(value, vlen);
     if (!keeps(d, name, nlen))
         return 0;

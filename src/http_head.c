@@ -11,7 +11,7 @@ static bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-static bool ascii_ieq(const char *a, size_t alen, const char *b, size_t blen)
+bool http_head_name_eq(const char *a, size_t alen, const char *b, size_t blen)
 {
     if (alen != blen)
         return false;
@@ -31,7 +31,7 @@ const char *http_head_get(const http_head *h, const char *name)
 {
     size_t nlen = strlen(name);
     for (size_t i = 0; i < h->n_headers; i++)
-        if (ascii_ieq(h->headers[i].name, strlen(h->headers[i].name), name, nlen))
+        if (http_head_name_eq(h->headers[i].name, strlen(h->headers[i].name), name, nlen))
             return h->headers[i].value;
     return NULL;
 }
@@ -46,7 +46,7 @@ static bool list_has(const char *s, const char *token, size_t tlen)
             start++;
         while (end > start && is_ows(s[end - 1]))
             end--;
-        if (ascii_ieq(s + start, end - start, token, tlen))
+        if (http_head_name_eq(s + start, end - start, token, tlen))
             return true;
         s += n;
         if (*s == ',')
@@ -60,7 +60,7 @@ bool http_head_has_token(const http_head *h, const char *name, const char *token
     size_t nlen = strlen(name), tlen = strlen(token);
     for (size_t i = 0; i < h->n_headers; i++) {
         const http_header *f = &h->headers[i];
-        if (ascii_ieq(f->name, strlen(f->name), name, nlen) &&
+        if (http_head_name_eq(f->name, strlen(f->name), name, nlen) &&
             list_has(f->value, token, tlen))
             return true;
     }
