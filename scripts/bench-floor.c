@@ -370,14 +370,13 @@ static void handshake(end *a, end *b, const char *what)
 /* 100 bytes, as bench-load's GET of /small */
 static const char request[] = "GET /small HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench/1.0\r\n"
                               "Accept: */*\r\nConnection: keep-alive\r\n\r\n";
-/* nginx's answer to it: head and 100 bytes of body */
-#define X10 "xxxxxxxxxx"
-static const char response[] =
+/* nginx's answer: this head, then bench's /small (99 'x', a newline: main()) */
+static const char response_head[] =
     "HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Thu, 03 Dec 2026 12:00:00 GMT\r\n"
     "Content-Type: application/octet-stream\r\nContent-Length: 100\r\n"
     "Last-Modified: Thu, 03 Dec 2026 11:00:00 GMT\r\nConnection: keep-alive\r\n"
-    "ETag: \"692f9ab0-64\"\r\nAccept-Ranges: bytes\r\n\r\n"
-    X10 X10 X10 X10 X10 X10 X10 X10 X10 "xxxxxxxxx\n";
+    "ETag: \"692f9ab0-64\"\r\nAccept-Ranges: bytes\r\n\r\n";
+static char response[sizeof response_head - 1 + 100];
 
 /* from writes len bytes, to reads them all. */
 static void relay(end *from, end *to, const void *data, size_t len)
@@ -436,8 +435,8 @@ static void conn_request(conn *k)
 {
     relay(&k->c, &k->ps, request, sizeof request - 1);
     relay(&k->pc, &k->o, request, sizeof request - 1);
-    relay(&k->o, &k->pc, response, sizeof response - 1);
-    relay(&k->ps, &k->c, response, sizeof response - 1);
+    relay(&k->o, &k->pc, response, sizeof response);
+    relay(&k->ps, &k->c, response, sizeof response);
 }
 
 /* close_notify from `from` (sent now unless already) read by to */
@@ -569,6 +568,9 @@ int main(int argc, char **argv)
         reps < 1 || reps > 99 || idle_us < 0 || idle_us > 999999)
         die(USAGE);
     make_world(!strcmp(setup_name, "rsa13"));
+    memcpy(response, response_head, sizeof response_head - 1);
+    memset(response + sizeof response_head - 1, 'x', 99);
+    response[sizeof response - 1] = '\n';
     calibrate();
 
     /* the first upstream handshake is a full one; every later one must resume */

@@ -181,13 +181,9 @@ Suite *unit_suite(void)
 {
     log_configure(true, false);
     Suite *s = suite_create("leafkeys");
-    TCase *tc = tcase_create("keys");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, ec_alone_makes_rsa_only_when_asked);
-    tcase_add_test(tc, forced_rsa_is_ready_at_once);
-    tcase_add_test(tc, background_rsa_wakes_its_waiter_once_made);
-    tcase_add_test(tc, cancelled_waiter_is_not_woken);
-    tcase_add_test(tc, free_abandons_the_making);
-    suite_add_tcase(s, tc);
+    check_case(s, "keys", 0, CHECK_TESTS(
+        ec_alone_makes_rsa_only_when_asked, forced_rsa_is_ready_at_once,
+        background_rsa_wakes_its_waiter_once_made, cancelled_waiter_is_not_woken,
+        free_abandons_the_making));
     return s;
 }
